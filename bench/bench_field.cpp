@@ -1,0 +1,121 @@
+// quadflow benchmark: per-step overhead of the tiled field (model that returns at once) on a 1x16x512x512
+// latent with a quadtree layout of about 800 tiles and overlap 8, against a copy of the latent in the same
+// run; and the model work per step of grid vs quadtree vs quadtree + strength on the demo image.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <vector>
+
+#include "image_io.hpp"
+#include "quadflow/field/tiled_field.hpp"
+#include "quadflow/policy/policies.hpp"
+#include "quadflow/schedule/flux.hpp"
+#include "quadflow/tile/grid.hpp"
+#include "quadflow/tile/quadtree.hpp"
+#include "ratio_main.hpp"
+
+namespace {
+
+using namespace quadflow;
+constexpr shape4 latent_shape{1, 16, 512, 512};
+
+/// A model that returns at once (its output buffer is left as it is): the field's own cost alone.
+struct instant_model {
+    prediction::kind prediction_kind() const { return prediction::kind::flow_velocity; }
+    void operator()(const model::batch_request&, mutable_view) const {}
+};
+
+/// The demo photo's quadtree with the seed system's settings (threshold 25, 8 px alignment), at a minimum
+/// tile of 16 px, read as a 512x512 latent (a 4096^2 FLUX image) with 8 latent px of overlap.
+const tile::layout& demo_quadtree() {
+    static const tile::layout layout = [] {
+        const auto image = examples::load_rgb(QUADFLOW_DEMO_IMAGE);
+        tile::quadtree_options o;
+        o.latent_scale = 1;
+        o.min_tile_size = 16;
+        o.overlap = 8;
+        return tile::build_quadtree(image.view(), o);
+    }();
+    return layout;
+}
+
+/// ComfyUI-TiledDiffusion's defaults: 96 latent px tiles with 8 px overlap.
+const tile::layout& default_grid() {
+    static const tile::layout layout = tile::build_grid(512, 512, tile::grid_options{});
+    return layout;
+}
+
+template <class Policy>
+void field_step(benchmark::State& state, const tile::layout& layout, Policy policy) {
+    host_tensor x(latent_shape, 0.25f), v(latent_shape), original(latent_shape, 0.1f);
+    instant_model model;
+    field::field_options options;
+    options.sigmas = schedule::flux(20, 4096, 4096);
+    field::tiled_field f(model, layout, latent_shape, policy, options, original.cview());
+    f.on_step(10, options.sigmas[10], options.sigmas[11]);
+    for (auto _ : state) {
+        f(x.cview(), options.sigmas[10], v.view());
+        benchmark::DoNotOptimize(v.data());
+        benchmark::ClobberMemory();
+    }
+    // Bytes of one latent read and one written, as the copy below: the ratio is the inverse time ratio.
+    state.SetBytesProcessed(state.iterations() * latent_shape.numel() * 2 * 4);
+    state.counters["tiles"] = static_cast<double>(layout.tiles.size());
+    state.counters["model_calls_per_step"] =
+        static_cast<double>(f.stats().model_calls) / static_cast<double>(f.stats().evaluations);
+    state.counters["tile_pixels_per_step"] =
+        static_cast<double>(f.stats().tile_pixels) / static_cast<double>(f.stats().evaluations);
+}
+
+void field_step_quadtree(benchmark::State& state) { field_step(state, demo_quadtree(), policy::scale{}); }
+void field_step_grid(benchmark::State& state) { field_step(state, default_grid(), policy::scale{}); }
+BENCHMARK(field_step_quadtree)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(field_step_grid)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void copy_latent(benchmark::State& state) {
+    host_tensor source(latent_shape, 0.5f), target(latent_shape, 0.0f);
+    for (auto _ : state) {
+        std::memcpy(target.data(), source.data(), static_cast<std::size_t>(latent_shape.numel()) * 4);
+        benchmark::DoNotOptimize(target.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(state.iterations() * latent_shape.numel() * 2 * 4);
+}
+BENCHMARK(copy_latent)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Model work of a whole 20-step run, per step on average (counters; the time is of the run).
+template <class Policy>
+void model_work(benchmark::State& state, const tile::layout& layout, Policy policy) {
+    constexpr shape4 small{1, 1, 512, 512};
+    host_tensor x(small, 0.25f), v(small), original(small, 0.1f);
+    instant_model model;
+    field::field_options options;
+    options.sigmas = schedule::flux(20, 4096, 4096);
+    field::field_stats stats;
+    for (auto _ : state) {
+        field::tiled_field f(model, layout, small, policy, options, original.cview());
+        for (int i = 0; i < 20; ++i) {
+            f.on_step(i, options.sigmas[i], options.sigmas[i + 1]);
+            f(x.cview(), options.sigmas[i], v.view());
+        }
+        stats = f.stats();
+    }
+    state.counters["model_calls_per_step"] = static_cast<double>(stats.model_calls) / 20.0;
+    state.counters["tile_pixels_per_step"] = static_cast<double>(stats.tile_pixels) / 20.0;
+    state.counters["calls_saved_per_step"] = static_cast<double>(stats.calls_saved) / 20.0;
+}
+void work_grid(benchmark::State& state) { model_work(state, default_grid(), policy::scale{}); }
+void work_quadtree(benchmark::State& state) { model_work(state, demo_quadtree(), policy::scale{}); }
+void work_quadtree_strength(benchmark::State& state) { model_work(state, demo_quadtree(), policy::strength{}); }
+BENCHMARK(work_grid)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(work_quadtree)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(work_quadtree_strength)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return quadflow::bench::run_with_ratios(
+        argc, argv,
+        {{"field_step_quadtree/real_time", "copy_latent/real_time", "bytes_per_second", ">= 0.25 (<= 4x the copy)"},
+         {"field_step_grid/real_time", "copy_latent/real_time", "bytes_per_second", "(report)"}});
+}

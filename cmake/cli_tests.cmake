@@ -1,0 +1,134 @@
+# CLI tests: each runs the quadflow tool and checks its exit code and output (cmake/run_cli.cmake).
+# Arguments are separated by '|' in quadflow_cli_test(NAME CODE REGEX ARGS...).
+function(quadflow_cli_test name code regex)
+  string(JOIN "|" joined $<TARGET_FILE:quadflow_cli> ${ARGN})
+  add_test(NAME "cli: ${name}"
+    COMMAND ${CMAKE_COMMAND} "-DCOMMAND=${joined}" "-DEXPECT_CODE=${code}" "-DEXPECT_REGEX=${regex}"
+            ${QUADFLOW_CLI_TEST_EXTRA} -P ${PROJECT_SOURCE_DIR}/cmake/run_cli.cmake)
+endfunction()
+
+function(quadflow_cli_error_test name regex)
+  set(QUADFLOW_CLI_TEST_EXTRA "-DEXPECT_LINES=1")
+  quadflow_cli_test("${name}" 2 "${regex}" ${ARGN})
+endfunction()
+
+# Golden values: ../shared/golden/schedules.json and torch_randn_cpu.json.
+quadflow_cli_test("schedule flux 4 steps" 0
+  "^\\{\"sigmas\": \\[1, 0\\.904530766738639[0-9]*, 0\\.759510916949111[0-9]*, 0\\.512844101509133[0-9]*, 0\\]\\}"
+  schedule --steps 4)
+quadflow_cli_test("schedule comfy simple denoise 0.5" 0 "^\\{\"sigmas\": \\[0\\.759510916949111[0-9]*, 0\\.654566803387617"
+  schedule --steps 4 --scheduler comfy-simple --denoise 0.5)
+quadflow_cli_test("schedule diffusers strength 0.5" 0 "^\\{\"sigmas\": \\[0\\.759510916949111[0-9]*, 0\\.72098027574643"
+  schedule --steps 20 --strength 0.5 --strength-rule diffusers)
+quadflow_cli_test("schedule sdcpp strength 0.5" 0 "^\\{\"sigmas\": \\[0\\.794239257068268"
+  schedule --steps 20 --strength 0.5 --strength-rule sdcpp)
+quadflow_cli_test("noise seed 42" 0 "^\\{\"values\": \\[1\\.9269153, 1\\.4872841, 0\\.9007172"
+  noise --seed 42 --shape 1,16,8,8)
+quadflow_cli_test("toy euler" 0 "^\\{\"x\": 0\\.204371[0-9]*\\}" toy --sampler euler --steps 4)
+quadflow_cli_test("toy heun" 0 "^\\{\"x\": 0\\.217605[0-9]*\\}" toy --sampler heun --steps 4)
+quadflow_cli_test("toy dpmpp-2m" 0 "^\\{\"x\": 0\\.212485[0-9]*\\}" toy --sampler dpmpp-2m --steps 4)
+
+quadflow_cli_error_test("unknown flag" "--frobnicate" schedule --frobnicate 3)
+quadflow_cli_error_test("steps 0" "--steps.*0" schedule --steps 0)
+quadflow_cli_error_test("bad scheduler" "--scheduler.*karras" schedule --scheduler karras)
+quadflow_cli_error_test("denoise out of range" "denoise = 1\\.5" schedule --denoise 1.5)
+quadflow_cli_error_test("strength out of range" "strength = -0\\.1" schedule --strength -0.1)
+quadflow_cli_error_test("width not a multiple of 16" "width = 1000" schedule --width 1000)
+quadflow_cli_error_test("bad sampler" "--sampler.*ddim" toy --sampler ddim)
+quadflow_cli_error_test("noise shape" "--shape" noise --seed 1 --shape 1,2,3)
+
+# Tile layouts; the images come from tests/data/make_images.py.
+set(QUADFLOW_TEST_IMAGES ${PROJECT_SOURCE_DIR}/tests/data)
+set(QUADFLOW_CLI_OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/cli_test_output)
+file(MAKE_DIRECTORY ${QUADFLOW_CLI_OUTPUT})
+# Regexes for the layout JSON: {"width": W, "height": H, "tiles": [TILE, ...]}\n (denoise given as a regex).
+function(quadflow_tile_regex out x y w h denoise)
+  set(${out} "\\{\"x\": ${x}, \"y\": ${y}, \"w\": ${w}, \"h\": ${h}, \"denoise\": ${denoise}\\}" PARENT_SCOPE)
+endfunction()
+function(quadflow_layout_regex out width height)
+  string(JOIN ", " tiles ${ARGN})
+  set(${out} "^\\{\"width\": ${width}, \"height\": ${height}, \"tiles\": \\[${tiles}\\]\\}\n$" PARENT_SCOPE)
+endfunction()
+quadflow_tile_regex(any_tile "[0-9]+" "[0-9]+" "[0-9]+" "[0-9]+" "[0-9.e-]+")
+
+quadflow_tile_regex(whole_flat 0 0 64 64 "0\\.2")
+quadflow_layout_regex(flat_layout 64 64 "${whole_flat}")
+quadflow_cli_test("quadtree flat image is one tile" 0 "${flat_layout}"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png)
+
+# The 16x16 checkerboard corner splits down to 8 px leaves: 4 of 8 px, 3 of 16 px, 3 of 32 px.
+quadflow_tile_regex(first_8px 0 0 8 8 "0\\.8")
+quadflow_tile_regex(last_16px 16 16 16 16 "0\\.5")
+quadflow_tile_regex(last_32px 32 32 32 32 "0\\.2")
+quadflow_layout_regex(corner_layout 64 64 "${first_8px}" ${any_tile} ${any_tile} ${any_tile} ${any_tile} ${any_tile}
+  "${last_16px}" ${any_tile} ${any_tile} "${last_32px}")
+quadflow_cli_test("quadtree detailed corner" 0 "${corner_layout}"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --denoise-rule depth
+  --json ${QUADFLOW_CLI_OUTPUT}/corner_64.json --overlay ${QUADFLOW_CLI_OUTPUT}/corner_64_overlay.png)
+quadflow_layout_regex(depth_1_layout 64 64 ${any_tile} ${any_tile} ${any_tile} "${last_32px}")
+quadflow_cli_test("quadtree max depth 1" 0 "${depth_1_layout}"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --max-depth 1)
+
+# 1024 px = 128 latent px, tiles of 96 with overlap 8: two per axis, at 0 and 32 latent px.
+quadflow_tile_regex(grid_first 0 0 768 768 1)
+quadflow_tile_regex(grid_last 256 256 768 768 1)
+quadflow_layout_regex(grid_layout 1024 1024 "${grid_first}" ${any_tile} ${any_tile} "${grid_last}")
+quadflow_cli_test("grid 1024x1024 defaults" 0 "${grid_layout}" grid --width 1024 --height 1024)
+quadflow_tile_regex(grid_whole 0 0 512 256 1)
+quadflow_layout_regex(small_grid_layout 512 256 "${grid_whole}")
+quadflow_cli_test("grid smaller than a tile" 0 "${small_grid_layout}" grid --width 512 --height 256)
+
+quadflow_cli_error_test("quadtree missing image" "--image: cannot read image '.*no_such_image\\.png': No such file"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/no_such_image.png)
+quadflow_cli_error_test("quadtree truncated image" "--image: cannot read image '.*truncated\\.png': Corrupt PNG"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/truncated.png)
+quadflow_cli_error_test("quadtree text file named .png" "not_an_image\\.png': Image not of any known type"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/not_an_image.png)
+quadflow_cli_error_test("quadtree image over the pixel limit"
+  "huge_rgb_100000\\.png': 100000x100000 = 10000000000 pixels is more than the limit of 268435456"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/huge_rgb_100000.png)
+quadflow_cli_error_test("quadtree --max-pixels" "64x64 = 4096 pixels is more than the limit of 100"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --max-pixels 100)
+quadflow_cli_error_test("quadtree threshold -1" "--threshold = -1: must be finite and > 0"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --threshold -1)
+quadflow_cli_error_test("quadtree unknown flag" "--frobnicate"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --frobnicate 3)
+quadflow_cli_error_test("quadtree bad denoise rule" "--denoise-rule.*cubic"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --denoise-rule cubic)
+quadflow_cli_error_test("quadtree min denoise above max" "--min-denoise = 0\\.9: must be <= --max-denoise = 0\\.8"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --min-denoise 0.9)
+quadflow_cli_error_test("quadtree align not a multiple of the latent scale" "--align = 12"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --align 12)
+quadflow_cli_error_test("quadtree without --image" "--image is required" quadtree)
+quadflow_cli_error_test("quadtree unwritable --json" "--json: cannot write '/nonexistent_quadflow_dir/out\\.json'"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --json /nonexistent_quadflow_dir/out.json)
+quadflow_cli_error_test("grid width not a multiple of the latent scale"
+  "--width = 1020: must be a positive multiple of --latent-scale = 8" grid --width 1020 --height 1024)
+quadflow_cli_error_test("grid overlap not below the tile" "--overlap = 96: must be in \\[0, --tile\\)"
+  grid --width 1024 --height 1024 --overlap 96)
+quadflow_cli_error_test("grid without --height" "--height is required" grid --width 1024)
+
+# The README's embedding example: compiled as shown, runs, and keeps tile 0 exactly.
+add_test(NAME "readme: embedding example is examples/minimal.cpp"
+  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -P ${PROJECT_SOURCE_DIR}/cmake/readme_snippet.cmake)
+add_test(NAME "readme: embedding example runs" COMMAND quadflow_minimal)
+set_tests_properties("readme: embedding example runs" PROPERTIES PASS_REGULAR_EXPRESSION "model calls 24, x\\[0\\] = 0\\.2000")
+
+# img2img and the demo (pixel space, the bundled photo).
+set(demo_image ${PROJECT_SOURCE_DIR}/examples/data/astronaut.png)
+# Exact to float rounding: below 1e-4 in 0..255 units.
+quadflow_cli_test("img2img strength keeps preserved tiles exactly" 0
+  "\"low_strength_error\": (0,|0\\.0000|[0-9.]+e-(0[5-9]|[1-9][0-9]))"
+  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_strength.png --policy strength --min-denoise 0 --steps 8)
+quadflow_cli_test("img2img scale freezes preserved tiles in noise" 0 "\"low_strength_error\": ([4-9][0-9]|1[0-9][0-9])\\."
+  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_scale.png --policy scale --min-denoise 0 --steps 8)
+quadflow_cli_test("demo writes the contact sheet and report" 0 "wrote .*contact_sheet"
+  demo --out-dir ${CMAKE_CURRENT_BINARY_DIR}/demo --steps 6)
+quadflow_cli_error_test("img2img unknown policy" "--policy.*magic"
+  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy magic)
+quadflow_cli_error_test("img2img mask of the wrong size" "--mask = .*64x64.*512x512"
+  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy mask --mask ${PROJECT_SOURCE_DIR}/tests/data/flat_64.png)
+quadflow_cli_error_test("img2img missing image" "no_such.png"
+  img2img --image ${PROJECT_SOURCE_DIR}/no_such.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png)
+quadflow_cli_error_test("img2img denoise out of range" "--denoise = 0"
+  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --denoise 0)

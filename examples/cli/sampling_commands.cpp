@@ -1,0 +1,92 @@
+// quadflow CLI: the `schedule`, `noise` and `toy` subcommands.
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/json.hpp"
+#include "cli/schedule_options.hpp"
+#include "quadflow/model/canvas_field.hpp"
+#include "quadflow/model/gaussian.hpp"
+#include "quadflow/noise/torch_randn.hpp"
+#include "quadflow/sampler/dpmpp_2m.hpp"
+#include "quadflow/sampler/euler.hpp"
+#include "quadflow/sampler/heun.hpp"
+#include "quadflow/sampler/sample.hpp"
+
+namespace quadflow::cli {
+namespace {
+
+struct noise_options {
+    std::uint64_t seed = 0;
+    std::vector<std::int64_t> shape;
+};
+
+struct toy_options {
+    schedule_options schedule;
+    std::string sampler = "euler";
+    double data_std = 0.5;
+    double x1 = 1.0;
+};
+
+void run_noise(const noise_options& o) {
+    require(o.shape.size() == 4, "--shape", o.shape.size(), "needs four extents N,C,H,W");
+    const shape4 shape{o.shape[0], o.shape[1], o.shape[2], o.shape[3]};
+    const host_tensor values = noise::torch_randn(o.seed, shape);
+    std::cout << "{\"values\": " << array(values.span()) << "}\n";
+}
+
+template <class Sampler>
+float run_toy_with(const toy_options& o, const std::vector<double>& sigmas) {
+    host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
+    model::gaussian_model toy(target.cview(), o.data_std);
+    model::canvas_field field(toy);
+    host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(o.x1));
+    Sampler sampler;
+    sampler::sample(sampler, field, x.view(), sigmas);
+    return x(0, 0, 0, 0);
+}
+
+void run_toy(const toy_options& o) {
+    const std::vector<double> sigmas = o.schedule.build();
+    float x = 0.0f;
+    if (o.sampler == "euler") x = run_toy_with<sampler::euler>(o, sigmas);
+    else if (o.sampler == "heun") x = run_toy_with<sampler::heun>(o, sigmas);
+    else x = run_toy_with<sampler::dpmpp_2m>(o, sigmas);
+    std::cout << "{\"x\": " << shortest(x) << "}\n";
+}
+
+}  // namespace
+
+void add_sampling_commands(CLI::App& app) {
+    auto schedule = std::make_shared<schedule_options>();
+    CLI::App* schedule_cmd = app.add_subcommand("schedule", "Print a sigma schedule as {\"sigmas\": [...]}");
+    add_schedule_flags(*schedule_cmd, *schedule);
+    schedule_cmd->callback([schedule] {
+        const std::vector<double> sigmas = schedule->build();
+        std::cout << "{\"sigmas\": " << array(std::span<const double>(sigmas)) << "}\n";
+    });
+
+    auto noise = std::make_shared<noise_options>();
+    CLI::App* noise_cmd =
+        app.add_subcommand("noise", "Print torch.manual_seed(S); torch.randn(shape) as {\"values\": [...]}");
+    noise_cmd->add_option("--seed", noise->seed, "Seed (as torch.manual_seed)")->required();
+    noise_cmd->add_option("--shape", noise->shape, "N,C,H,W")->required()->delimiter(',')->expected(4)->check(
+        CLI::NonNegativeNumber);
+    noise_cmd->callback([noise] { run_noise(*noise); });
+
+    auto toy = std::make_shared<toy_options>();
+    CLI::App* toy_cmd = app.add_subcommand(
+        "toy", "Sample the Gaussian toy model N(0, data_std^2) from x1 at sigma 1; print {\"x\": final}");
+    add_schedule_flags(*toy_cmd, toy->schedule);
+    toy_cmd->add_option("--sampler", toy->sampler, "euler|heun|dpmpp-2m")
+        ->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
+    toy_cmd->add_option("--data-std", toy->data_std, "Standard deviation of the data")->check(CLI::NonNegativeNumber);
+    toy_cmd->add_option("--x1", toy->x1, "Starting value at sigma = 1");
+    toy_cmd->callback([toy] { run_toy(*toy); });
+}
+
+}  // namespace quadflow::cli

@@ -1,0 +1,202 @@
+// quadflow CLI: the `quadtree` and `grid` subcommands, tile layouts as JSON in image pixels (and an overlay PNG).
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/json.hpp"
+#include "image_io.hpp"
+#include "overlay.hpp"
+#include "quadflow/core/error.hpp"
+#include "quadflow/tile/layout.hpp"
+#include "quadflow/tile/quadtree.hpp"
+#include "quadflow/tile/grid.hpp"
+
+namespace quadflow::cli {
+namespace {
+
+struct quadtree_command_options {
+    std::string image;
+    double threshold = 25;
+    std::int64_t min_tile = 4;
+    std::optional<std::int64_t> max_tile;
+    std::optional<int> max_depth;
+    std::int64_t align = 8;
+    double min_denoise = 0.2, max_denoise = 0.8;
+    std::string denoise_rule = "area";
+    std::int64_t overlap = 0;
+    int latent_scale = 8;
+    std::int64_t max_pixels = std::int64_t{1} << 28;
+    std::string json_path;
+    std::string overlay_path;
+};
+
+struct grid_command_options {
+    std::int64_t width = 0, height = 0;
+    std::int64_t tile = 96, overlap = 8;
+    int latent_scale = 8;
+};
+
+/// `text` with every whole-word option name replaced by its flag ("max_denoise" -> "--max-denoise").
+std::string with_flags(std::string text, const std::map<std::string, std::string>& flag_of_option) {
+    auto is_word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+    for (const auto& [option, flag] : flag_of_option) {
+        for (std::size_t at = text.find(option); at != std::string::npos; at = text.find(option, at)) {
+            const std::size_t end = at + option.size();
+            if ((at > 0 && is_word(text[at - 1])) || (end < text.size() && is_word(text[end]))) {
+                at = end;
+                continue;
+            }
+            text.replace(at, option.size(), flag);
+            at += flag.size();
+        }
+    }
+    return text;
+}
+
+/// Runs `check`; an invalid_argument about a library option is rethrown naming the CLI flags instead.
+template <class Check>
+void with_flag_names(const std::map<std::string, std::string>& flag_of_option, Check check) {
+    try {
+        check();
+    } catch (const invalid_argument& e) {
+        const auto flag = flag_of_option.find(e.parameter());
+        if (flag == flag_of_option.end()) throw;
+        const std::string prefix = e.parameter() + " = " + e.value() + ": ";
+        const std::string message = e.what();
+        const std::string requirement = message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+        throw invalid_argument(flag->second, e.value(), with_flags(requirement, flag_of_option));
+    }
+}
+
+/// Runs `action`; an io_error is rethrown with the flag that named the file in front.
+template <class Action>
+auto with_flag_name(const std::string& flag, Action action) {
+    try {
+        return action();
+    } catch (const io_error& e) {
+        throw io_error(flag + ": " + e.what());
+    }
+}
+
+/// {"width": W, "height": H, "tiles": [{"x", "y", "w", "h", "denoise"}, ...]}, rectangles in image pixels.
+std::string layout_json(const tile::layout& layout, bool padded) {
+    const std::int64_t s = layout.latent_scale;
+    std::string out = "{\"width\": " + std::to_string(layout.pixel_width()) +
+                      ", \"height\": " + std::to_string(layout.pixel_height()) + ", \"tiles\": [";
+    for (std::size_t i = 0; i < layout.tiles.size(); ++i) {
+        const tile::tile& t = layout.tiles[i];
+        const rect r = padded ? rect{t.padded.x * s, t.padded.y * s, t.padded.w * s, t.padded.h * s} : t.pixel_core;
+        if (i) out += ", ";
+        out += "{\"x\": " + std::to_string(r.x) + ", \"y\": " + std::to_string(r.y) + ", \"w\": " +
+               std::to_string(r.w) + ", \"h\": " + std::to_string(r.h) + ", \"denoise\": " + shortest(t.denoise) + "}";
+    }
+    return out + "]}\n";
+}
+
+void write_text_file(const std::string& flag, const std::string& path, const std::string& text) {
+    errno = 0;
+    std::ofstream file(path, std::ios::binary);
+    if (file) file << text;
+    if (!file || !file.flush())
+        throw io_error(flag + ": cannot write '" + path + "': " + std::strerror(errno ? errno : EIO));
+}
+
+void run_quadtree(const quadtree_command_options& o) {
+    tile::quadtree_options options;
+    options.content_threshold = o.threshold;
+    options.min_tile_size = o.min_tile;
+    options.max_tile_size = o.max_tile.value_or(0);
+    options.max_depth = o.max_depth.value_or(-1);
+    options.align = o.align;
+    options.min_denoise = o.min_denoise;
+    options.max_denoise = o.max_denoise;
+    options.rule = tile::parse_denoise_rule(o.denoise_rule);
+    options.overlap = o.overlap;
+    options.latent_scale = o.latent_scale;
+    options.max_pixels = o.max_pixels;
+    const std::map<std::string, std::string> flags{
+        {"content_threshold", "--threshold"}, {"min_tile_size", "--min-tile"}, {"max_tile_size", "--max-tile"},
+        {"max_depth", "--max-depth"},         {"align", "--align"},            {"min_denoise", "--min-denoise"},
+        {"max_denoise", "--max-denoise"},     {"overlap", "--overlap"},        {"latent_scale", "--latent-scale"},
+        {"max_pixels", "--max-pixels"}};
+    with_flag_names(flags, [&] { tile::validate(options); });
+
+    const examples::rgb_image image =
+        with_flag_name("--image", [&] { return examples::load_rgb(o.image, o.max_pixels); });
+    const tile::layout layout = tile::build_quadtree(image.view(), options);
+    const std::string json = layout_json(layout, false);
+    if (!o.json_path.empty()) write_text_file("--json", o.json_path, json);
+    if (!o.overlay_path.empty())
+        with_flag_name("--overlay",
+                       [&] { examples::save_png(o.overlay_path, examples::draw_tile_overlay(image, layout)); });
+    std::cout << json;
+}
+
+void run_grid(const grid_command_options& o) {
+    require(o.latent_scale > 0, "--latent-scale", o.latent_scale, "must be > 0");
+    const std::string multiple = "must be a positive multiple of --latent-scale = " + std::to_string(o.latent_scale);
+    require(o.width > 0 && o.width % o.latent_scale == 0, "--width", o.width, multiple);
+    require(o.height > 0 && o.height % o.latent_scale == 0, "--height", o.height, multiple);
+    tile::grid_options options;
+    options.tile = o.tile;
+    options.overlap = o.overlap;
+    options.latent_scale = o.latent_scale;
+    const std::map<std::string, std::string> flags{
+        {"tile", "--tile"}, {"overlap", "--overlap"}, {"latent_scale", "--latent-scale"}};
+    tile::layout layout;
+    with_flag_names(flags,
+                    [&] { layout = tile::build_grid(o.width / o.latent_scale, o.height / o.latent_scale, options); });
+    std::cout << layout_json(layout, true);
+}
+
+}  // namespace
+
+void add_tile_commands(CLI::App& app) {
+    auto quadtree = std::make_shared<quadtree_command_options>();
+    CLI::App* quadtree_cmd = app.add_subcommand(
+        "quadtree",
+        "Build the content-adaptive quadtree of an image; print {\"width\", \"height\", \"tiles\": [{x, y, w, h, "
+        "denoise}]} in image pixels (tile cores)");
+    quadtree_cmd->add_option("--image", quadtree->image, "Image to tile (PNG, JPEG, anything stb_image reads)")
+        ->required();
+    quadtree_cmd->add_option("--threshold", quadtree->threshold,
+                             "Split when sqrt(varR + varG + varB) exceeds it (0..255 pixel values)");
+    quadtree_cmd->add_option("--min-tile", quadtree->min_tile, "Smallest half a split may leave, px");
+    quadtree_cmd->add_option("--max-tile", quadtree->max_tile, "Always split tiles larger than this, px");
+    quadtree_cmd->add_option("--max-depth", quadtree->max_depth, "Deepest level of the tree");
+    quadtree_cmd->add_option("--align", quadtree->align, "Tile edges on multiples of this, px");
+    quadtree_cmd->add_option("--min-denoise", quadtree->min_denoise, "Denoise of the largest tiles");
+    quadtree_cmd->add_option("--max-denoise", quadtree->max_denoise, "Denoise the smallest tiles approach");
+    quadtree_cmd->add_option("--denoise-rule", quadtree->denoise_rule, "area|depth")
+        ->check(CLI::IsMember({"area", "depth"}));
+    quadtree_cmd->add_option("--overlap", quadtree->overlap, "Overlap of padded tiles, px");
+    quadtree_cmd->add_option("--latent-scale", quadtree->latent_scale, "Image pixels per latent pixel");
+    quadtree_cmd->add_option("--max-pixels", quadtree->max_pixels, "Refuse larger images before decoding them");
+    quadtree_cmd->add_option("--json", quadtree->json_path, "Also write the JSON to this file");
+    quadtree_cmd->add_option("--overlay", quadtree->overlay_path,
+                             "Write a PNG of the image with tile borders coloured by denoise");
+    quadtree_cmd->callback([quadtree] { run_quadtree(*quadtree); });
+
+    auto grid = std::make_shared<grid_command_options>();
+    CLI::App* grid_cmd = app.add_subcommand(
+        "grid",
+        "Build a uniform overlapping grid; print {\"width\", \"height\", \"tiles\": [{x, y, w, h, denoise}]} in "
+        "image pixels (padded tiles)");
+    grid_cmd->add_option("--width", grid->width, "Image width, px (a multiple of --latent-scale)")->required();
+    grid_cmd->add_option("--height", grid->height, "Image height, px (a multiple of --latent-scale)")->required();
+    grid_cmd->add_option("--tile", grid->tile, "Tile side, latent px");
+    grid_cmd->add_option("--overlap", grid->overlap, "Overlap between neighbouring tiles, latent px");
+    grid_cmd->add_option("--latent-scale", grid->latent_scale, "Image pixels per latent pixel");
+    grid_cmd->callback([grid] { run_grid(*grid); });
+}
+
+}  // namespace quadflow::cli

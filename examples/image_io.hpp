@@ -1,0 +1,231 @@
+// quadflow examples: RGB8 images loaded and saved through stb, and small drawing helpers (rectangles, text, colours).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <stb/stb_easy_font.h>
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include "quadflow/core/error.hpp"
+#include "quadflow/core/rect.hpp"
+#include "quadflow/tile/image.hpp"
+
+namespace quadflow::examples {
+
+struct rgb {
+    std::uint8_t r = 0, g = 0, b = 0;
+    friend constexpr bool operator==(const rgb&, const rgb&) = default;
+};
+
+/// An owning 8-bit RGB image, rows top to bottom, 3 bytes per pixel, no row padding.
+struct rgb_image {
+    std::int64_t width = 0, height = 0;
+    std::vector<std::uint8_t> pixels;
+
+    rgb_image() = default;
+    rgb_image(std::int64_t w, std::int64_t h, rgb fill = {}) : width(w), height(h) {
+        require(w >= 0 && h >= 0, "rgb_image size", std::to_string(w) + "x" + std::to_string(h), "must be >= 0");
+        pixels.resize(static_cast<std::size_t>(w * h * 3));
+        for (std::size_t i = 0; i < pixels.size(); i += 3) {
+            pixels[i] = fill.r;
+            pixels[i + 1] = fill.g;
+            pixels[i + 2] = fill.b;
+        }
+    }
+
+    tile::rgb_image_view view() const { return {pixels.data(), width, height, width * 3}; }
+
+    rgb at(std::int64_t x, std::int64_t y) const {
+        const std::uint8_t* p = pixels.data() + (y * width + x) * 3;
+        return {p[0], p[1], p[2]};
+    }
+    void set(std::int64_t x, std::int64_t y, rgb colour) {
+        std::uint8_t* p = pixels.data() + (y * width + x) * 3;
+        p[0] = colour.r;
+        p[1] = colour.g;
+        p[2] = colour.b;
+    }
+};
+
+namespace detail {
+inline std::string stb_reason() {
+    const char* reason = stbi_failure_reason();
+    return reason ? reason : "unknown stb_image error";
+}
+
+struct file_closer {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+};
+struct stbi_freer {
+    void operator()(unsigned char* data) const { stbi_image_free(data); }
+};
+
+struct image_size {
+    std::int64_t width = 0, height = 0;
+};
+
+/// The size a PNG declares in its IHDR chunk, or nullopt for other files. stb_image refuses PNGs over 2^30 bytes
+/// with "unknown type, or corrupt" once every other format fails too; reading the header here lets load_rgb
+/// name the size instead. Leaves the file at its start.
+inline std::optional<image_size> declared_png_size(std::FILE* file) {
+    static constexpr unsigned char signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char header[24] = {};
+    const std::size_t read = std::fread(header, 1, sizeof header, file);
+    std::rewind(file);
+    if (read < sizeof header || std::memcmp(header, signature, sizeof signature) != 0 ||
+        std::memcmp(header + 12, "IHDR", 4) != 0)
+        return std::nullopt;
+    auto big_endian = [&](int offset) {
+        return std::int64_t{header[offset]} << 24 | std::int64_t{header[offset + 1]} << 16 |
+               std::int64_t{header[offset + 2]} << 8 | std::int64_t{header[offset + 3]};
+    };
+    return image_size{big_endian(16), big_endian(20)};
+}
+
+inline void check_pixel_limit(const std::string& what, image_size size, std::int64_t max_pixels) {
+    if (size.width <= 0 || size.height <= 0)
+        throw io_error(what + "zero size " + std::to_string(size.width) + "x" + std::to_string(size.height));
+    const std::int64_t pixel_count = size.width * size.height;
+    if (pixel_count > max_pixels)
+        throw io_error(what + std::to_string(size.width) + "x" + std::to_string(size.height) + " = " +
+                       std::to_string(pixel_count) + " pixels is more than the limit of " + std::to_string(max_pixels));
+}
+}  // namespace detail
+
+/// Loads any image stb_image reads (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM) as RGB8. The size is read from the
+/// header first, so an image over `max_pixels` is refused before anything is decoded or allocated. Throws
+/// quadflow::io_error naming the path and the reason: missing or unreadable file, unknown format, truncated or
+/// corrupt data, zero size, too many pixels.
+inline rgb_image load_rgb(const std::string& path, std::int64_t max_pixels = std::int64_t{1} << 28) {
+    require(max_pixels > 0, "max_pixels", max_pixels, "must be > 0");
+    const std::string what = "cannot read image '" + path + "': ";
+    std::unique_ptr<std::FILE, detail::file_closer> file(std::fopen(path.c_str(), "rb"));
+    if (!file) throw io_error(what + std::strerror(errno));
+
+    if (const auto png_size = detail::declared_png_size(file.get()))
+        detail::check_pixel_limit(what, *png_size, max_pixels);
+    int width = 0, height = 0, channels = 0;
+    if (!stbi_info_from_file(file.get(), &width, &height, &channels)) throw io_error(what + detail::stb_reason());
+    detail::check_pixel_limit(what, {width, height}, max_pixels);
+    const std::int64_t pixel_count = std::int64_t{width} * height;
+
+    std::unique_ptr<unsigned char, detail::stbi_freer> decoded(
+        stbi_load_from_file(file.get(), &width, &height, &channels, 3));
+    if (!decoded) throw io_error(what + detail::stb_reason());
+    rgb_image image;
+    image.width = width;
+    image.height = height;
+    image.pixels.assign(decoded.get(), decoded.get() + pixel_count * 3);
+    return image;
+}
+
+/// Writes `image` as an 8-bit RGB PNG; throws quadflow::io_error naming the path on failure.
+inline void save_png(const std::string& path, const rgb_image& image) {
+    const std::string what = "cannot write PNG '" + path + "': ";
+    if (image.width <= 0 || image.height <= 0 || image.width * 3 > std::numeric_limits<int>::max() ||
+        image.height > std::numeric_limits<int>::max())
+        throw io_error(what + "unsupported size " + std::to_string(image.width) + "x" + std::to_string(image.height));
+    if (image.pixels.size() != static_cast<std::size_t>(image.width * image.height * 3))
+        throw io_error(what + "pixel buffer has " + std::to_string(image.pixels.size()) + " bytes, expected " +
+                       std::to_string(image.width * image.height * 3));
+    errno = 0;
+    if (!stbi_write_png(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
+                        image.pixels.data(), static_cast<int>(image.width * 3)))
+        throw io_error(what + (errno ? std::strerror(errno) : "stb_image_write failed"));
+}
+
+/// Fills `area` (clipped to the image) with `colour`.
+inline void fill_rect(rgb_image& image, const rect& area, rgb colour) {
+    const std::int64_t x0 = std::max<std::int64_t>(area.x, 0), x1 = std::min(area.right(), image.width);
+    const std::int64_t y0 = std::max<std::int64_t>(area.y, 0), y1 = std::min(area.bottom(), image.height);
+    for (std::int64_t y = y0; y < y1; ++y)
+        for (std::int64_t x = x0; x < x1; ++x) image.set(x, y, colour);
+}
+
+/// Draws the outline of `area` `thickness` pixels wide, inside the rectangle.
+inline void draw_rect_outline(rgb_image& image, const rect& area, rgb colour, std::int64_t thickness = 1) {
+    const std::int64_t t = std::clamp<std::int64_t>(thickness, 1, std::max<std::int64_t>(1, std::min(area.w, area.h)));
+    fill_rect(image, {area.x, area.y, area.w, t}, colour);
+    fill_rect(image, {area.x, area.bottom() - t, area.w, t}, colour);
+    fill_rect(image, {area.x, area.y, t, area.h}, colour);
+    fill_rect(image, {area.right() - t, area.y, t, area.h}, colour);
+}
+
+namespace detail {
+/// stb_easy_font draws only printable ASCII; anything else becomes '?'.
+inline std::string printable(std::string_view text) {
+    std::string out(text);
+    for (char& ch : out)
+        if (ch < 32 || ch > 126) ch = '?';
+    return out;
+}
+}  // namespace detail
+
+/// Width in pixels of one line of `text` drawn by draw_text at `scale`.
+inline std::int64_t text_width(std::string_view text, int scale = 1) {
+    std::string line = detail::printable(text);
+    // stb_easy_font counts the one-unit gap after the last glyph; drop it.
+    return line.empty() ? 0 : std::int64_t{stb_easy_font_width(line.data()) - 1} * scale;
+}
+
+/// Height in pixels of capitals and digits drawn by draw_text at `scale` (descenders go 2 * scale lower).
+inline std::int64_t text_height(int scale = 1) { return std::int64_t{7} * scale; }
+
+/// Draws one line of `text` with stb_easy_font, its top-left corner at (x, y), each font unit `scale` pixels.
+inline void draw_text(rgb_image& image, std::int64_t x, std::int64_t y, std::string_view text, rgb colour,
+                      int scale = 1) {
+    std::string line = detail::printable(text);
+    if (line.empty()) return;
+    struct vertex {
+        float x, y, z;
+        unsigned char colour[4];
+    };
+    std::vector<vertex> vertices(line.size() * 4 * 32);
+    const int quads = stb_easy_font_print(0.0f, 0.0f, line.data(), nullptr, vertices.data(),
+                                          static_cast<int>(vertices.size() * sizeof(vertex)));
+    for (int q = 0; q < quads; ++q) {
+        const vertex& top_left = vertices[static_cast<std::size_t>(q) * 4];
+        const vertex& bottom_right = vertices[static_cast<std::size_t>(q) * 4 + 2];
+        const auto x0 = static_cast<std::int64_t>(std::lround(top_left.x * scale));
+        const auto y0 = static_cast<std::int64_t>(std::lround(top_left.y * scale));
+        const auto x1 = static_cast<std::int64_t>(std::lround(bottom_right.x * scale));
+        const auto y1 = static_cast<std::int64_t>(std::lround(bottom_right.y * scale));
+        fill_rect(image, {x + x0, y + y0, x1 - x0, y1 - y0}, colour);
+    }
+}
+
+/// A bright turbo-like colour map: t in [0, 1] (clamped) from blue through cyan, green and amber to red. Unlike
+/// viridis it has no dark end, so every value stays visible over dark and light parts of a photograph.
+inline rgb colour_map(double t) {
+    static constexpr std::array<std::array<double, 3>, 5> stops{{
+        {60, 120, 255},
+        {0, 200, 220},
+        {110, 220, 70},
+        {255, 200, 0},
+        {255, 60, 40},
+    }};
+    if (!std::isfinite(t)) t = 0.0;
+    const double position = std::clamp(t, 0.0, 1.0) * (stops.size() - 1);
+    const std::size_t lower = std::min<std::size_t>(static_cast<std::size_t>(position), stops.size() - 2);
+    const double fraction = position - static_cast<double>(lower);
+    auto channel = [&](std::size_t c) {
+        const double value = stops[lower][c] + (stops[lower + 1][c] - stops[lower][c]) * fraction;
+        return static_cast<std::uint8_t>(std::lround(value));
+    };
+    return {channel(0), channel(1), channel(2)};
+}
+
+}  // namespace quadflow::examples

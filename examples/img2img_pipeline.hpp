@@ -1,0 +1,232 @@
+// quadflow example pipeline: pixel-space img2img of an image over a quadtree, with an analytic "prompt" model.
+//
+// The latent is the image itself scaled to [-1, 1] (latent scale 1), so "preserved" can be checked
+// pixel for pixel. The prompt model is the Gaussian model of quadflow::model whose target is the
+// original recoloured ("make it red") with a little texture (its data_std): a model whose exact
+// velocity is known, standing in for FLUX.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "image_io.hpp"
+#include "quadflow/field/tiled_field.hpp"
+#include "quadflow/metrics/metrics.hpp"
+#include "quadflow/model/gaussian.hpp"
+#include "quadflow/noise/torch_randn.hpp"
+#include "quadflow/policy/any_policy.hpp"
+#include "quadflow/sampler/dpmpp_2m.hpp"
+#include "quadflow/sampler/euler.hpp"
+#include "quadflow/sampler/heun.hpp"
+#include "quadflow/sampler/img2img.hpp"
+#include "quadflow/sampler/sample.hpp"
+#include "quadflow/schedule/comfy.hpp"
+#include "quadflow/schedule/flux.hpp"
+#include "quadflow/schedule/strength.hpp"
+#include "quadflow/tile/quadtree.hpp"
+
+namespace quadflow::examples {
+
+struct img2img_settings {
+    std::string policy = "strength";
+    policy::preservation preservation = policy::preservation::naive;  ///< for preservation_blend (the seed's)
+    std::string sampler = "euler";
+    int steps = 20;
+    double denoise = 1.0;  ///< global denoise (ComfyUI KSampler truncation of the FLUX schedule)
+    schedule::strength_rule strength_rule = schedule::strength_rule::diffusers;
+    tile::quadtree_options quadtree = default_quadtree();
+    tile::weight_kind weights = tile::weight_kind::gaussian;
+    int tile_batch = 4;
+    std::int64_t skip_below = 0;       ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
+    double skip_denoise_at_most = 0.35;  ///< skip: tiles with d at most this are preserved exactly
+    std::optional<std::string> mask_path;  ///< mask: a grayscale PNG of the canvas size (white = strength 1)
+    std::uint64_t seed = 42;
+    double texture = 0.05;  ///< data_std of the prompt model: texture added on top of the recoloured target
+
+    static tile::quadtree_options default_quadtree() {
+        tile::quadtree_options o;
+        o.latent_scale = 1;
+        o.overlap = 8;
+        return o;
+    }
+};
+
+struct img2img_report {
+    std::string policy;
+    double low_strength_error = 0;    ///< mean |output - original| on tiles with d < 0.5, 0..255
+    double high_strength_change = 0;  ///< mean |output - original| on tiles with d >= 0.5, 0..255
+    double seam_score = 0;
+    std::int64_t model_calls = 0;
+    std::int64_t tile_pixels = 0;
+    std::int64_t tiles = 0;
+    double seconds = 0;
+};
+
+struct img2img_result {
+    rgb_image output;
+    tile::layout layout;
+    img2img_report report;
+};
+
+/// Image bytes -> 1 x 3 x H x W latent in [-1, 1], cropped to width x height.
+inline host_tensor to_latent(const rgb_image& image, std::int64_t width, std::int64_t height) {
+    host_tensor latent(shape4{1, 3, height, width});
+    for (std::int64_t y = 0; y < height; ++y)
+        for (std::int64_t x = 0; x < width; ++x) {
+            const rgb p = image.at(x, y);
+            latent(0, 0, y, x) = p.r / 127.5f - 1.0f;
+            latent(0, 1, y, x) = p.g / 127.5f - 1.0f;
+            latent(0, 2, y, x) = p.b / 127.5f - 1.0f;
+        }
+    return latent;
+}
+
+inline std::uint8_t to_byte(float v) {
+    const float scaled = std::round((v + 1.0f) * 127.5f);
+    return static_cast<std::uint8_t>(scaled < 0.0f ? 0.0f : (scaled > 255.0f ? 255.0f : scaled));
+}
+
+/// Latent in [-1, 1] -> image bytes (display rounding; values outside the range saturate).
+inline rgb_image to_image(const_view latent) {
+    rgb_image image(latent.shape().w, latent.shape().h);
+    for (std::int64_t y = 0; y < image.height; ++y)
+        for (std::int64_t x = 0; x < image.width; ++x)
+            image.set(x, y, {to_byte(latent(0, 0, y, x)), to_byte(latent(0, 1, y, x)), to_byte(latent(0, 2, y, x))});
+    return image;
+}
+
+/// The prompt's target: the original recoloured toward red.
+inline host_tensor make_it_red(const host_tensor& original) {
+    host_tensor target = original;
+    const auto& s = original.shape();
+    for (std::int64_t y = 0; y < s.h; ++y)
+        for (std::int64_t x = 0; x < s.w; ++x) {
+            target(0, 0, y, x) = 0.55f * original(0, 0, y, x) + 0.45f;
+            target(0, 1, y, x) = 0.55f * original(0, 1, y, x) - 0.25f;
+            target(0, 2, y, x) = 0.55f * original(0, 2, y, x) - 0.25f;
+        }
+    return target;
+}
+
+/// Per-pixel strength painted from the tiles' cores (the `mask` policy's default map).
+inline host_tensor strength_map_of(const tile::layout& layout) {
+    host_tensor map(shape4{1, 1, layout.height, layout.width});
+    for (const tile::tile& t : layout.tiles)
+        for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
+            for (std::int64_t x = t.core.x; x < t.core.right(); ++x) map(0, 0, y, x) = static_cast<float>(t.denoise);
+    return map;
+}
+
+inline host_tensor load_strength_map(const std::string& path, std::int64_t width, std::int64_t height) {
+    const rgb_image mask = load_rgb(path);
+    if (mask.width != width || mask.height != height)
+        throw invalid_argument("--mask", path + " (" + std::to_string(mask.width) + "x" + std::to_string(mask.height) + ")",
+                               "must be " + std::to_string(width) + "x" + std::to_string(height) + ", the canvas size");
+    host_tensor map(shape4{1, 1, height, width});
+    for (std::int64_t y = 0; y < height; ++y)
+        for (std::int64_t x = 0; x < width; ++x) map(0, 0, y, x) = mask.at(x, y).r / 255.0f;
+    return map;
+}
+
+/// The policy named in the settings, with the settings' parameters.
+inline policy::any_policy configured_policy(const img2img_settings& s) {
+    policy::any_policy p = policy::parse_policy(s.policy);
+    if (auto* blend = std::get_if<policy::preservation_blend>(&p)) blend->kind = s.preservation;
+    if (auto* sk = std::get_if<policy::skip>(&p)) {
+        sk->skip_below = s.skip_below;
+        sk->denoise_at_most = static_cast<float>(s.skip_denoise_at_most);
+    }
+    return p;
+}
+
+/// Observer of sampling progress: (policy, step done, total).
+using progress_callback = std::function<void(const std::string&, int, int)>;
+
+template <class Sampler, class Field>
+void run_sampler(Field& field, mutable_view x, const std::vector<double>& sigmas, const std::string& name,
+                 const progress_callback& progress) {
+    Sampler sampler;
+    sampler::sample(sampler, field, x, sigmas, [&](const sampler::step_info& info) {
+        if (progress) progress(name, info.step + 1, info.total);
+        return true;
+    });
+}
+
+/// Runs one img2img of `image` under `settings`; `layout` may be passed to reuse a quadtree.
+inline img2img_result run_img2img(const rgb_image& image, const img2img_settings& settings,
+                                  const progress_callback& progress = {}, const tile::layout* given_layout = nullptr) {
+    require(settings.steps > 0, "--steps", settings.steps, "must be > 0");
+    require(settings.denoise > 0.0 && settings.denoise <= 1.0, "--denoise", settings.denoise, "must be in (0, 1]");
+    require(settings.texture >= 0.0, "texture", settings.texture, "must be >= 0");
+    img2img_result result;
+    result.layout = given_layout ? *given_layout : tile::build_quadtree(image.view(), settings.quadtree);
+    const tile::layout& layout = result.layout;
+    const host_tensor original = to_latent(image, layout.width, layout.height);
+    const shape4 shape = original.shape();
+    const host_tensor target = make_it_red(original);
+    const host_tensor noise = noise::torch_randn(settings.seed, shape);
+
+    // FLUX dynamic shift for the canvas size (rounded down to the 16-pixel grid it is defined on),
+    // truncated ComfyUI-style by the global denoise.
+    const int shift_w = static_cast<int>(std::max<std::int64_t>(16, layout.pixel_width() / 16 * 16));
+    const int shift_h = static_cast<int>(std::max<std::int64_t>(16, layout.pixel_height() / 16 * 16));
+    const double mu = schedule::flux_mu(shift_w, shift_h);
+    const std::vector<double> sigmas =
+        schedule::comfy_denoise([&](int n) { return schedule::flux_mu_schedule(n, mu); }, settings.steps, settings.denoise);
+
+    host_tensor strength_map;
+    if (settings.policy == policy::mask::name)
+        strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, layout.width, layout.height)
+                                          : strength_map_of(layout);
+
+    model::gaussian_model prompt_model(target.cview(), settings.texture);
+    field::field_options options;
+    options.weights = tile::weight_params{settings.weights, 0.01f};
+    options.tile_batch_size = settings.tile_batch;
+    options.sigmas = sigmas;
+    options.strength_rule = settings.strength_rule;
+
+    host_tensor x(shape);
+    sampler::noised_original(original.cview(), noise.cview(), sigmas.front(), x.view());
+    const policy::any_policy chosen = configured_policy(settings);
+    const std::string name = std::string(policy::name_of(chosen)) +
+                             (settings.policy == policy::preservation_blend::name
+                                  ? std::string(" (") + std::string(policy::to_string(settings.preservation)) + ")"
+                                  : std::string());
+    const auto started = std::chrono::steady_clock::now();
+    field::field_stats stats;
+    std::visit(
+        [&](const auto& p) {
+            field::tiled_field f(prompt_model, layout, shape, p, options, original.cview(),
+                                 strength_map.numel() > 0 ? strength_map.cview() : const_view{});
+            if (settings.sampler == "euler") run_sampler<sampler::euler>(f, x.view(), sigmas, name, progress);
+            else if (settings.sampler == "heun") run_sampler<sampler::heun>(f, x.view(), sigmas, name, progress);
+            else if (settings.sampler == "dpmpp-2m") run_sampler<sampler::dpmpp_2m>(f, x.view(), sigmas, name, progress);
+            else throw invalid_argument("--sampler", settings.sampler, "expected euler|heun|dpmpp-2m");
+            stats = f.stats();
+        },
+        chosen);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+    img2img_report& r = result.report;
+    r.policy = name;
+    r.low_strength_error = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
+                                                              [](const tile::tile& t) { return t.denoise < 0.5; }).mean;
+    r.high_strength_change = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
+                                                                [](const tile::tile& t) { return t.denoise >= 0.5; }).mean;
+    r.seam_score = metrics::seam_score(x.cview(), layout);
+    r.model_calls = stats.model_calls;
+    r.tile_pixels = stats.tile_pixels;
+    r.tiles = static_cast<std::int64_t>(layout.tiles.size());
+    r.seconds = seconds;
+    result.output = to_image(x.cview());
+    return result;
+}
+
+}  // namespace quadflow::examples

@@ -1,0 +1,102 @@
+// quadflow metrics: seam score across tile borders and per-region errors, for tests, reports and benchmarks.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "quadflow/core/error.hpp"
+#include "quadflow/core/tensor.hpp"
+#include "quadflow/tile/layout.hpp"
+
+namespace quadflow::metrics {
+
+/// Which tile core owns each canvas pixel (the last tile wins where cores overlap, as in grids).
+inline std::vector<std::int64_t> core_owner(const tile::layout& l) {
+    std::vector<std::int64_t> owner(static_cast<std::size_t>(l.width * l.height), -1);
+    for (const tile::tile& t : l.tiles)
+        for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
+            for (std::int64_t x = t.core.x; x < t.core.right(); ++x)
+                owner[static_cast<std::size_t>(y * l.width + x)] = t.id;
+    return owner;
+}
+
+/// Seam score: the mean |difference| between horizontally or vertically adjacent pixels whose tile
+/// cores differ (pairs across a tile border), divided by the mean |difference| over all adjacent
+/// pairs, over every image and channel. 1 means borders are as smooth as the picture; larger values
+/// mean visible seams. Returns 0 for a layout without borders or a constant image.
+inline double seam_score(const_view image, const tile::layout& l) {
+    require_host(image, "image");
+    if (image.shape().h != l.height || image.shape().w != l.width)
+        throw shape_error("seam_score: image " + to_string(image.shape()) + " does not match the layout's " +
+                          std::to_string(l.width) + "x" + std::to_string(l.height));
+    const std::vector<std::int64_t> owner = core_owner(l);
+    double border_sum = 0, all_sum = 0;
+    std::int64_t border_count = 0, all_count = 0;
+    const auto& s = image.shape();
+    for (std::int64_t n = 0; n < s.n; ++n)
+        for (std::int64_t c = 0; c < s.c; ++c)
+            for (std::int64_t y = 0; y < s.h; ++y)
+                for (std::int64_t x = 0; x < s.w; ++x) {
+                    const std::int64_t here = owner[static_cast<std::size_t>(y * s.w + x)];
+                    auto pair = [&](std::int64_t y2, std::int64_t x2) {
+                        const double d = std::abs(double(image(n, c, y, x)) - double(image(n, c, y2, x2)));
+                        all_sum += d;
+                        ++all_count;
+                        if (owner[static_cast<std::size_t>(y2 * s.w + x2)] != here) {
+                            border_sum += d;
+                            ++border_count;
+                        }
+                    };
+                    if (x + 1 < s.w) pair(y, x + 1);
+                    if (y + 1 < s.h) pair(y + 1, x);
+                }
+    if (border_count == 0 || all_sum == 0) return 0.0;
+    return (border_sum / double(border_count)) / (all_sum / double(all_count));
+}
+
+/// Mean and max |a - b| over the pixels governed only by the tiles that `select` picks: pixels that
+/// every covering tile (by its padded rectangle) is selected for, so that a neighbour's blend weight
+/// cannot reach them. Without overlap these are the cores of the selected tiles. All channels count.
+struct region_error {
+    double mean = 0, max = 0;
+    std::int64_t elements = 0;
+};
+
+inline region_error tile_region_error(const_view a, const_view b, const tile::layout& l,
+                                      const std::function<bool(const tile::tile&)>& select) {
+    require_same_shape(a.shape(), b.shape(), "a", "b");
+    require_host(a, "a");
+    require_host(b, "b");
+    if (a.shape().h != l.height || a.shape().w != l.width)
+        throw shape_error("tile_region_error: image " + to_string(a.shape()) + " does not match the layout's " +
+                          std::to_string(l.width) + "x" + std::to_string(l.height));
+    // 0: uncovered so far, 1: only selected tiles cover it, 2: some unselected tile covers it.
+    std::vector<unsigned char> governed(static_cast<std::size_t>(l.width * l.height), 0);
+    for (const tile::tile& t : l.tiles) {
+        const unsigned char mark = select(t) ? 1 : 2;
+        for (std::int64_t y = std::max<std::int64_t>(t.padded.y, 0); y < std::min(t.padded.bottom(), l.height); ++y)
+            for (std::int64_t x = std::max<std::int64_t>(t.padded.x, 0); x < std::min(t.padded.right(), l.width); ++x) {
+                auto& g = governed[static_cast<std::size_t>(y * l.width + x)];
+                g = std::max(g, mark);
+            }
+    }
+    region_error r;
+    double sum = 0;
+    for (std::int64_t n = 0; n < a.shape().n; ++n)
+        for (std::int64_t c = 0; c < a.shape().c; ++c)
+            for (std::int64_t y = 0; y < l.height; ++y)
+                for (std::int64_t x = 0; x < l.width; ++x) {
+                    if (governed[static_cast<std::size_t>(y * l.width + x)] != 1) continue;
+                    const double d = std::abs(double(a(n, c, y, x)) - double(b(n, c, y, x)));
+                    sum += d;
+                    r.max = std::max(r.max, d);
+                    ++r.elements;
+                }
+    if (r.elements > 0) r.mean = sum / double(r.elements);
+    return r;
+}
+
+}  // namespace quadflow::metrics

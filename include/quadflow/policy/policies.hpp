@@ -1,0 +1,183 @@
+// quadflow velocity policies: what flow velocity a tile gets from its strength d, the model and the original.
+//
+// Sigma convention throughout: x = (1 - sigma) x0 + sigma n, v = dx/dsigma = n - x0. For a tile with
+// strength d, model velocity v_m, current state x, clean original x0 and noise level sigma:
+//
+//   policy               velocity                                                model call
+//   scale                d * v_m                          (the seed's commit 98e3cbf)   d > 0
+//   floor_070            max(0.70, d) * v_m               (the seed's option A)         always
+//   preservation_blend   d < 0.7: (1 - d) v_pres + d v_m, else d v_m   (option B)      d > 0
+//   skip                 skipped tiles: v_pres; others: v_m          (option C)        not skipped
+//   strength             step < start(d): v_pres exact; then v_m  (img2img at d)        from start(d)
+//   mask                 per pixel m: m >= tau(sigma): v_m, else v_pres exact (Diff. Diffusion)
+//   progress_ramp        b = d + (1 - d) step/N: (1 - b) v_pres + b v_m  (the seed's ramp)
+//
+// Preservation velocity: exact v_pres = (x - x0) / sigma lands on x0 at sigma = 0 in any number of
+// steps (it is the velocity of the line through x and x0); the seed's naive v_pres = x - x0 (its
+// "u = x0 - X", no division by sigma) removes only a fraction (sigma - sigma') of the error per step
+// and never converges (../shared/reference/conventions.md section 1).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+
+#include "quadflow/core/config.hpp"
+#include "quadflow/core/error.hpp"
+
+namespace quadflow::policy {
+
+/// Which preservation velocity a policy uses.
+enum class preservation { naive, exact };
+
+constexpr std::string_view to_string(preservation p) { return p == preservation::naive ? "naive" : "exact"; }
+inline preservation parse_preservation(std::string_view name) {
+    if (name == "naive") return preservation::naive;
+    if (name == "exact") return preservation::exact;
+    throw invalid_argument("preservation", name, "expected naive|exact");
+}
+
+/// Flow velocity that moves x toward the original x0 (sigma convention), sigma > 0.
+QUADFLOW_HOST_DEVICE inline float preservation_velocity(preservation kind, float x, float x0, float sigma) {
+    return kind == preservation::exact ? (x - x0) / sigma : (x - x0);
+}
+
+/// What a policy knows about one tile at one evaluation.
+struct tile_context {
+    float denoise = 1.0f;       ///< the tile's strength d in [0, 1]
+    float sigma = 1.0f;         ///< noise level of this evaluation
+    int step = 0;               ///< schedule step the evaluation belongs to
+    int total_steps = 1;        ///< steps in the schedule
+    int start_step = 0;         ///< first step at which an img2img run of strength d is under way
+    float tau = 1.0f;           ///< (sigma - sigma_end) / (sigma_start - sigma_end) of the schedule
+    std::int64_t min_pixel_side = 0;  ///< min(width, height) of the tile's core in image pixels
+    float max_pixel_strength = 1.0f;  ///< largest mask value over the tile's padded rectangle (mask policy)
+};
+
+/// What a policy knows about one element.
+struct element {
+    float model_velocity;  ///< flow velocity from the model (0 when the model was not called)
+    float x;               ///< current state
+    float original;        ///< clean original x0 (0 when there is none)
+    float strength;        ///< per-pixel strength: the mask value for `mask`, the tile's d otherwise
+};
+
+// velocity_policy: a small value type describing a per-tile velocity rule.
+//
+// Requirements, for `const P& p`, `const tile_context& t`, `const element& e`:
+// - `P::name` is a std::string_view (CLI and report spelling).
+// - `P::needs_original` is a bool: whether `velocity` reads `e.original` (img2img only).
+// - `p.needs_model(t)` says whether the tile's model prediction is needed at this evaluation; a tile
+//   that answers false is not sent to the model and `e.model_velocity` is 0 for it.
+// - `p.velocity(t, e)` returns the element's flow velocity (sigma convention); host-device, pure.
+// Minimal conforming type: `scale`.
+
+/// v = d * v_m: the seed system's commit 98e3cbf. d = 0 freezes the tile in its starting noise.
+struct scale {
+    static constexpr std::string_view name = "scale";
+    static constexpr bool needs_original = false;
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.denoise > 0.0f; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+        return t.denoise * e.model_velocity;
+    }
+};
+
+/// v = max(0.70, d) * v_m: the seed's option A ("gentle denoising", never preservation).
+struct floor_070 {
+    static constexpr std::string_view name = "floor_070";
+    static constexpr bool needs_original = false;
+    float floor = 0.70f;
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context&) const { return true; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+        return (t.denoise > floor ? t.denoise : floor) * e.model_velocity;
+    }
+};
+
+/// The seed's option B: below `threshold` blend a preservation velocity with the model's.
+struct preservation_blend {
+    static constexpr std::string_view name = "preservation_blend";
+    static constexpr bool needs_original = true;
+    preservation kind = preservation::naive;
+    float threshold = 0.70f;
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.denoise > 0.0f; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+        const float d = t.denoise;
+        if (d < threshold)
+            return (1.0f - d) * preservation_velocity(kind, e.x, e.original, t.sigma) + d * e.model_velocity;
+        return d * e.model_velocity;
+    }
+};
+
+/// The seed's option C: tiles matching the predicate never reach the model and get v_pres; the others
+/// get the model's velocity. Predicates: min image-pixel side below `skip_below` (the seed's
+/// `skip_diffusion_below`, 0 = off) or d <= `denoise_at_most` (negative = off).
+struct skip {
+    static constexpr std::string_view name = "skip";
+    static constexpr bool needs_original = true;
+    preservation kind = preservation::exact;
+    std::int64_t skip_below = 0;
+    float denoise_at_most = -1.0f;
+    QUADFLOW_HOST_DEVICE bool skipped(const tile_context& t) const {
+        return (skip_below > 0 && t.min_pixel_side < skip_below) || t.denoise <= denoise_at_most;
+    }
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return !skipped(t); }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+        return skipped(t) ? preservation_velocity(kind, e.x, e.original, t.sigma) : e.model_velocity;
+    }
+};
+
+/// Real per-tile img2img strength: the tile stays on the noised-original path (exact v_pres) until the
+/// step at which an img2img run of strength d starts on this schedule, then takes the model's velocity.
+struct strength {
+    static constexpr std::string_view name = "strength";
+    static constexpr bool needs_original = true;
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.step >= t.start_step; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+        return t.step >= t.start_step ? e.model_velocity
+                                      : preservation_velocity(preservation::exact, e.x, e.original, t.sigma);
+    }
+};
+
+/// Differential Diffusion: a pixel with strength m is released once tau <= m and takes the model's
+/// velocity from then on; before, it follows the noised-original path.
+struct mask {
+    static constexpr std::string_view name = "mask";
+    static constexpr bool needs_original = true;
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.max_pixel_strength >= t.tau; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+        return e.strength >= t.tau ? e.model_velocity
+                                   : preservation_velocity(preservation::exact, e.x, e.original, t.sigma);
+    }
+};
+
+/// The seed system's progress ramp: b = d + (1 - d) * step / N weights the model, 1 - b the original.
+struct progress_ramp {
+    static constexpr std::string_view name = "progress_ramp";
+    static constexpr bool needs_original = true;
+    preservation kind = preservation::exact;
+    QUADFLOW_HOST_DEVICE float weight(const tile_context& t) const {
+        return t.denoise + (1.0f - t.denoise) * static_cast<float>(t.step) / static_cast<float>(t.total_steps);
+    }
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return weight(t) > 0.0f; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+        const float b = weight(t);
+        return (1.0f - b) * preservation_velocity(kind, e.x, e.original, t.sigma) + b * e.model_velocity;
+    }
+};
+
+template <class P>
+concept velocity_policy = requires(const P& p, const tile_context& t, const element& e) {
+    { P::name } -> std::convertible_to<std::string_view>;
+    { P::needs_original } -> std::convertible_to<bool>;
+    { p.needs_model(t) } -> std::same_as<bool>;
+    { p.velocity(t, e) } -> std::same_as<float>;
+};
+static_assert(velocity_policy<scale>);
+static_assert(velocity_policy<floor_070>);
+static_assert(velocity_policy<preservation_blend>);
+static_assert(velocity_policy<skip>);
+static_assert(velocity_policy<strength>);
+static_assert(velocity_policy<mask>);
+static_assert(velocity_policy<progress_ramp>);
+
+}  // namespace quadflow::policy

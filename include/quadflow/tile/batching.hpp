@@ -1,0 +1,72 @@
+// quadflow tile batching: tiles of identical padded shape grouped into model calls of at most tile_batch_size tiles.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "quadflow/core/error.hpp"
+#include "quadflow/tile/layout.hpp"
+
+namespace quadflow::tile {
+
+/// Tiles that go to the model in one call: all share the padded shape width x height (latent px).
+struct tile_batch {
+    std::int64_t width = 0, height = 0;
+    std::vector<std::int64_t> tiles;  ///< indices into layout.tiles, increasing
+};
+
+/// Batches of the tiles for which `included(tile)` is true (e.g. the tiles that need a model call this step):
+/// tiles grouped by padded shape, shape groups in order of first appearance, tiles in index order, each group
+/// cut into batches of at most tile_batch_size.
+template <std::predicate<const tile&> Predicate>
+std::vector<tile_batch> make_batches(const layout& l, int tile_batch_size, Predicate&& included) {
+    require(tile_batch_size >= 1, "tile_batch_size", tile_batch_size, "must be >= 1");
+    std::map<std::pair<std::int64_t, std::int64_t>, std::size_t> group_of_shape;
+    std::vector<tile_batch> groups;
+    for (std::size_t i = 0; i < l.tiles.size(); ++i) {
+        const tile& t = l.tiles[i];
+        if (!included(t)) continue;
+        const auto [it, added] = group_of_shape.try_emplace({t.padded.w, t.padded.h}, groups.size());
+        if (added) groups.push_back({t.padded.w, t.padded.h, {}});
+        groups[it->second].tiles.push_back(static_cast<std::int64_t>(i));
+    }
+    std::vector<tile_batch> batches;
+    const auto size = static_cast<std::size_t>(tile_batch_size);
+    for (const tile_batch& group : groups)
+        for (std::size_t first = 0; first < group.tiles.size(); first += size) {
+            const std::size_t last = std::min(first + size, group.tiles.size());
+            batches.push_back({group.width, group.height,
+                               {group.tiles.begin() + static_cast<std::ptrdiff_t>(first),
+                                group.tiles.begin() + static_cast<std::ptrdiff_t>(last)}});
+        }
+    return batches;
+}
+
+/// Batches of every tile of the layout.
+inline std::vector<tile_batch> make_batches(const layout& l, int tile_batch_size) {
+    return make_batches(l, tile_batch_size, [](const tile&) { return true; });
+}
+
+struct batch_stats {
+    std::int64_t batches = 0;      ///< model calls
+    std::int64_t tiles = 0;        ///< tiles over all batches
+    std::int64_t tile_pixels = 0;  ///< latent pixels sent to the model (padded areas)
+};
+
+inline batch_stats stats(const std::vector<tile_batch>& batches) {
+    batch_stats s;
+    for (const tile_batch& b : batches) {
+        const auto count = static_cast<std::int64_t>(b.tiles.size());
+        ++s.batches;
+        s.tiles += count;
+        s.tile_pixels += count * b.width * b.height;
+    }
+    return s;
+}
+
+}  // namespace quadflow::tile

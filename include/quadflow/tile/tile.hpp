@@ -1,0 +1,9 @@
+// quadflow tiling, everything: layouts, blend weights, RGB image views, quadtree, grid and SpotDiffusion layouts, batching.
+#pragma once
+
+#include "quadflow/tile/batching.hpp"
+#include "quadflow/tile/grid.hpp"
+#include "quadflow/tile/image.hpp"
+#include "quadflow/tile/layout.hpp"
+#include "quadflow/tile/quadtree.hpp"
+#include "quadflow/tile/weights.hpp"

@@ -1,0 +1,55 @@
+// Tests of tensor views, the owning host tensor, rectangles and reflection.
+#include <doctest/doctest.h>
+
+#include "quadflow/core/rect.hpp"
+#include "quadflow/core/tensor.hpp"
+
+using namespace quadflow;
+
+TEST_CASE("views index NCHW with strides and convert to const") {
+    host_tensor t(shape4{2, 3, 4, 5});
+    for (std::int64_t i = 0; i < t.numel(); ++i) t.span()[i] = float(i);
+    mutable_view v = t.view();
+    CHECK(v.is_contiguous());
+    CHECK(v(1, 2, 3, 4) == float(t.numel() - 1));
+    CHECK(v(1, 0, 0, 0) == 60.0f);
+    const_view cv = v;
+    CHECK(cv(0, 1, 2, 3) == float(20 + 10 + 3));
+    // A strided view of channel 1 of every image.
+    const_view channel(t.data() + 20, shape4{2, 1, 4, 5}, strides4{60, 20, 5, 1});
+    CHECK_FALSE(channel.is_contiguous());
+    CHECK(channel(1, 0, 0, 0) == 80.0f);
+    CHECK_THROWS_AS(channel.span(), shape_error);
+}
+
+TEST_CASE("bad views get clear errors") {
+    CHECK_THROWS_WITH_AS(const_view(nullptr, shape4{1, 1, 2, 2}), doctest::Contains("tensor_view.data = nullptr"),
+                         invalid_argument);
+    float one = 0;
+    CHECK_THROWS_WITH_AS(const_view(&one, shape4{1, -1, 2, 2}), doctest::Contains("tensor_view.shape = [1, -1, 2, 2]"),
+                         invalid_argument);
+    CHECK_NOTHROW(const_view(nullptr, shape4{0, 4, 2, 2}));
+    CHECK_THROWS_WITH_AS(host_tensor(shape4{1, 1, 2, 2}, std::vector<float>{1, 2, 3}),
+                         doctest::Contains("3 values do not fill shape [1, 1, 2, 2]"), shape_error);
+    const_view device(&one, shape4{1, 1, 1, 1}, memory_space::device);
+    CHECK_THROWS_WITH_AS(require_host(device, "latent"), doctest::Contains("latent is a device view"), shape_error);
+}
+
+TEST_CASE("reflection mirrors without repeating the edge, for any offset") {
+    CHECK(reflect_index(-1, 5) == 1);
+    CHECK(reflect_index(-2, 5) == 2);
+    CHECK(reflect_index(5, 5) == 3);
+    CHECK(reflect_index(6, 5) == 2);
+    CHECK(reflect_index(0, 1) == 0);
+    CHECK(reflect_index(-7, 1) == 0);
+    for (std::int64_t n : {2, 3, 7})
+        for (std::int64_t i = -40; i < 40; ++i) {
+            const auto r = reflect_index(i, n);
+            CHECK(r >= 0);
+            CHECK(r < n);
+            if (i >= 0 && i < n) CHECK(r == i);
+        }
+    CHECK(rect{1, 2, 3, 4}.area() == 12);
+    CHECK(rect{1, 2, 3, 4}.contains(3, 5));
+    CHECK_FALSE(rect{1, 2, 3, 4}.contains(4, 5));
+}
