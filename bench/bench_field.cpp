@@ -51,6 +51,7 @@ void field_step(benchmark::State& state, const tile::layout& layout, Policy poli
     instant_model model;
     field::field_options options;
     options.sigmas = schedule::flux(20, 4096, 4096);
+    options.threads = static_cast<int>(state.range(0));
     field::tiled_field f(model, layout, latent_shape, policy, options, original.cview());
     f.on_step(10, options.sigmas[10], options.sigmas[11]);
     for (auto _ : state) {
@@ -69,8 +70,8 @@ void field_step(benchmark::State& state, const tile::layout& layout, Policy poli
 
 void field_step_quadtree(benchmark::State& state) { field_step(state, demo_quadtree(), policy::scale{}); }
 void field_step_grid(benchmark::State& state) { field_step(state, default_grid(), policy::scale{}); }
-BENCHMARK(field_step_quadtree)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(field_step_grid)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(field_step_quadtree)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(field_step_grid)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void copy_latent(benchmark::State& state) {
     host_tensor source(latent_shape, 0.5f), target(latent_shape, 0.0f);
@@ -116,6 +117,7 @@ BENCHMARK(work_quadtree_strength)->Unit(benchmark::kMillisecond)->Iterations(1)-
 int main(int argc, char** argv) {
     return quadflow::bench::run_with_ratios(
         argc, argv,
-        {{"field_step_quadtree/real_time", "copy_latent/real_time", "bytes_per_second", ">= 0.25 (<= 4x the copy)"},
-         {"field_step_grid/real_time", "copy_latent/real_time", "bytes_per_second", "(report)"}});
+        {{"field_step_quadtree/threads:1/real_time", "copy_latent/real_time", "bytes_per_second", ">= 0.25 (<= 4x the copy)"},
+         {"field_step_quadtree/threads:2/real_time", "copy_latent/real_time", "bytes_per_second", ">= 0.25 (<= 4x the copy)"},
+         {"field_step_grid/threads:1/real_time", "copy_latent/real_time", "bytes_per_second", "(report)"}});
 }

@@ -233,6 +233,23 @@ TEST_CASE("the same seed gives bit-identical output for any tile_batch_size") {
     }
 }
 
+TEST_CASE("the output is bit-identical for any thread count and arena size") {
+    const inputs in;
+    const auto layout = grid_layout(4, 4, 4, 2, {0.2, 0.9, 0.5, 1.0});
+    const auto sigmas = schedule::flux(10, 512, 512);
+    auto run = [&](int threads, std::int64_t arena) {
+        auto o = options_for(sigmas, tile::weight_kind::gaussian, 3);
+        o.threads = threads;
+        o.arena_elements = arena;
+        return run_tiled<sampler::heun>(layout, policy::strength{}, sigmas, in.original, in.noise, in.target, 0.3, o);
+    };
+    const host_tensor reference = run(1, 1 << 20);
+    for (auto [threads, arena] : {std::pair{2, std::int64_t{1} << 20}, {3, 1}, {1, 200}}) {
+        const host_tensor other = run(threads, arena);
+        CHECK(std::memcmp(reference.data(), other.data(), sizeof(float) * std::size_t(reference.numel())) == 0);
+    }
+}
+
 TEST_CASE("tiles that need no model output are not sent, and the calls saved are counted") {
     const inputs in;
     const auto layout = grid_layout(2, 2, 8, 0, {0.25, 1.0});  // two tiles at 0.25, two at 1.0
@@ -348,6 +365,12 @@ TEST_CASE("bad field input gets clear errors") {
         field::tiled_field f(model, layout, canvas, policy::scale{}, options_for(sigmas));
         host_tensor x = in.noise, v(canvas);
         CHECK_THROWS_WITH_AS(f(x.cview(), 0.5, v.view()), doctest::Contains("on_step"), error);
+    }
+    SUBCASE("zero threads") {
+        auto o = options_for(sigmas);
+        o.threads = 0;
+        CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::scale{}, o),
+                             doctest::Contains("threads = 0"), invalid_argument);
     }
     SUBCASE("the strength policy without a schedule") {
         field::field_options o;

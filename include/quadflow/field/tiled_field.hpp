@@ -1,27 +1,34 @@
 // quadflow tiled velocity field: the user's tile model over a layout, blended into one canvas velocity.
 //
 // Per evaluation (sigma convention, v = dx/dsigma = noise - x0):
-//   1. ask the policy which tiles need the model at this step; plan batches of equal padded shape;
-//   2. gather those padded tiles from the canvas (mirror reflection outside it) and call the model;
-//   3. convert its prediction to flow velocity and reject NaN/Inf, naming tile and step;
-//   4. for every tile in index order, apply the policy per element and accumulate w * v into the
-//      canvas; multiply by the reciprocal of the summed weights (fixed per layout, computed once).
-// Accumulating in tile order makes the result bit-identical for any tile_batch_size. After the first
-// evaluation nothing is allocated.
+//   1. ask the policy which tiles need the model at this step; plan batches of equal padded shape,
+//      grouped into chunks that fit a small arena (the memory is that of a few batches, not the image);
+//   2. accumulate w * v of the tiles that need no model (preservation terms) in tile order;
+//   3. per chunk: gather its padded tiles (mirror reflection outside the canvas), call the model per
+//      batch, then convert each prediction to flow velocity, reject NaN/Inf (naming tile and step),
+//      apply the policy and accumulate w * v, tiles in group order;
+//   4. multiply by the reciprocal of the summed weights (fixed per layout, computed once).
+// The accumulation order (step 2's tiles by index, then step 3's in shape-group order) does not depend
+// on tile_batch_size or on the thread count (threads split channels), so results are bit-identical
+// across both. After construction nothing is allocated.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
-#include <optional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
+#include "quadflow/core/thread_pool.hpp"
+#include "quadflow/field/blend_plan.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/prediction/prediction.hpp"
@@ -36,6 +43,11 @@ namespace quadflow::field {
 struct field_options {
     tile::weight_params weights{tile::weight_kind::gaussian, 0.01f};
     int tile_batch_size = 4;
+    /// Threads for gathering and blending (the model is always called from the calling thread).
+    /// Results are bit-identical for any value.
+    int threads = 1;
+    /// Elements of model input (and as many of output) kept at once; at least one batch is always kept.
+    std::int64_t arena_elements = std::int64_t{1} << 20;
     /// The schedule the sampler runs (sigma convention). Needed by `strength` (start step of each
     /// tile), `mask` (tau) and `progress_ramp` (step / N); optional for the others.
     std::vector<double> sigmas;
@@ -45,11 +57,11 @@ struct field_options {
 
 /// Work counters, accumulated over all evaluations.
 struct field_stats {
-    std::int64_t evaluations = 0;   ///< calls of the field
-    std::int64_t model_calls = 0;   ///< batches sent to the model
-    std::int64_t calls_saved = 0;   ///< batches not sent because no tile in them needed the model
+    std::int64_t evaluations = 0;      ///< calls of the field
+    std::int64_t model_calls = 0;      ///< batches sent to the model
+    std::int64_t calls_saved = 0;      ///< batches not sent because no tile in them needed the model
     std::int64_t tiles_evaluated = 0;  ///< tiles sent to the model
-    std::int64_t tile_pixels = 0;   ///< padded tile pixels (h * w, all channels counted once) sent
+    std::int64_t tile_pixels = 0;      ///< padded tile pixels (h * w, channels counted once) sent
 };
 
 template <model::tile_model M, policy::velocity_policy P>
@@ -57,7 +69,7 @@ class tiled_field {
 public:
     /// `canvas`: shape of the latents the sampler will pass (N x C x H x W with H, W = the layout's).
     /// `original`: the clean latent (img2img), shape of the canvas; required when P::needs_original.
-    /// `strength_map`: per-pixel strength in [0, 1] (N or 1) x 1 x H x W, for the `mask` policy.
+    /// `strength_map`: per-pixel strength in [0, 1], (1 or N) x 1 x H x W, for the `mask` policy.
     tiled_field(M& model, const tile::layout& layout, shape4 canvas, P policy, field_options options,
                 const_view original = {}, const_view strength_map = {})
         : model_(&model), layout_(layout), canvas_(canvas), policy_(policy), options_(std::move(options)),
@@ -69,10 +81,12 @@ public:
                               std::to_string(layout_.width) + "x" + std::to_string(layout_.height) +
                               " latent pixels");
         require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
+        require(options_.threads >= 1, "threads", options_.threads, "must be >= 1");
         check_inputs();
+        plan_ = blend_plan(layout_, options_.weights);
         prepare_tiles();
-        prepare_weights();
         prepare_groups();
+        pool_ = std::make_unique<thread_pool>(options_.threads);
     }
 
     /// Called by quadflow::sampler::sample before each step: evaluations until the next call belong
@@ -103,9 +117,7 @@ public:
 
 private:
     struct tile_plan {
-        std::int64_t group = 0;        ///< index into groups_
-        std::int64_t weight_offset = 0;  ///< into axis_weights_: padded.h row weights then padded.w column weights
-        int start_step = 0;            ///< img2img start step for its strength
+        int start_step = 0;  ///< img2img start step for its strength
         std::int64_t min_pixel_side = 0;
         float max_pixel_strength = 1.0f;
     };
@@ -115,6 +127,12 @@ private:
         std::int64_t count = 0;
         std::int64_t offset = 0;  ///< element offset into the arenas
     };
+    struct chunk {
+        std::int64_t first_batch = 0, batches = 0;  ///< into batches_
+        std::int64_t first_tile = 0, tiles = 0;     ///< into batch_tiles_
+    };
+
+    static constexpr bool is(std::string_view name) { return std::string_view(P::name) == name; }
 
     void check_inputs() {
         if constexpr (P::needs_original) {
@@ -131,8 +149,7 @@ private:
                     throw invalid_argument("original[" + std::to_string(i) + "]", detail::to_text(original_.data()[i]),
                                            "the original latent must be finite");
         }
-        const bool mask_policy = std::string_view(P::name) == "mask";
-        if (mask_policy && strength_map_.data() == nullptr)
+        if (is("mask") && strength_map_.data() == nullptr)
             throw invalid_argument("strength_map", "none", "the mask policy needs a per-pixel strength map");
         if (strength_map_.data() != nullptr) {
             require_contiguous_host(strength_map_, "strength_map");
@@ -142,13 +159,12 @@ private:
                                   " needs [1 or N, 1, H, W]");
             for (std::int64_t i = 0; i < strength_map_.numel(); ++i) {
                 const float m = strength_map_.data()[i];
-                require(std::isfinite(m) && m >= 0.0f && m <= 1.0f, "strength_map[" + std::to_string(i) + "]", m,
-                        "must be in [0, 1]");
+                if (!(std::isfinite(m) && m >= 0.0f && m <= 1.0f))
+                    throw invalid_argument("strength_map[" + std::to_string(i) + "]", detail::to_text(m),
+                                           "must be in [0, 1]");
             }
         }
-        const bool needs_schedule = std::string_view(P::name) == "strength" || mask_policy ||
-                                    std::string_view(P::name) == "progress_ramp";
-        if (needs_schedule)
+        if (is("strength") || is("mask") || is("progress_ramp"))
             require(options_.sigmas.size() >= 2, "field_options.sigmas.size()", options_.sigmas.size(),
                     std::string("the ") + std::string(P::name) + " policy needs the schedule being sampled");
         if (!options_.sigmas.empty()) schedule::validate_schedule(options_.sigmas);
@@ -158,6 +174,7 @@ private:
         const std::size_t count = layout_.tiles.size();
         plans_.resize(count);
         const std::size_t steps = options_.sigmas.empty() ? 1 : options_.sigmas.size() - 1;
+        const std::int64_t H = layout_.height, W = layout_.width;
         for (std::size_t t = 0; t < count; ++t) {
             const tile::tile& tl = layout_.tiles[t];
             tile_plan& p = plans_[t];
@@ -165,55 +182,14 @@ private:
             p.start_step = options_.sigmas.empty()
                                ? 0
                                : static_cast<int>(schedule::img2img_start_index(options_.strength_rule, steps, tl.denoise));
-        }
-    }
-
-    void prepare_weights() {
-        // Separable weights: per tile, one factor per padded row and one per padded column.
-        std::int64_t total = 0;
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
-            plans_[t].weight_offset = total;
-            total += layout_.tiles[t].padded.h + layout_.tiles[t].padded.w;
-        }
-        axis_weights_.assign(static_cast<std::size_t>(total), 0.0f);
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
-            const tile::tile& tl = layout_.tiles[t];
-            float* rows = axis_weights_.data() + plans_[t].weight_offset;
-            float* cols = rows + tl.padded.h;
-            for (std::int64_t i = 0; i < tl.padded.h; ++i)
-                rows[i] = tile::axis_weight(options_.weights, i, tl.padded.h, tl.overlap_top(), tl.overlap_bottom());
-            for (std::int64_t i = 0; i < tl.padded.w; ++i)
-                cols[i] = tile::axis_weight(options_.weights, i, tl.padded.w, tl.overlap_left(), tl.overlap_right());
-        }
-        // Reciprocal of the summed weights per canvas pixel, and the mask maximum per tile.
-        const std::int64_t H = layout_.height, W = layout_.width;
-        std::vector<double> sum(static_cast<std::size_t>(H * W), 0.0);
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
-            const tile::tile& tl = layout_.tiles[t];
-            const float* rows = axis_weights_.data() + plans_[t].weight_offset;
-            const float* cols = rows + tl.padded.h;
-            for (std::int64_t y = std::max<std::int64_t>(tl.padded.y, 0); y < std::min(tl.padded.bottom(), H); ++y)
-                for (std::int64_t x = std::max<std::int64_t>(tl.padded.x, 0); x < std::min(tl.padded.right(), W); ++x)
-                    sum[static_cast<std::size_t>(y * W + x)] +=
-                        double(rows[y - tl.padded.y]) * double(cols[x - tl.padded.x]);
-        }
-        inverse_weight_sum_.resize(sum.size());
-        for (std::size_t i = 0; i < sum.size(); ++i) {
-            if (!(sum[i] > 0.0) || !std::isfinite(sum[i]))
-                throw invalid_argument("weights", tile::to_string(options_.weights.kind),
-                                       "summed weight at pixel " + std::to_string(i) + " is " + std::to_string(sum[i]));
-            inverse_weight_sum_[i] = static_cast<float>(1.0 / sum[i]);
-        }
-        if (strength_map_.data() != nullptr) {
-            for (std::size_t t = 0; t < plans_.size(); ++t) {
-                const tile::tile& tl = layout_.tiles[t];
+            if (strength_map_.data() != nullptr) {
                 float peak = 0.0f;
                 for (std::int64_t n = 0; n < strength_map_.shape().n; ++n)
                     for (std::int64_t y = 0; y < tl.padded.h; ++y)
                         for (std::int64_t x = 0; x < tl.padded.w; ++x)
                             peak = std::max(peak, strength_map_(n, 0, reflect_index(tl.padded.y + y, H),
                                                                 reflect_index(tl.padded.x + x, W)));
-                plans_[t].max_pixel_strength = peak;
+                p.max_pixel_strength = peak;
             }
         }
     }
@@ -221,22 +197,25 @@ private:
     void prepare_groups() {
         // One group per padded shape, tiles in index order: make_batches with an unbounded batch size.
         groups_ = tile::make_batches(layout_, std::numeric_limits<int>::max());
-        std::int64_t arena = 0;
-        for (std::size_t g = 0; g < groups_.size(); ++g)
-            for (std::int64_t t : groups_[g].tiles) {
-                plans_[static_cast<std::size_t>(t)].group = static_cast<std::int64_t>(g);
-                arena += groups_[g].width * groups_[g].height * canvas_.c;
-            }
+        require(options_.arena_elements >= 1, "arena_elements", options_.arena_elements, "must be >= 1");
+        std::int64_t largest_batch = 0;
         full_batches_ = 0;
-        for (const tile::tile_batch& g : groups_)
-            full_batches_ += (static_cast<std::int64_t>(g.tiles.size()) + options_.tile_batch_size - 1) /
-                             options_.tile_batch_size;
-        input_arena_.assign(static_cast<std::size_t>(arena), 0.0f);
-        output_arena_.assign(static_cast<std::size_t>(arena), 0.0f);
+        for (const tile::tile_batch& g : groups_) {
+            const auto count = static_cast<std::int64_t>(g.tiles.size());
+            largest_batch = std::max(largest_batch,
+                                     std::min<std::int64_t>(count, options_.tile_batch_size) * g.width * g.height * canvas_.c);
+            full_batches_ += (count + options_.tile_batch_size - 1) / options_.tile_batch_size;
+        }
+        arena_capacity_ = std::max(largest_batch, options_.arena_elements);
+        input_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
+        output_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
+        chunks_.reserve(static_cast<std::size_t>(full_batches_));
+        other_tiles_.reserve(plans_.size());
         slot_.assign(plans_.size(), -1);
         batch_tiles_.assign(plans_.size(), 0);
         batch_infos_.assign(plans_.size(), model::tile_info{});
         batches_.reserve(static_cast<std::size_t>(full_batches_));
+        contexts_.resize(plans_.size());
     }
 
     policy::tile_context context(std::size_t t, double sigma) const {
@@ -255,53 +234,96 @@ private:
         return c;
     }
 
-    void plan_batches(double sigma) {
+    /// Which tiles need the model, in batches of equal shape, in chunks that fit the arena, and where
+    /// each sits in it.
+    void plan_batches(double sigma, std::int64_t n) {
         batches_.clear();
+        chunks_.clear();
+        other_tiles_.clear();
+        for (std::size_t t = 0; t < plans_.size(); ++t) {
+            contexts_[t] = context(t, sigma);
+            slot_[t] = -1;
+            if (!policy_.needs_model(contexts_[t])) other_tiles_.push_back(static_cast<std::int64_t>(t));
+        }
         std::int64_t offset = 0, placed = 0;
         for (std::size_t g = 0; g < groups_.size(); ++g) {
             const tile::tile_batch& group = groups_[g];
-            const std::int64_t tile_elements = group.width * group.height * canvas_.c;
+            const std::int64_t elements = group.width * group.height * canvas_.c;
             for (std::int64_t t : group.tiles) {
-                if (!policy_.needs_model(context(static_cast<std::size_t>(t), sigma))) {
-                    slot_[static_cast<std::size_t>(t)] = -1;
-                    continue;
-                }
-                if (batches_.empty() || batches_.back().group != static_cast<std::int64_t>(g) ||
-                    batches_.back().count == options_.tile_batch_size)
+                const auto ti = static_cast<std::size_t>(t);
+                if (!policy_.needs_model(contexts_[ti])) continue;
+                const bool new_batch = batches_.empty() || batches_.back().group != static_cast<std::int64_t>(g) ||
+                                       batches_.back().count == options_.tile_batch_size;
+                if (new_batch) {
+                    const std::int64_t batch_elements =
+                        std::min<std::int64_t>(options_.tile_batch_size,
+                                               static_cast<std::int64_t>(group.tiles.size())) * elements;
+                    if (chunks_.empty() || offset + batch_elements > arena_capacity_) {
+                        chunks_.push_back(chunk{static_cast<std::int64_t>(batches_.size()), 0, placed, 0});
+                        offset = 0;
+                    }
                     batches_.push_back(batch{static_cast<std::int64_t>(g), placed, 0, offset});
+                    ++chunks_.back().batches;
+                }
+                const tile::tile& tl = layout_.tiles[ti];
+                batch_infos_[static_cast<std::size_t>(placed)] = model::tile_info{tl.padded, tl.core, tl.id, n};
                 batch_tiles_[static_cast<std::size_t>(placed++)] = t;
                 ++batches_.back().count;
-                slot_[static_cast<std::size_t>(t)] = offset;
-                offset += tile_elements;
+                ++chunks_.back().tiles;
+                slot_[ti] = offset;
+                offset += elements;
             }
         }
+        placed_ = placed;
     }
 
+    /// Copies the padded rectangle `r` of image `n` into `out` (C x r.h x r.w), reflecting outside.
     void gather(const_view x, std::int64_t n, const rect& r, float* out) const {
         const std::int64_t H = canvas_.h, W = canvas_.w;
+        const std::int64_t inside_begin = std::clamp<std::int64_t>(-r.x, 0, r.w);
+        const std::int64_t inside_end = std::clamp<std::int64_t>(W - r.x, inside_begin, r.w);
         for (std::int64_t c = 0; c < canvas_.c; ++c)
             for (std::int64_t y = 0; y < r.h; ++y) {
                 const float* row = &x(n, c, reflect_index(r.y + y, H), 0);
                 float* dst = out + (c * r.h + y) * r.w;
-                const std::int64_t inside_begin = std::clamp<std::int64_t>(-r.x, 0, r.w);
-                const std::int64_t inside_end = std::clamp<std::int64_t>(W - r.x, inside_begin, r.w);
                 for (std::int64_t i = 0; i < inside_begin; ++i) dst[i] = row[reflect_index(r.x + i, W)];
-                std::memcpy(dst + inside_begin, row + r.x + inside_begin,
-                            static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
+                const float* src = row + r.x;
+                for (std::int64_t i = inside_begin; i < inside_end; ++i) dst[i] = src[i];
                 for (std::int64_t i = inside_end; i < r.w; ++i) dst[i] = row[reflect_index(r.x + i, W)];
             }
     }
 
-    void call_model(const batch& b, const_view x, double sigma, std::int64_t n) {
+    std::int64_t tile_elements(std::size_t t) const {
+        return layout_.tiles[t].padded.w * layout_.tiles[t].padded.h * canvas_.c;
+    }
+
+    /// Throws model_error for the first non-finite flow velocity among a chunk's in-canvas outputs.
+    [[noreturn]] void report_non_finite(const chunk& ch, const_view x, double sigma, std::int64_t n) const {
+        const prediction::kind kind = model_->prediction_kind();
+        const float s = static_cast<float>(sigma);
+        for (std::int64_t i = ch.first_tile; i < ch.first_tile + ch.tiles; ++i) {
+            const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(i)]);
+            const rect& r = layout_.tiles[t].padded;
+            const float* out = output_arena_.data() + slot_[t];
+            for (std::int64_t c = 0; c < canvas_.c; ++c)
+                for (std::int64_t y = std::max<std::int64_t>(r.y, 0); y < std::min(r.bottom(), canvas_.h); ++y)
+                    for (std::int64_t px = std::max<std::int64_t>(r.x, 0); px < std::min(r.right(), canvas_.w); ++px) {
+                        const std::int64_t local = (c * r.h + (y - r.y)) * r.w + (px - r.x);
+                        const float v = prediction::to_flow_velocity(kind, out[local], x(n, c, y, px), s);
+                        if (std::isfinite(v)) continue;
+                        throw model_error("model output " + detail::to_text(out[local]) + " gives a non-finite flow velocity (" +
+                                          detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
+                                          detail::to_text(sigma) + ", in tile " + std::to_string(layout_.tiles[t].id) +
+                                          " " + to_string(r) + ", channel " + std::to_string(c) + ", pixel (x=" +
+                                          std::to_string(px) + ", y=" + std::to_string(y) + ")");
+                    }
+        }
+        throw model_error("model output is non-finite at step " + std::to_string(step_));
+    }
+
+    void call_model(const batch& b, double sigma) {
         const tile::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
         const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
-        const std::int64_t tile_elements = group.width * group.height * canvas_.c;
-        for (std::int64_t i = 0; i < b.count; ++i) {
-            const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(b.first + i)]);
-            const tile::tile& tl = layout_.tiles[t];
-            gather(x, n, tl.padded, input_arena_.data() + b.offset + i * tile_elements);
-            batch_infos_[static_cast<std::size_t>(b.first + i)] = model::tile_info{tl.padded, tl.core, tl.id, n};
-        }
         const const_view input(input_arena_.data() + b.offset, batch_shape);
         const mutable_view output(output_arena_.data() + b.offset, batch_shape);
         const model::batch_request request{
@@ -311,69 +333,117 @@ private:
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;
         stats_.tile_pixels += b.count * group.width * group.height;
-
-        const prediction::kind kind = model_->prediction_kind();
-        const float s = static_cast<float>(sigma);
-        float* out = output_arena_.data() + b.offset;
-        const float* in = input_arena_.data() + b.offset;
-        for (std::int64_t i = 0; i < b.count * tile_elements; ++i) {
-            const float v = prediction::to_flow_velocity(kind, out[i], in[i], s);
-            if (!std::isfinite(v)) {
-                const std::int64_t item = i / tile_elements;
-                const auto& info = batch_infos_[static_cast<std::size_t>(b.first + item)];
-                throw model_error("model output is " + detail::to_text(out[i]) + " (flow velocity " +
-                                  detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
-                                  detail::to_text(sigma) + ", in tile " + std::to_string(info.id) + " " +
-                                  to_string(info.padded) + ", element " + std::to_string(i % tile_elements));
-            }
-            out[i] = v;
-        }
     }
 
-    void accumulate(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
-        const std::int64_t H = canvas_.h, W = canvas_.w, C = canvas_.c;
-        float* v = &velocity(n, 0, 0, 0);
-        const float* xs = &x(n, 0, 0, 0);
-        const float* originals = original_.data() != nullptr ? &original_(n, 0, 0, 0) : nullptr;
-        const float* strengths = strength_map_.data() != nullptr
-                                     ? &strength_map_(strength_map_.shape().n == 1 ? 0 : n, 0, 0, 0)
-                                     : nullptr;
-        std::fill(v, v + C * H * W, 0.0f);
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
+    /// Adds w * v of the listed tiles to channel plane (n, c) of `velocity`, tiles in list order. Model
+    /// outputs (for tiles with a slot) are converted to flow velocity here, from the canvas state.
+    /// Returns whether some model output was non-finite.
+    bool accumulate(const std::int64_t* tiles, std::int64_t count, const_view x, mutable_view velocity,
+                    std::int64_t n, std::int64_t c, float sigma) const {
+        switch (model_->prediction_kind()) {
+            case prediction::kind::flow_velocity:
+                return accumulate_as<prediction::kind::flow_velocity>(tiles, count, x, velocity, n, c, sigma);
+            case prediction::kind::denoised:
+                return accumulate_as<prediction::kind::denoised>(tiles, count, x, velocity, n, c, sigma);
+            case prediction::kind::seed_velocity:
+                return accumulate_as<prediction::kind::seed_velocity>(tiles, count, x, velocity, n, c, sigma);
+            case prediction::kind::epsilon:
+                return accumulate_as<prediction::kind::epsilon>(tiles, count, x, velocity, n, c, sigma);
+        }
+        return false;
+    }
+
+    template <prediction::kind Kind>
+    bool accumulate_as(const std::int64_t* tiles, std::int64_t count, const_view x, mutable_view velocity,
+                       std::int64_t n, std::int64_t c, float sigma) const {
+        constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
+        std::uint32_t non_finite = 0;
+        const std::int64_t H = canvas_.h, W = canvas_.w;
+        float* v = &velocity(n, c, 0, 0);
+        const float* xs = &x(n, c, 0, 0);
+        const float* originals = original_.data() != nullptr ? &original_(n, c, 0, 0) : nullptr;
+        const float* strengths =
+            strength_map_.data() != nullptr ? &strength_map_(strength_map_.shape().n == 1 ? 0 : n, 0, 0, 0) : nullptr;
+        for (std::int64_t k = 0; k < count; ++k) {
+            const auto t = static_cast<std::size_t>(tiles[k]);
             const tile::tile& tl = layout_.tiles[t];
-            const policy::tile_context ctx = context(t, sigma);
-            const float* rows = axis_weights_.data() + plans_[t].weight_offset;
-            const float* cols = rows + tl.padded.h;
-            const std::int64_t slot = slot_[t];
-            const float* model_v = slot >= 0 ? output_arena_.data() + slot : nullptr;
+            const policy::tile_context& ctx = contexts_[t];
+            const float* rows = plan_.row_weights(t);
+            const float* wx = plan_.column_weights(t) - tl.padded.x;  // wx[px]: factor of canvas column px
+            const float* model_out =
+                slot_[t] >= 0 ? output_arena_.data() + slot_[t] + c * tl.padded.h * tl.padded.w : nullptr;
             const std::int64_t y0 = std::max<std::int64_t>(tl.padded.y, 0), y1 = std::min(tl.padded.bottom(), H);
             const std::int64_t x0 = std::max<std::int64_t>(tl.padded.x, 0), x1 = std::min(tl.padded.right(), W);
-            const float d = ctx.denoise;
-            for (std::int64_t c = 0; c < C; ++c)
-                for (std::int64_t y = y0; y < y1; ++y) {
-                    const float wy = rows[y - tl.padded.y];
-                    const std::int64_t canvas_row = (c * H + y) * W;
-                    const std::int64_t tile_row = (c * tl.padded.h + (y - tl.padded.y)) * tl.padded.w - tl.padded.x;
+            for (std::int64_t y = y0; y < y1; ++y) {
+                const float wy = rows[y - tl.padded.y];
+                float* vr = v + y * W;
+                const float* xr = xs + y * W;
+                const float* orr = originals ? originals + y * W : nullptr;
+                const float* pm = model_out ? model_out + (y - tl.padded.y) * tl.padded.w - tl.padded.x : nullptr;
+                if constexpr (policy::linear_policy<P>) {
+                    const policy::linear_velocity l = policy_.linear(ctx);
+                    const float a = pm ? l.model : 0.0f, b = orr ? l.preserve : 0.0f;
+                    if (pm && b != 0.0f) {
+                        for (std::int64_t px = x0; px < x1; ++px) {
+                            const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
+                            non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
+                            vr[px] += (wy * wx[px]) * (a * vm + b * (xr[px] - orr[px]));
+                        }
+                    } else if (pm) {
+                        for (std::int64_t px = x0; px < x1; ++px) {
+                            const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
+                            non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
+                            vr[px] += (wy * wx[px]) * (a * vm);
+                        }
+                    } else if (b != 0.0f) {
+                        for (std::int64_t px = x0; px < x1; ++px) vr[px] += (wy * wx[px]) * (b * (xr[px] - orr[px]));
+                    }
+                } else {
                     for (std::int64_t px = x0; px < x1; ++px) {
-                        const std::int64_t i = canvas_row + px;
-                        const policy::element e{model_v ? model_v[tile_row + px] : 0.0f, xs[i],
-                                                originals ? originals[i] : 0.0f,
-                                                strengths ? strengths[y * W + px] : d};
-                        v[i] += (wy * cols[px - tl.padded.x]) * policy_.velocity(ctx, e);
+                        const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
+                        non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
+                        const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f,
+                                                strengths ? strengths[y * W + px] : ctx.denoise};
+                        vr[px] += (wy * wx[px]) * policy_.velocity(ctx, e);
                     }
                 }
+            }
         }
-        for (std::int64_t c = 0; c < C; ++c) {
-            float* plane = v + c * H * W;
-            for (std::int64_t i = 0; i < H * W; ++i) plane[i] *= inverse_weight_sum_[static_cast<std::size_t>(i)];
-        }
+        return non_finite != 0;
     }
 
     void evaluate_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
-        plan_batches(sigma);
-        for (const batch& b : batches_) call_model(b, x, sigma, n);
+        plan_batches(sigma, n);
+        const float s = static_cast<float>(sigma);
+        const std::int64_t plane = canvas_.h * canvas_.w;
+        auto start_planes = [&](std::int64_t c) {
+            float* v = &velocity(n, c, 0, 0);
+            std::fill(v, v + plane, 0.0f);
+            accumulate(other_tiles_.data(), static_cast<std::int64_t>(other_tiles_.size()), x, velocity, n, c, s);
+        };
+        pool_->run(canvas_.c, start_planes);
+        for (const chunk& ch : chunks_) {
+            auto gather_task = [&](std::int64_t i) {
+                const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(ch.first_tile + i)]);
+                gather(x, n, layout_.tiles[t].padded, input_arena_.data() + slot_[t]);
+            };
+            pool_->run(ch.tiles, gather_task);
+            for (std::int64_t b = ch.first_batch; b < ch.first_batch + ch.batches; ++b)
+                call_model(batches_[static_cast<std::size_t>(b)], sigma);
+            std::atomic<bool> non_finite{false};
+            auto accumulate_task = [&](std::int64_t c) {
+                if (accumulate(batch_tiles_.data() + ch.first_tile, ch.tiles, x, velocity, n, c, s)) non_finite = true;
+            };
+            pool_->run(canvas_.c, accumulate_task);
+            if (non_finite) report_non_finite(ch, x, sigma, n);
+        }
         stats_.calls_saved += full_batches_ - static_cast<std::int64_t>(batches_.size());
-        accumulate(x, sigma, velocity, n);
+        const float* inverse = plan_.inverse_weight_sum().data();
+        auto normalise = [&](std::int64_t c) {
+            float* v = &velocity(n, c, 0, 0);
+            for (std::int64_t i = 0; i < plane; ++i) v[i] *= inverse[i];
+        };
+        pool_->run(canvas_.c, normalise);
     }
 
     M* model_;
@@ -384,18 +454,23 @@ private:
     const_view original_;
     const_view strength_map_;
 
+    blend_plan plan_;
     std::vector<tile_plan> plans_;
     std::vector<tile::tile_batch> groups_;
-    std::vector<float> axis_weights_;
-    std::vector<float> inverse_weight_sum_;
     std::vector<float> input_arena_, output_arena_;
     std::vector<std::int64_t> slot_;
     std::vector<std::int64_t> batch_tiles_;
     std::vector<model::tile_info> batch_infos_;
+    std::vector<policy::tile_context> contexts_;
     std::vector<batch> batches_;
+    std::vector<chunk> chunks_;
+    std::vector<std::int64_t> other_tiles_;
+    std::int64_t arena_capacity_ = 0;
+    std::int64_t placed_ = 0;
     std::int64_t full_batches_ = 0;
     int step_ = -1;
     field_stats stats_;
+    std::unique_ptr<thread_pool> pool_;
 };
 
 }  // namespace quadflow::field

@@ -37,11 +37,6 @@ inline preservation parse_preservation(std::string_view name) {
     throw invalid_argument("preservation", name, "expected naive|exact");
 }
 
-/// Flow velocity that moves x toward the original x0 (sigma convention), sigma > 0.
-QUADFLOW_HOST_DEVICE inline float preservation_velocity(preservation kind, float x, float x0, float sigma) {
-    return kind == preservation::exact ? (x - x0) / sigma : (x - x0);
-}
-
 /// What a policy knows about one tile at one evaluation.
 struct tile_context {
     float denoise = 1.0f;       ///< the tile's strength d in [0, 1]
@@ -62,6 +57,22 @@ struct element {
     float strength;        ///< per-pixel strength: the mask value for `mask`, the tile's d otherwise
 };
 
+/// A velocity that is linear in the model's velocity and the preservation direction, with coefficients
+/// constant over a tile: v = model * v_m + preserve * (x - x0). Exact preservation has preserve = 1/sigma
+/// (times its weight), the naive one preserve = 1.
+struct linear_velocity {
+    float model = 0.0f;
+    float preserve = 0.0f;
+    QUADFLOW_HOST_DEVICE float operator()(const element& e) const {
+        return model * e.model_velocity + preserve * (e.x - e.original);
+    }
+};
+
+/// Coefficient of (x - x0) in a preservation velocity: 1/sigma (exact) or 1 (naive).
+QUADFLOW_HOST_DEVICE inline float preservation_gain(preservation kind, float sigma) {
+    return kind == preservation::exact ? 1.0f / sigma : 1.0f;
+}
+
 // velocity_policy: a small value type describing a per-tile velocity rule.
 //
 // Requirements, for `const P& p`, `const tile_context& t`, `const element& e`:
@@ -70,6 +81,9 @@ struct element {
 // - `p.needs_model(t)` says whether the tile's model prediction is needed at this evaluation; a tile
 //   that answers false is not sent to the model and `e.model_velocity` is 0 for it.
 // - `p.velocity(t, e)` returns the element's flow velocity (sigma convention); host-device, pure.
+// - Optional: `p.linear(t)` returns the tile's linear_velocity when the rule is the same linear form for
+//   every element of the tile (all but `mask`); `velocity` is then that form, and fields use it to
+//   vectorise.
 // Minimal conforming type: `scale`.
 
 /// v = d * v_m: the seed system's commit 98e3cbf. d = 0 freezes the tile in its starting noise.
@@ -77,9 +91,8 @@ struct scale {
     static constexpr std::string_view name = "scale";
     static constexpr bool needs_original = false;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.denoise > 0.0f; }
-    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
-        return t.denoise * e.model_velocity;
-    }
+    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const { return {t.denoise, 0.0f}; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
 /// v = max(0.70, d) * v_m: the seed's option A ("gentle denoising", never preservation).
@@ -88,9 +101,10 @@ struct floor_070 {
     static constexpr bool needs_original = false;
     float floor = 0.70f;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context&) const { return true; }
-    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
-        return (t.denoise > floor ? t.denoise : floor) * e.model_velocity;
+    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
+        return {t.denoise > floor ? t.denoise : floor, 0.0f};
     }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
 /// The seed's option B: below `threshold` blend a preservation velocity with the model's.
@@ -100,12 +114,12 @@ struct preservation_blend {
     preservation kind = preservation::naive;
     float threshold = 0.70f;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.denoise > 0.0f; }
-    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
         const float d = t.denoise;
-        if (d < threshold)
-            return (1.0f - d) * preservation_velocity(kind, e.x, e.original, t.sigma) + d * e.model_velocity;
-        return d * e.model_velocity;
+        if (d < threshold) return {d, (1.0f - d) * preservation_gain(kind, t.sigma)};
+        return {d, 0.0f};
     }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
 /// The seed's option C: tiles matching the predicate never reach the model and get v_pres; the others
@@ -121,9 +135,10 @@ struct skip {
         return (skip_below > 0 && t.min_pixel_side < skip_below) || t.denoise <= denoise_at_most;
     }
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return !skipped(t); }
-    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
-        return skipped(t) ? preservation_velocity(kind, e.x, e.original, t.sigma) : e.model_velocity;
+    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
+        return skipped(t) ? linear_velocity{0.0f, preservation_gain(kind, t.sigma)} : linear_velocity{1.0f, 0.0f};
     }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
 /// Real per-tile img2img strength: the tile stays on the noised-original path (exact v_pres) until the
@@ -132,10 +147,11 @@ struct strength {
     static constexpr std::string_view name = "strength";
     static constexpr bool needs_original = true;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.step >= t.start_step; }
-    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
-        return t.step >= t.start_step ? e.model_velocity
-                                      : preservation_velocity(preservation::exact, e.x, e.original, t.sigma);
+    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
+        return needs_model(t) ? linear_velocity{1.0f, 0.0f}
+                              : linear_velocity{0.0f, preservation_gain(preservation::exact, t.sigma)};
     }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
 /// Differential Diffusion: a pixel with strength m is released once tau <= m and takes the model's
@@ -145,8 +161,8 @@ struct mask {
     static constexpr bool needs_original = true;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.max_pixel_strength >= t.tau; }
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
-        return e.strength >= t.tau ? e.model_velocity
-                                   : preservation_velocity(preservation::exact, e.x, e.original, t.sigma);
+        const linear_velocity released{1.0f, 0.0f}, kept{0.0f, preservation_gain(preservation::exact, t.sigma)};
+        return e.strength >= t.tau ? released(e) : kept(e);
     }
 };
 
@@ -159,10 +175,11 @@ struct progress_ramp {
         return t.denoise + (1.0f - t.denoise) * static_cast<float>(t.step) / static_cast<float>(t.total_steps);
     }
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return weight(t) > 0.0f; }
-    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
+    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
         const float b = weight(t);
-        return (1.0f - b) * preservation_velocity(kind, e.x, e.original, t.sigma) + b * e.model_velocity;
+        return {b, (1.0f - b) * preservation_gain(kind, t.sigma)};
     }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
 template <class P>
@@ -172,6 +189,12 @@ concept velocity_policy = requires(const P& p, const tile_context& t, const elem
     { p.needs_model(t) } -> std::same_as<bool>;
     { p.velocity(t, e) } -> std::same_as<float>;
 };
+/// Policies whose velocity is one linear form per tile.
+template <class P>
+concept linear_policy = velocity_policy<P> && requires(const P& p, const tile_context& t) {
+    { p.linear(t) } -> std::same_as<linear_velocity>;
+};
+
 static_assert(velocity_policy<scale>);
 static_assert(velocity_policy<floor_070>);
 static_assert(velocity_policy<preservation_blend>);
@@ -179,5 +202,6 @@ static_assert(velocity_policy<skip>);
 static_assert(velocity_policy<strength>);
 static_assert(velocity_policy<mask>);
 static_assert(velocity_policy<progress_ramp>);
+static_assert(linear_policy<strength> && !linear_policy<mask>);
 
 }  // namespace quadflow::policy
