@@ -1,0 +1,27 @@
+# Consumer tests: install quadflow into a prefix inside the build tree and build tests/consumer against it
+# (find_package), once without CUDA and, when a CUDA compiler is found, once compiling a CUDA file too;
+# and once through add_subdirectory.
+set(consumer_prefix ${CMAKE_BINARY_DIR}/consumer/prefix)
+set(consumer_source ${PROJECT_SOURCE_DIR}/tests/consumer)
+add_test(NAME "consumer: install"
+  COMMAND ${CMAKE_COMMAND} --install ${CMAKE_BINARY_DIR} --prefix ${consumer_prefix})
+set_tests_properties("consumer: install" PROPERTIES FIXTURES_SETUP quadflow_installed)
+
+function(quadflow_consumer_test name)
+  set(dir ${CMAKE_BINARY_DIR}/consumer/${name})
+  add_test(NAME "consumer: ${name}"
+    COMMAND ${CMAKE_COMMAND} -E env CMAKE_BUILD_PARALLEL_LEVEL=2
+            ${CMAKE_CTEST_COMMAND} --build-and-test ${consumer_source} ${dir}
+            --build-generator ${CMAKE_GENERATOR} --build-noclean
+            --build-options -DCMAKE_PREFIX_PATH=${consumer_prefix} -DQUADFLOW_SOURCE_DIR=${PROJECT_SOURCE_DIR} ${ARGN}
+            --test-command ${dir}/consumer)
+  set_tests_properties("consumer: ${name}" PROPERTIES FIXTURES_REQUIRED quadflow_installed
+    PASS_REGULAR_EXPRESSION "quadflow ${PROJECT_VERSION}: 5 sigmas" RUN_SERIAL ON)
+endfunction()
+
+quadflow_consumer_test("find_package")
+quadflow_consumer_test("add_subdirectory" -DCONSUMER_USE_SUBDIRECTORY=ON)
+if(QUADFLOW_CUDA_FOUND)
+  quadflow_consumer_test("find_package with CUDA" -DCONSUMER_WITH_CUDA=ON
+    -DCMAKE_CUDA_COMPILER=${CMAKE_CUDA_COMPILER} "-DCMAKE_CUDA_ARCHITECTURES=${QUADFLOW_CUDA_ARCHITECTURES}")
+endif()
