@@ -132,3 +132,45 @@ quadflow_cli_error_test("img2img missing image" "no_such.png"
   img2img --image ${PROJECT_SOURCE_DIR}/no_such.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png)
 quadflow_cli_error_test("img2img denoise out of range" "--denoise = 0"
   img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --denoise 0)
+
+# Bad-input audit (docs/errors.md): each exits with code 2 and one line naming the flag or parameter and the value.
+quadflow_cli_error_test("schedule more than max_steps" "steps = 2000000: must be <= max_steps = 1048576"
+  schedule --steps 2000000)
+quadflow_cli_error_test("schedule --denoise with --strength" "--denoise = 0\\.5: cannot be combined with --strength"
+  schedule --denoise 0.5 --strength 0.5)
+quadflow_cli_error_test("schedule mu nan" "mu = nan: must be finite" schedule --mu nan)
+quadflow_cli_error_test("schedule steps not a number" "--steps: Value abc" schedule --steps abc)
+quadflow_cli_error_test("schedule static shift 0" "shift = 0: must be finite and > 0" schedule --scheduler shift --shift 0)
+quadflow_cli_error_test("noise too many values"
+  "--shape = \\[1, 16, 1024, 1024\\]: must have at most 1048576 values" noise --seed 1 --shape 1,16,1024,1024)
+quadflow_cli_error_test("noise negative extent" "--shape: Value -1" noise --seed 1 --shape 1,-1,2,2)
+quadflow_cli_error_test("toy x1 nan" "x\\[0\\] = nan: the starting canvas must be finite" toy --x1 nan)
+quadflow_cli_error_test("toy negative data std" "--data-std: Value -1" toy --data-std -1)
+quadflow_cli_error_test("quadtree image is a directory" "--image: cannot read image '.*': Is a directory"
+  quadtree --image ${QUADFLOW_TEST_IMAGES})
+quadflow_cli_error_test("quadtree latent scale 0" "--latent-scale = 0: must be > 0"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --latent-scale 0)
+quadflow_cli_error_test("quadtree max tile below two leaves" "--max-tile = 8: must be 0 or >= 16 px"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --max-tile 8)
+quadflow_cli_error_test("quadtree threshold nan" "--threshold = nan: must be finite and > 0"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --threshold nan)
+quadflow_cli_error_test("quadtree max pixels 0" "--max-pixels = 0: must be > 0"
+  quadtree --image ${QUADFLOW_TEST_IMAGES}/flat_64.png --max-pixels 0)
+quadflow_cli_error_test("grid tile 0" "--tile = 0: must be > 0" grid --width 1024 --height 1024 --tile 0)
+quadflow_cli_error_test("grid wider than max_layout_side" "--width = 1073741824: must be at most max_layout_side"
+  grid --width 1073741824 --height 1024)
+quadflow_cli_error_test("grid more than max_grid_tiles"
+  "--tile = 1: with --overlap = 0 gives 1050625 tiles on a 1025x1025 canvas, more than max_grid_tiles = 1048576"
+  grid --width 8200 --height 8200 --tile 1 --overlap 0)
+quadflow_cli_error_test("img2img tile batch 0" "--tile-batch: Value 0"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --tile-batch 0)
+quadflow_cli_error_test("img2img unwritable output, before any work"
+  "--out: cannot write '/nonexistent_quadflow_dir/x\\.png': No such file or directory"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out /nonexistent_quadflow_dir/x.png --steps 1)
+quadflow_cli_error_test("img2img min denoise 2" "min_denoise = 2: must be in \\[0, 1\\]"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --min-denoise 2)
+quadflow_cli_error_test("img2img truncated image" "cannot read image '.*truncated\\.png': Corrupt PNG"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/truncated.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png)
+quadflow_cli_error_test("demo steps 0" "--steps: Value 0" demo --steps 0)
+quadflow_cli_error_test("demo output folder cannot be created" "--out-dir: cannot create '.*flat_64\\.png/demo'"
+  demo --out-dir ${QUADFLOW_TEST_IMAGES}/flat_64.png/demo --steps 1)

@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,20 +78,17 @@ struct image_size {
     std::int64_t width = 0, height = 0;
 };
 
-/// The size a PNG declares in its IHDR chunk, or nullopt for other files. stb_image refuses PNGs over 2^30 bytes
-/// with "unknown type, or corrupt" once every other format fails too; reading the header here lets load_rgb
-/// name the size instead. Leaves the file at its start.
-inline std::optional<image_size> declared_png_size(std::FILE* file) {
+/// The size a PNG declares in its IHDR chunk, or nullopt for other data. stb_image refuses PNGs over 2^30 bytes
+/// with "unknown type, or corrupt" once every other format fails too; reading the header here lets the loaders
+/// name the size instead.
+inline std::optional<image_size> declared_png_size(std::span<const std::uint8_t> bytes) {
     static constexpr unsigned char signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    unsigned char header[24] = {};
-    const std::size_t read = std::fread(header, 1, sizeof header, file);
-    std::rewind(file);
-    if (read < sizeof header || std::memcmp(header, signature, sizeof signature) != 0 ||
-        std::memcmp(header + 12, "IHDR", 4) != 0)
+    if (bytes.size() < 24 || std::memcmp(bytes.data(), signature, sizeof signature) != 0 ||
+        std::memcmp(bytes.data() + 12, "IHDR", 4) != 0)
         return std::nullopt;
-    auto big_endian = [&](int offset) {
-        return std::int64_t{header[offset]} << 24 | std::int64_t{header[offset + 1]} << 16 |
-               std::int64_t{header[offset + 2]} << 8 | std::int64_t{header[offset + 3]};
+    auto big_endian = [&](std::size_t offset) {
+        return std::int64_t{bytes[offset]} << 24 | std::int64_t{bytes[offset + 1]} << 16 |
+               std::int64_t{bytes[offset + 2]} << 8 | std::int64_t{bytes[offset + 3]};
     };
     return image_size{big_endian(16), big_endian(20)};
 }
@@ -98,38 +96,155 @@ inline std::optional<image_size> declared_png_size(std::FILE* file) {
 inline void check_pixel_limit(const std::string& what, image_size size, std::int64_t max_pixels) {
     if (size.width <= 0 || size.height <= 0)
         throw io_error(what + "zero size " + std::to_string(size.width) + "x" + std::to_string(size.height));
-    const std::int64_t pixel_count = size.width * size.height;
-    if (pixel_count > max_pixels)
+    if (size.width > max_pixels / size.height) {
+        // Sides come from 32-bit header fields, so their product fits in 64 unsigned bits.
+        const std::uint64_t pixel_count = static_cast<std::uint64_t>(size.width) * static_cast<std::uint64_t>(size.height);
         throw io_error(what + std::to_string(size.width) + "x" + std::to_string(size.height) + " = " +
                        std::to_string(pixel_count) + " pixels is more than the limit of " + std::to_string(max_pixels));
+    }
+}
+
+/// Largest encoded image stb_image takes (its buffer length is an int).
+inline constexpr std::size_t max_encoded_bytes = static_cast<std::size_t>(std::numeric_limits<int>::max());
+
+/// Every byte of `file`, read in chunks; throws io_error (prefixed by `what`) on a read error or over
+/// max_encoded_bytes.
+inline std::vector<std::uint8_t> read_all(std::FILE* file, const std::string& what) {
+    std::vector<std::uint8_t> bytes;
+    std::array<std::uint8_t, 1 << 16> chunk;
+    for (;;) {
+        errno = 0;
+        const std::size_t read = std::fread(chunk.data(), 1, chunk.size(), file);
+        bytes.insert(bytes.end(), chunk.data(), chunk.data() + read);
+        if (bytes.size() > max_encoded_bytes)
+            throw io_error(what + "the file is larger than " + std::to_string(max_encoded_bytes) +
+                           " bytes, the most stb_image reads");
+        if (read < chunk.size()) break;
+    }
+    if (std::ferror(file)) throw io_error(what + std::strerror(errno ? errno : EIO));
+    return bytes;
+}
+
+/// Why the stb_image of Debian 12 (2.27) would go outside its Huffman tables on this JPEG, or an empty string
+/// (always for other data): a table of more than 256 codes (it writes past the table) or a scan that decodes
+/// with a table no DHT segment defined (it reads an uninitialised one). Walks the markers the way stb_image
+/// does: segments by their length, entropy-coded data byte by byte.
+inline std::string jpeg_huffman_problem(std::span<const std::uint8_t> bytes) {
+    // stb_image takes any run of 0xFF before a marker code, the start-of-image marker (FF D8) included.
+    std::size_t pos = 0;
+    while (pos < bytes.size() && bytes[pos] == 0xFF) ++pos;
+    if (pos == 0 || pos == bytes.size() || bytes[pos] != 0xD8) return {};
+    ++pos;
+    const auto at = [&](std::size_t i) -> std::size_t { return i < bytes.size() ? bytes[i] : 0; };  // stb reads 0 past the end
+    bool progressive = false;
+    std::array<bool, 4> dc_defined{}, ac_defined{};
+    while (pos + 1 < bytes.size()) {
+        if (bytes[pos] != 0xFF) {
+            ++pos;
+            continue;
+        }
+        const std::uint8_t marker = bytes[pos + 1];
+        if (marker == 0xFF) {
+            ++pos;
+            continue;
+        }
+        if (marker == 0x00 || marker == 0x01 || marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7)) {
+            pos += 2;  // stuffed zero, TEM, SOI, RSTn: no length
+            continue;
+        }
+        if (marker == 0xD9) break;  // EOI
+        const std::size_t length = at(pos + 2) << 8 | at(pos + 3);
+        if (marker == 0xC2) progressive = true;
+        if (marker == 0xC4) {  // DHT: tables of 1 + 16 + (sum of the 16 counts) bytes
+            std::ptrdiff_t left = static_cast<std::ptrdiff_t>(length) - 2;
+            std::size_t table = pos + 4;
+            while (left > 0) {
+                std::size_t codes = 0;
+                for (std::size_t i = 1; i <= 16; ++i) codes += at(table + i);
+                if (codes > 256) return "a Huffman table has more than 256 codes";
+                const std::size_t kind = at(table) >> 4, slot = at(table) & 15;
+                if (kind <= 1 && slot <= 3) (kind == 0 ? dc_defined : ac_defined)[slot] = true;
+                table += 17 + codes;
+                left -= static_cast<std::ptrdiff_t>(17 + codes);
+            }
+        }
+        if (marker == 0xDA) {  // SOS: components (selector, DC table << 4 | AC table), then Ss, Se, Ah << 4 | Al
+            const std::size_t components = std::min<std::size_t>(at(pos + 4), 4);
+            const std::size_t spectral_start = at(pos + 5 + 2 * components);
+            const std::size_t high_bit = at(pos + 7 + 2 * components) >> 4;
+            const bool uses_dc = !progressive || (spectral_start == 0 && high_bit == 0);
+            const bool uses_ac = !progressive || spectral_start != 0;
+            for (std::size_t c = 0; c < components; ++c) {
+                const std::size_t tables = at(pos + 6 + 2 * c), dc = tables >> 4, ac = tables & 15;
+                if (dc > 3 || ac > 3) continue;  // stb_image refuses the scan
+                if ((uses_dc && !dc_defined[dc]) || (uses_ac && !ac_defined[ac]))
+                    return "a scan uses a Huffman table that no DHT segment defines";
+            }
+        }
+        pos += 2 + length;
+    }
+    return {};
+}
+
+/// Decodes `bytes` as RGB8; `what` ("cannot read image 'name': ") prefixes every error.
+inline rgb_image decode_rgb(std::span<const std::uint8_t> bytes, std::int64_t max_pixels, const std::string& what) {
+    require(max_pixels > 0, "max_pixels", max_pixels, "must be > 0");
+    if (bytes.empty()) throw io_error(what + "empty (0 bytes)");
+    if (bytes.size() > max_encoded_bytes)
+        throw io_error(what + std::to_string(bytes.size()) + " bytes is more than the " +
+                       std::to_string(max_encoded_bytes) + " stb_image reads");
+    const int length = static_cast<int>(bytes.size());
+    if (const auto png_size = declared_png_size(bytes)) check_pixel_limit(what, *png_size, max_pixels);
+    if (const std::string problem = jpeg_huffman_problem(bytes); !problem.empty())
+        throw io_error(what + "Corrupt JPEG: " + problem);
+    int width = 0, height = 0, channels = 0;
+    if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels)) throw io_error(what + stb_reason());
+    check_pixel_limit(what, {width, height}, max_pixels);
+
+    // stb_image 2.27 expands a 16-bit PNM to RGB in 8-bit units, then reads that buffer as 16-bit, past its end:
+    // PNM (P5 grey, P6 RGB) is decoded in its own channel count and expanded here, as stb_image would.
+    const bool pnm = bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6');
+    std::unique_ptr<unsigned char, stbi_freer> decoded(
+        stbi_load_from_memory(bytes.data(), length, &width, &height, &channels, pnm ? 0 : 3));
+    if (!decoded) throw io_error(what + stb_reason());
+    const int stride = pnm ? channels : 3;
+    if (stride != 1 && stride != 3) throw io_error(what + std::to_string(stride) + " channels in a PNM");
+    // The decoder reports the size again; copy what it decoded, not what the header promised.
+    check_pixel_limit(what, {width, height}, max_pixels);
+    rgb_image image;
+    image.width = width;
+    image.height = height;
+    const std::size_t pixel_count = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
+    if (stride == 3) {
+        image.pixels.assign(decoded.get(), decoded.get() + pixel_count * 3);
+    } else {
+        image.pixels.resize(pixel_count * 3);
+        for (std::size_t i = 0; i < pixel_count; ++i)
+            std::fill_n(image.pixels.data() + i * 3, 3, decoded.get()[i]);
+    }
+    return image;
 }
 }  // namespace detail
 
-/// Loads any image stb_image reads (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM) as RGB8. The size is read from the
-/// header first, so an image over `max_pixels` is refused before anything is decoded or allocated. Throws
-/// quadflow::io_error naming the path and the reason: missing or unreadable file, unknown format, truncated or
-/// corrupt data, zero size, too many pixels.
+/// Decodes an image held in memory (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM) as RGB8, with the checks of
+/// load_rgb; `name` stands for the source in messages ("cannot read image '<name>': ...").
+inline rgb_image load_rgb_from_memory(std::span<const std::uint8_t> bytes,
+                                      std::int64_t max_pixels = std::int64_t{1} << 28,
+                                      std::string_view name = "<memory>") {
+    return detail::decode_rgb(bytes, max_pixels, "cannot read image '" + std::string(name) + "': ");
+}
+
+/// Loads any image stb_image reads (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM) as RGB8: the file is read into
+/// memory and decoded by load_rgb_from_memory. The size is read from the header first, so an image over
+/// `max_pixels` is refused before anything is decoded. Throws quadflow::io_error naming the path and the reason:
+/// missing or unreadable file, unknown format, truncated or corrupt data, zero size, too many pixels.
 inline rgb_image load_rgb(const std::string& path, std::int64_t max_pixels = std::int64_t{1} << 28) {
     require(max_pixels > 0, "max_pixels", max_pixels, "must be > 0");
     const std::string what = "cannot read image '" + path + "': ";
     std::unique_ptr<std::FILE, detail::file_closer> file(std::fopen(path.c_str(), "rb"));
     if (!file) throw io_error(what + std::strerror(errno));
-
-    if (const auto png_size = detail::declared_png_size(file.get()))
-        detail::check_pixel_limit(what, *png_size, max_pixels);
-    int width = 0, height = 0, channels = 0;
-    if (!stbi_info_from_file(file.get(), &width, &height, &channels)) throw io_error(what + detail::stb_reason());
-    detail::check_pixel_limit(what, {width, height}, max_pixels);
-    const std::int64_t pixel_count = std::int64_t{width} * height;
-
-    std::unique_ptr<unsigned char, detail::stbi_freer> decoded(
-        stbi_load_from_file(file.get(), &width, &height, &channels, 3));
-    if (!decoded) throw io_error(what + detail::stb_reason());
-    rgb_image image;
-    image.width = width;
-    image.height = height;
-    image.pixels.assign(decoded.get(), decoded.get() + pixel_count * 3);
-    return image;
+    const std::vector<std::uint8_t> bytes = detail::read_all(file.get(), what);
+    return load_rgb_from_memory(bytes, max_pixels, path);
 }
 
 /// Writes `image` as an 8-bit RGB PNG; throws quadflow::io_error naming the path on failure.

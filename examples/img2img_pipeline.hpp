@@ -43,6 +43,7 @@ struct img2img_settings {
     tile::quadtree_options quadtree = default_quadtree();
     tile::weight_kind weights = tile::weight_kind::gaussian;
     int tile_batch = 4;
+    int threads = 1;  ///< field_options::threads (the output is bit-identical for any value)
     std::int64_t skip_below = 0;       ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
     double skip_denoise_at_most = 0.35;  ///< skip: tiles with d at most this are preserved exactly
     std::optional<std::string> mask_path;  ///< mask: a grayscale PNG of the canvas size (white = strength 1)
@@ -189,6 +190,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     field::field_options options;
     options.weights = tile::weight_params{settings.weights, 0.01f};
     options.tile_batch_size = settings.tile_batch;
+    options.threads = settings.threads;
     options.sigmas = sigmas;
     options.strength_rule = settings.strength_rule;
 

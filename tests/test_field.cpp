@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string>
 #include <new>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 #include "field_fixtures.hpp"
@@ -248,6 +250,60 @@ TEST_CASE("the output is bit-identical for any thread count and arena size") {
         const host_tensor other = run(threads, arena);
         CHECK(std::memcmp(reference.data(), other.data(), sizeof(float) * std::size_t(reference.numel())) == 0);
     }
+}
+
+TEST_CASE("DPM++ 2M with the mask policy is bit-identical for any batch size, thread count and arena size") {
+    const inputs in;
+    const auto layout = grid_layout(4, 4, 4, 2, {0.1, 0.6, 0.35, 1.0});
+    const auto sigmas = schedule::flux(12, 512, 512);
+    host_tensor mask(shape4{1, 1, 16, 16});
+    for (std::int64_t i = 0; i < mask.numel(); ++i) mask.span()[i] = static_cast<float>((i * 37) % 101) / 100.0f;
+    auto run = [&](int batch, int threads, std::int64_t arena) {
+        model::gaussian_model model(in.target.cview(), 0.25);
+        auto o = options_for(sigmas, tile::weight_kind::smootherstep, batch);
+        o.threads = threads;
+        o.arena_elements = arena;
+        field::tiled_field f(model, layout, canvas, policy::mask{}, o, in.original.cview(), mask.cview());
+        host_tensor x(canvas);
+        sampler::noised_original(in.original.cview(), in.noise.cview(), sigmas.front(), x.view());
+        sampler::dpmpp_2m s;
+        sampler::sample(s, f, x.view(), sigmas);
+        return x;
+    };
+    const host_tensor reference = run(4, 1, std::int64_t{1} << 20);
+    CHECK(std::memcmp(reference.data(), run(4, 1, std::int64_t{1} << 20).data(),
+                      sizeof(float) * std::size_t(reference.numel())) == 0);  // run to run
+    for (auto [batch, threads, arena] : {std::tuple{1, 1, std::int64_t{1} << 20}, {3, 2, 500}, {16, 3, 1}, {2, 4, 64}}) {
+        CAPTURE(batch);
+        CAPTURE(threads);
+        CAPTURE(arena);
+        const host_tensor other = run(batch, threads, arena);
+        CHECK(std::memcmp(reference.data(), other.data(), sizeof(float) * std::size_t(reference.numel())) == 0);
+    }
+}
+
+TEST_CASE("fields on several threads at once, sharing one layout, give the single-threaded result") {
+    const inputs in;
+    const auto layout = grid_layout(4, 4, 4, 2, {0.2, 0.9, 0.5, 1.0});
+    const auto sigmas = schedule::flux(8, 512, 512);
+    // One model and one field per thread; the layout, original, noise and target are shared read-only.
+    auto run = [&](host_tensor& out) {
+        model::gaussian_model model(in.target.cview(), 0.3);
+        field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas, tile::weight_kind::gaussian, 3),
+                             in.original.cview());
+        out = host_tensor(canvas);
+        sampler::noised_original(in.original.cview(), in.noise.cview(), sigmas.front(), out.view());
+        sampler::heun s;
+        sampler::sample(s, f, out.view(), sigmas);
+    };
+    host_tensor reference;
+    run(reference);
+    std::vector<host_tensor> results(4);
+    std::vector<std::thread> threads;
+    for (host_tensor& r : results) threads.emplace_back([&run, &r] { run(r); });
+    for (std::thread& t : threads) t.join();
+    for (const host_tensor& r : results)
+        CHECK(std::memcmp(reference.data(), r.data(), sizeof(float) * std::size_t(reference.numel())) == 0);
 }
 
 TEST_CASE("tiles that need no model output are not sent, and the calls saved are counted") {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "image_io.hpp"
+#include "img2img_pipeline.hpp"
 #include "overlay.hpp"
 
 using namespace quadflow;
@@ -212,4 +213,28 @@ TEST_CASE("the overlay refuses a layout larger than the image") {
     const tile::layout layout = quadrant_layout();
     CHECK_THROWS_WITH_AS(examples::draw_tile_overlay(gradient(63, 64), layout),
                          doctest::Contains("must fit in the image 63x64"), invalid_argument);
+}
+
+TEST_CASE("img2img pipeline: the same image and seed give bit-identical output across runs, batch sizes and threads") {
+    const rgb_image image = examples::load_rgb(data_file("corner_64.png"));
+    for (const char* policy : {"strength", "mask", "preservation_blend"}) {
+        CAPTURE(policy);
+        examples::img2img_settings settings;
+        settings.policy = policy;
+        settings.sampler = std::string(policy) == "mask" ? "dpmpp-2m" : "heun";
+        settings.steps = 6;
+        settings.seed = 7;
+        const examples::img2img_result reference = examples::run_img2img(image, settings);
+        for (auto [batch, threads] : {std::pair{4, 1}, {1, 1}, {3, 2}, {16, 3}}) {
+            CAPTURE(batch);
+            CAPTURE(threads);
+            settings.tile_batch = batch;
+            settings.threads = threads;
+            const examples::img2img_result other = examples::run_img2img(image, settings);
+            CHECK(other.output.pixels == reference.output.pixels);
+            CHECK(other.report.low_strength_error == reference.report.low_strength_error);
+            CHECK(other.report.high_strength_change == reference.report.high_strength_change);
+            CHECK(other.report.model_calls >= 1);
+        }
+    }
 }

@@ -1,6 +1,8 @@
 // quadflow CLI: the `img2img` and `demo` subcommands (pixel-space img2img over a quadtree, per policy).
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -92,7 +94,21 @@ void show_progress(const std::string& name, int done, int total) {
     if (done == total) std::fprintf(stderr, "\n");
 }
 
+/// Fails before any work when `path` cannot be written (a missing or read-only folder), so that a long run is
+/// not lost at its end.
+void check_writable(const std::string& flag, const std::string& path) {
+    std::error_code ignored;
+    const bool existed = std::filesystem::exists(path, ignored);
+    errno = 0;
+    std::FILE* file = std::fopen(path.c_str(), "ab");
+    if (!file) throw io_error(flag + ": cannot write '" + path + "': " + std::strerror(errno ? errno : EIO));
+    std::fclose(file);
+    if (!existed) std::filesystem::remove(path, ignored);
+}
+
 void run_img2img_command(const img2img_options& o) {
+    check_writable("--out", o.out);
+    if (o.stats) check_writable("--stats", *o.stats);
     const rgb_image image = examples::load_rgb(o.image);
     const auto result = examples::run_img2img(image, settings_of(o), show_progress);
     examples::save_png(o.out, result.output);
@@ -156,7 +172,9 @@ std::string fixed(double v, int digits) {
 
 void run_demo(const demo_options& o) {
     namespace fs = std::filesystem;
-    fs::create_directories(o.out_dir);
+    std::error_code failure;
+    fs::create_directories(o.out_dir, failure);
+    if (failure) throw io_error("--out-dir: cannot create '" + o.out_dir + "': " + failure.message());
     const rgb_image image = examples::load_rgb(o.image);
     img2img_settings base;
     base.sampler = o.sampler;

@@ -32,9 +32,14 @@ struct toy_options {
     double x1 = 1.0;
 };
 
+/// Most values `noise` prints (12 MB of JSON).
+constexpr std::int64_t max_printed_values = std::int64_t{1} << 20;
+
 void run_noise(const noise_options& o) {
     require(o.shape.size() == 4, "--shape", o.shape.size(), "needs four extents N,C,H,W");
     const shape4 shape{o.shape[0], o.shape[1], o.shape[2], o.shape[3]};
+    require(element_count_fits(shape) && shape.numel() <= max_printed_values, "--shape", to_string(shape),
+            "must have at most " + std::to_string(max_printed_values) + " values (N x C x H x W)");
     const host_tensor values = noise::torch_randn(o.seed, shape);
     std::cout << "{\"values\": " << array(values.span()) << "}\n";
 }

@@ -146,6 +146,10 @@ void run_grid(const grid_command_options& o) {
     const std::string multiple = "must be a positive multiple of --latent-scale = " + std::to_string(o.latent_scale);
     require(o.width > 0 && o.width % o.latent_scale == 0, "--width", o.width, multiple);
     require(o.height > 0 && o.height % o.latent_scale == 0, "--height", o.height, multiple);
+    const std::string side_limit = "must be at most max_layout_side = " + std::to_string(tile::max_layout_side) +
+                                   " latent px, " + std::to_string(tile::max_layout_side) + " x --latent-scale px";
+    require(o.width / o.latent_scale <= tile::max_layout_side, "--width", o.width, side_limit);
+    require(o.height / o.latent_scale <= tile::max_layout_side, "--height", o.height, side_limit);
     tile::grid_options options;
     options.tile = o.tile;
     options.overlap = o.overlap;

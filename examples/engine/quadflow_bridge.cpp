@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <string>
 #include <variant>
 
 #include "quadflow/field/tiled_field.hpp"
@@ -15,6 +16,11 @@ namespace bridge {
 namespace {
 
 int tile_count = 0;
+
+std::string describe(const toy_engine::latent& l) {
+    return std::to_string(l.channels) + "x" + std::to_string(l.height) + "x" + std::to_string(l.width) + " (" +
+           std::to_string(l.size()) + " values)";
+}
 
 /// The engine's callback seen as a quadflow latent_denoiser_callback: each tile is a latent of its own.
 struct engine_callback {
@@ -32,6 +38,9 @@ struct engine_callback {
             for (std::int64_t y = 0; y < s.h; ++y)
                 for (std::int64_t x = 0; x < s.w; ++x) in.data[k++] = tile(0, c, y, x);
         model(in, static_cast<float>(sigma), step, out);
+        if (out.channels != in.channels || out.height != in.height || out.width != in.width || out.size() != in.size())
+            throw quadflow::model_error("the engine's denoise callback returned a latent of " + describe(out) +
+                                        " for a tile of " + describe(in));
         k = 0;
         for (std::int64_t c = 0; c < s.c; ++c)
             for (std::int64_t y = 0; y < s.h; ++y)
@@ -56,6 +65,9 @@ struct tiled_state {
           velocity(shape) {}
 
     void denoise(const toy_engine::latent& x, float sigma, int step, toy_engine::latent& x0) {
+        const std::string needed = "must be C x H x W = " + std::to_string(shape.numel()) + ", the tiled canvas";
+        quadflow::require(static_cast<std::int64_t>(x.size()) == shape.numel(), "x.size()", x.size(), needed);
+        quadflow::require(static_cast<std::int64_t>(x0.size()) == shape.numel(), "x0.size()", x0.size(), needed);
         field.on_step(step, sigma, 0.0);
         const quadflow::const_view xv(x.data.data(), shape);
         field(xv, sigma, velocity.view());

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -24,6 +25,18 @@ struct shape4 {
     QUADFLOW_HOST_DEVICE constexpr std::int64_t numel() const { return n * c * h * w; }
     friend constexpr bool operator==(const shape4&, const shape4&) = default;
 };
+
+/// Whether every extent is >= 0 and the element count n * c * h * w fits in 64 bits.
+constexpr bool element_count_fits(const shape4& s) {
+    if (s.n < 0 || s.c < 0 || s.h < 0 || s.w < 0) return false;
+    if (s.n == 0 || s.c == 0 || s.h == 0 || s.w == 0) return true;
+    std::int64_t count = 1;
+    for (std::int64_t extent : {s.n, s.c, s.h, s.w}) {
+        if (count > std::numeric_limits<std::int64_t>::max() / extent) return false;
+        count *= extent;
+    }
+    return true;
+}
 
 inline std::string to_string(const shape4& s) {
     std::string text = "[";
@@ -91,8 +104,14 @@ private:
     void validate() const {
         require(shape_.n >= 0 && shape_.c >= 0 && shape_.h >= 0 && shape_.w >= 0, "tensor_view.shape",
                 to_string(shape_), "every extent must be >= 0");
+        require(element_count_fits(shape_), "tensor_view.shape", to_string(shape_),
+                "the element count overflows 64 bits");
         if (numel() > 0 && data_ == nullptr)
             throw invalid_argument("tensor_view.data", "nullptr", "a view of " + to_string(shape_) + " needs memory");
+        if (reinterpret_cast<std::uintptr_t>(data_) % alignof(value_type) != 0)
+            throw invalid_argument("tensor_view.data", detail::to_text(static_cast<const void*>(data_)),
+                                   "must be aligned to alignof(float) = " + std::to_string(alignof(value_type)) +
+                                       " bytes");
     }
 
     T* data_ = nullptr;
@@ -139,6 +158,7 @@ private:
     static shape4 checked(shape4 s) {
         require(s.n >= 0 && s.c >= 0 && s.h >= 0 && s.w >= 0, "host_tensor.shape", to_string(s),
                 "every extent must be >= 0");
+        require(element_count_fits(s), "host_tensor.shape", to_string(s), "the element count overflows 64 bits");
         return s;
     }
     shape4 shape_{};

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "quadflow/core/error.hpp"
+#include "quadflow/core/finite.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/core/thread_pool.hpp"
@@ -105,6 +106,7 @@ public:
         if (step_ < 0)
             throw error("tiled_field: no step index; call on_step(step, sigma, sigma_next) before evaluating "
                         "(quadflow::sampler::sample does)");
+        if (quadflow::detail::any_non_finite(x.data(), x.numel())) report_non_finite_canvas(x, sigma);
         prediction::require_convertible(model_->prediction_kind(), sigma);
         ++stats_.evaluations;
         for (std::int64_t n = 0; n < canvas_.n; ++n) evaluate_image(x, sigma, velocity, n);
@@ -319,6 +321,14 @@ private:
                     }
         }
         throw model_error("model output is non-finite at step " + std::to_string(step_));
+    }
+
+    /// Throws invalid_argument naming the first NaN/Inf element of the canvas state `x`.
+    [[noreturn]] void report_non_finite_canvas(const_view x, double sigma) const {
+        const std::int64_t i = quadflow::detail::first_non_finite(x.data(), x.numel());
+        throw invalid_argument("x[" + std::to_string(i) + "]", quadflow::detail::to_text(x.data()[i]),
+                               "the canvas state handed to the field at step " + std::to_string(step_) + ", sigma " +
+                                   quadflow::detail::to_text(sigma) + " must be finite");
     }
 
     void call_model(const batch& b, double sigma) {

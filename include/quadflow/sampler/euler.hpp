@@ -1,10 +1,12 @@
 // quadflow Euler sampler on a flow velocity field: x' = x + (sigma' - sigma) * v(x, sigma).
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "quadflow/sampler/concepts.hpp"
 #include "quadflow/sampler/detail.hpp"
+#include "quadflow/sampler/euler_math.hpp"
 
 namespace quadflow::sampler {
 
@@ -21,7 +23,9 @@ public:
         detail::check_step(x, velocity_.shape(), sigma, sigma_next);
         field(const_view(x), sigma, velocity_.view());
         const float dt = static_cast<float>(sigma_next - sigma);
-        detail::as_array(x) += dt * detail::as_array(velocity_);
+        float* __restrict xs = x.data();
+        const float* __restrict vs = velocity_.data();
+        for (std::int64_t i = 0, n = x.numel(); i < n; ++i) xs[i] = euler_update(xs[i], vs[i], dt);
     }
 
 private:

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "quadflow/core/error.hpp"
+#include "quadflow/core/finite.hpp"
 #include "quadflow/sampler/concepts.hpp"
 #include "quadflow/schedule/validate.hpp"
 
@@ -49,6 +50,8 @@ template <class S, velocity_field F, observer O = no_observer>
     requires sampler<S, F>
 sample_result sample(S& s, F& field, mutable_view x, std::span<const double> sigmas, O&& observe = {}) {
     schedule::validate_schedule(sigmas);
+    if (x.space() == memory_space::host && x.is_contiguous())
+        require_finite(x, "x", "the starting canvas must be finite (check the noise and the original)");
     s.reset(x.shape());
     const int total = static_cast<int>(sigmas.size()) - 1;
     sample_result result;

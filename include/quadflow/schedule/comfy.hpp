@@ -199,8 +199,9 @@ std::vector<double> comfy_denoise(Make make_schedule, int steps, double denoise)
     require(denoise > 0.0 && denoise <= 1.0, "denoise", denoise, "must be in (0, 1]");
     if (denoise > 0.9999) return make_schedule(steps);
     const double stretched = static_cast<double>(steps) / denoise;
-    require(stretched < static_cast<double>(INT_MAX), "denoise", denoise,
-            "too small: int(steps / denoise) overflows int");
+    require(stretched <= static_cast<double>(max_steps), "denoise", denoise,
+            "too small: int(steps / denoise) = " + quadflow::detail::to_text(std::floor(stretched)) +
+                " steps is more than max_steps = " + std::to_string(max_steps));
     const std::vector<double> full = make_schedule(static_cast<int>(stretched));
     const std::size_t keep = static_cast<std::size_t>(steps) + 1;
     if (full.size() <= keep) return full;

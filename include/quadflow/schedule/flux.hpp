@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "quadflow/core/error.hpp"
@@ -9,9 +10,16 @@
 
 namespace quadflow::schedule {
 
+/// Most steps a schedule may have: far beyond any sampler run, and it keeps every schedule (and the
+/// stretched one of comfy_denoise) to a few MB.
+inline constexpr int max_steps = 1 << 20;
+
 namespace detail {
 
-inline void require_steps(int steps) { require(steps > 0, "steps", steps, "must be > 0"); }
+inline void require_steps(int steps) {
+    require(steps > 0, "steps", steps, "must be > 0");
+    require(steps <= max_steps, "steps", steps, "must be <= max_steps = " + std::to_string(max_steps));
+}
 
 /// Applies `warp` to the grid t_i = (N - i)/N, i = 0..N (BFL `torch.linspace(1, 0, N + 1)`);
 /// every warp used here maps 1 to 1 and 0 to 0, so the schedule ends in exactly 0.

@@ -31,6 +31,12 @@
 
 namespace quadflow::tile {
 
+/// Most tiles build_grid and build_spot make (each tile is about 100 bytes; real layouts have hundreds).
+inline constexpr std::int64_t max_grid_tiles = std::int64_t{1} << 20;
+
+/// Most steps build_spot accepts (it draws one offset per step and axis).
+inline constexpr int max_spot_steps = 1 << 20;
+
 struct grid_options {
     std::int64_t tile = 96;    ///< latent px (768 px, the extension's default)
     std::int64_t overlap = 8;  ///< latent px (64 px)
@@ -48,15 +54,34 @@ inline void validate(const grid_options& o) {
 
 namespace detail {
 
+inline void require_canvas_side(std::string_view name, std::int64_t side) {
+    require(side > 0 && side <= max_layout_side, name, side,
+            "must be in [1, " + std::to_string(max_layout_side) + "] latent px (max_layout_side)");
+}
+
+/// Throws invalid_argument naming `parameter` unless `tiles` (of a width x height canvas) is at most max_grid_tiles.
+inline void require_tile_count(std::int64_t width, std::int64_t height, std::int64_t tiles, std::string_view parameter,
+                               std::int64_t value, const std::string& context) {
+    require(tiles <= max_grid_tiles, parameter, value,
+            context + " gives " + std::to_string(tiles) + " tiles on a " + std::to_string(width) + "x" +
+                std::to_string(height) + " canvas, more than max_grid_tiles = " + std::to_string(max_grid_tiles));
+}
+
 /// One tile's extent on one axis: the real tile [start, start + size) and its core.
 struct axis_span {
     std::int64_t start = 0, size = 0, core_start = 0, core_size = 0;
 };
 
+/// Number of tiles of size min(tile, extent) split_bboxes puts on one axis: ceil((E - o) / (t - o)), 1 when t >= E.
+inline std::int64_t grid_tile_count(std::int64_t extent, std::int64_t tile, std::int64_t overlap) {
+    if (tile >= extent) return 1;
+    return (extent - overlap + (tile - overlap) - 1) / (tile - overlap);
+}
+
 /// Tile origins of ComfyUI-TiledDiffusion's split_bboxes on one axis.
 inline std::vector<std::int64_t> grid_origins(std::int64_t extent, std::int64_t tile, std::int64_t overlap) {
     if (tile >= extent) return {0};
-    const std::int64_t count = (extent - overlap + (tile - overlap) - 1) / (tile - overlap);
+    const std::int64_t count = grid_tile_count(extent, tile, overlap);
     const double step = static_cast<double>(extent - tile) / static_cast<double>(count - 1);
     std::vector<std::int64_t> origins;
     for (std::int64_t k = 0; k + 1 < count; ++k)
@@ -110,9 +135,14 @@ inline layout layout_from_axes(std::int64_t width, std::int64_t height, int late
 
 /// ComfyUI-TiledDiffusion's grid over a width x height latent canvas (see the header comment).
 inline layout build_grid(std::int64_t width_latent, std::int64_t height_latent, const grid_options& options) {
-    require(width_latent > 0, "width", width_latent, "must be > 0");
-    require(height_latent > 0, "height", height_latent, "must be > 0");
+    detail::require_canvas_side("width", width_latent);
+    detail::require_canvas_side("height", height_latent);
     validate(options);
+    detail::require_tile_count(
+        width_latent, height_latent,
+        detail::grid_tile_count(width_latent, options.tile, options.overlap) *
+            detail::grid_tile_count(height_latent, options.tile, options.overlap),
+        "tile", options.tile, "with overlap = " + std::to_string(options.overlap));
     return detail::layout_from_axes(width_latent, height_latent, options.latent_scale, options.denoise,
                                     detail::grid_axis(width_latent, options.tile, options.overlap),
                                     detail::grid_axis(height_latent, options.tile, options.overlap));
@@ -163,12 +193,21 @@ inline std::vector<std::int64_t> fibonacci_spacing(const std::vector<std::int64_
     std::vector<std::size_t> fib{0, 1};
     while (fib.back() < n) fib.push_back(fib[fib.size() - 1] + fib[fib.size() - 2]);
     std::vector<std::int64_t> result(n, 0);
-    std::vector<bool> used(n, false);
+    // The linear probe for the next free index, as a union-find: next_free[k] == k when k is free, else a later
+    // index (cyclically) to look at; path halving keeps every search short (the probe alone is quadratic).
+    std::vector<std::size_t> next_free(n);
+    for (std::size_t k = 0; k < n; ++k) next_free[k] = k;
+    const auto find_free = [&](std::size_t k) {
+        while (next_free[k] != k) {
+            next_free[k] = next_free[next_free[k]];
+            k = next_free[k];
+        }
+        return k;
+    };
     for (std::size_t i = 0; i < n; ++i) {
-        std::size_t target = fib[i % fib.size()] % n;
-        while (used[target]) target = (target + 1) % n;
+        const std::size_t target = find_free(fib[i % fib.size()] % n);
         result[target] = values[i];
-        used[target] = true;
+        next_free[target] = (target + 1) % n;
     }
     return result;
 }
@@ -201,13 +240,17 @@ inline std::vector<axis_span> shifted_axis(std::int64_t extent, std::int64_t til
 /// SpotDiffusion's layout for step `step` of `total_steps` (see the header comment); tiles carry denoise 1.
 inline layout build_spot(std::int64_t width, std::int64_t height, std::int64_t tile, int step, int total_steps,
                          std::uint64_t seed, spot_shift shift, int latent_scale) {
-    require(width > 0, "width", width, "must be > 0");
-    require(height > 0, "height", height, "must be > 0");
+    detail::require_canvas_side("width", width);
+    detail::require_canvas_side("height", height);
     require(tile > 0, "tile", tile, "must be > 0");
-    require(total_steps >= 1, "total_steps", total_steps, "must be >= 1");
+    require(total_steps >= 1 && total_steps <= max_spot_steps, "total_steps", total_steps,
+            "must be in [1, " + std::to_string(max_spot_steps) + "] (max_spot_steps)");
     require(step >= 0 && step < total_steps, "step", step,
             "must be in [0, total_steps) with total_steps = " + std::to_string(total_steps));
     require(latent_scale > 0, "latent_scale", latent_scale, "must be > 0");
+    // Each axis has at most extent / tile + 2 tiles (one partial at each end).
+    detail::require_tile_count(width, height, (width / tile + 2) * (height / tile + 2), "tile", tile,
+                               "at most (width / tile + 2) x (height / tile + 2)");
     auto axis = [&](std::int64_t extent, std::uint64_t stream) {
         if (tile >= extent) return detail::shifted_axis(extent, extent, 0);
         const std::int64_t offset = detail::spot_offsets(total_steps, tile, seed, shift, stream)[static_cast<std::size_t>(step)];

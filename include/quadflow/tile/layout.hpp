@@ -38,13 +38,19 @@ struct layout {
     std::int64_t pixel_height() const { return height * latent_scale; }
 };
 
-/// Checks a layout: positive canvas and scale, every tile's core non-empty and inside the canvas, its
-/// padded rectangle containing the core, its denoise in [0, 1] and finite, ids equal to indices, and
-/// every latent pixel covered by at least one tile's padded rectangle (all weight kinds are positive
-/// on the whole padded rectangle). Throws quadflow::invalid_argument naming the offending tile.
+/// Largest canvas side a layout may have, in latent pixels (134 million image pixels at latent scale 8); it keeps
+/// every rectangle computation far from overflow and validate()'s memory small.
+inline constexpr std::int64_t max_layout_side = std::int64_t{1} << 24;
+
+/// Checks a layout: positive canvas (sides at most max_layout_side) and scale, every tile's core non-empty and
+/// inside the canvas, its padded rectangle containing the core (and within max_layout_side of the canvas), its
+/// denoise in [0, 1] and finite, ids equal to indices, and every latent pixel covered by at least one tile's
+/// padded rectangle (all weight kinds are positive on the whole padded rectangle). Throws
+/// quadflow::invalid_argument naming the offending tile.
 inline void validate(const layout& l) {
-    require(l.width > 0, "layout.width", l.width, "must be > 0");
-    require(l.height > 0, "layout.height", l.height, "must be > 0");
+    const std::string side_range = "must be in [1, " + std::to_string(max_layout_side) + "] (max_layout_side)";
+    require(l.width > 0 && l.width <= max_layout_side, "layout.width", l.width, side_range);
+    require(l.height > 0 && l.height <= max_layout_side, "layout.height", l.height, side_range);
     require(l.latent_scale > 0, "layout.latent_scale", l.latent_scale, "must be > 0");
     require(!l.tiles.empty(), "layout.tiles.size()", l.tiles.size(), "a layout needs at least one tile");
     const rect canvas{0, 0, l.width, l.height};
@@ -52,22 +58,37 @@ inline void validate(const layout& l) {
         const tile& t = l.tiles[i];
         const std::string name = "layout.tiles[" + std::to_string(i) + "]";
         require(t.id == static_cast<std::int64_t>(i), name + ".id", t.id, "must equal its index");
-        require(t.core.w > 0 && t.core.h > 0 && t.core.x >= 0 && t.core.y >= 0 && t.core.right() <= canvas.w &&
-                    t.core.bottom() <= canvas.h,
+        // Compared without forming x + w, which could overflow for arbitrary rectangles.
+        require(t.core.w > 0 && t.core.h > 0 && t.core.x >= 0 && t.core.y >= 0 && t.core.w <= canvas.w - t.core.x &&
+                    t.core.h <= canvas.h - t.core.y,
                 name + ".core", to_string(t.core),
                 "must be non-empty and inside the canvas " + std::to_string(l.width) + "x" + std::to_string(l.height));
+        const auto within = [](std::int64_t v) { return v >= -max_layout_side && v <= max_layout_side; };
+        require(within(t.padded.x) && within(t.padded.y) && t.padded.w >= 0 && t.padded.w <= 3 * max_layout_side &&
+                    t.padded.h >= 0 && t.padded.h <= 3 * max_layout_side,
+                name + ".padded", to_string(t.padded),
+                "must lie within max_layout_side = " + std::to_string(max_layout_side) + " latent px of the canvas");
         require(t.padded.x <= t.core.x && t.padded.y <= t.core.y && t.padded.right() >= t.core.right() &&
                     t.padded.bottom() >= t.core.bottom(),
                 name + ".padded", to_string(t.padded), "must contain the core " + to_string(t.core));
         require(std::isfinite(t.denoise) && t.denoise >= 0.0 && t.denoise <= 1.0, name + ".denoise", t.denoise,
                 "must be in [0, 1]");
     }
-    // Coverage by a row sweep over interval counts: O(tiles * height) memory-free check.
+    // Coverage by a row sweep over interval counts of the tiles that reach the row: tiles join the active list
+    // at their first row and leave after their last, so the time is O(height * width + sum of tile heights).
+    std::vector<std::size_t> by_top(l.tiles.size());
+    for (std::size_t i = 0; i < by_top.size(); ++i) by_top[i] = i;
+    std::sort(by_top.begin(), by_top.end(),
+              [&](std::size_t a, std::size_t b) { return l.tiles[a].padded.y < l.tiles[b].padded.y; });
+    std::vector<std::size_t> active;
+    std::size_t joined = 0;
     std::vector<std::int64_t> delta(static_cast<std::size_t>(l.width) + 1);
     for (std::int64_t y = 0; y < l.height; ++y) {
+        while (joined < by_top.size() && l.tiles[by_top[joined]].padded.y <= y) active.push_back(by_top[joined++]);
+        std::erase_if(active, [&](std::size_t i) { return l.tiles[i].padded.bottom() <= y; });
         std::fill(delta.begin(), delta.end(), 0);
-        for (const tile& t : l.tiles) {
-            if (y < t.padded.y || y >= t.padded.bottom()) continue;
+        for (std::size_t i : active) {
+            const tile& t = l.tiles[i];
             ++delta[static_cast<std::size_t>(std::clamp<std::int64_t>(t.padded.x, 0, l.width))];
             --delta[static_cast<std::size_t>(std::clamp<std::int64_t>(t.padded.right(), 0, l.width))];
         }

@@ -1,0 +1,427 @@
+// quadflow CUDA tiled velocity field: field::tiled_field's semantics with latents, model and blend on the GPU.
+//
+// Per evaluation, all enqueued on the user's stream (sigma convention, v = dx/dsigma = noise - x0):
+//   1. on the host: each tile's policy context and whether it needs the model; tiles that do get slots in
+//      the batch buffers, grouped by padded shape (tile::make_batches order) into model batches; the
+//      per-tile table (slot, linear velocity or context) goes to the device through a pinned buffer
+//      allocated once (one cudaMemcpyAsync);
+//   2. per image: gather the tiles that need the model (mirror reflection outside the canvas), call the
+//      model per batch with device views and the stream, then one fused blend over all tiles of the
+//      layout (prediction -> flow velocity, NaN/Inf check, policy, weights, normalisation; kernels.cuh);
+//   3. the evaluation waits for its finiteness record (a few bytes) and throws model_error naming the
+//      tile, channel, pixel and step of the first non-finite model velocity.
+// Differences from field::tiled_field: device buffers hold every tile at once (options.arena_elements and
+// options.threads do not apply), and each pixel sums its tiles in tile index order (the CPU field sums
+// tiles without a model call first), so results match the CPU field to float rounding, and match
+// themselves bit for bit for any tile_batch_size. Nothing is allocated after construction.
+#pragma once
+#ifndef __CUDACC__
+#error "quadflow/cuda/device_field.cuh needs nvcc"
+#endif
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quadflow/core/error.hpp"
+#include "quadflow/core/rect.hpp"
+#include "quadflow/core/tensor.hpp"
+#include "quadflow/cuda/blend_tables.hpp"
+#include "quadflow/cuda/device_model.cuh"
+#include "quadflow/cuda/device_tables.cuh"
+#include "quadflow/cuda/error.cuh"
+#include "quadflow/cuda/kernels.cuh"
+#include "quadflow/cuda/memory.cuh"
+#include "quadflow/field/blend_plan.hpp"
+#include "quadflow/field/tiled_field.hpp"
+#include "quadflow/model/concepts.hpp"
+#include "quadflow/policy/policies.hpp"
+#include "quadflow/prediction/prediction.hpp"
+#include "quadflow/schedule/strength.hpp"
+#include "quadflow/schedule/validate.hpp"
+#include "quadflow/tile/batching.hpp"
+#include "quadflow/tile/layout.hpp"
+
+namespace quadflow::cuda {
+
+/// Throws shape_error unless the view is contiguous device memory.
+template <class T>
+void require_contiguous_device(const tensor_view<T>& view, std::string_view what) {
+    if (view.space() != memory_space::device)
+        throw shape_error(std::string(what) + " is a host view where device memory is needed");
+    if (!view.is_contiguous())
+        throw shape_error(std::string(what) + " of shape " + to_string(view.shape()) + " must be contiguous");
+}
+
+/// The values of a contiguous device view, copied to the host through `stream` (setup only).
+inline std::vector<float> copy_to_host(const_view view, cudaStream_t stream) {
+    std::vector<float> values(static_cast<std::size_t>(view.numel()));
+    if (!values.empty()) {
+        QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(values.data(), view.data(), values.size() * sizeof(float),
+                                            cudaMemcpyDeviceToHost, stream));
+        QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    return values;
+}
+
+template <device_tile_model M, policy::velocity_policy P>
+class device_tiled_field {
+public:
+    /// `canvas`: shape of the device latents the sampler will pass (N x C x H x W, H and W the layout's).
+    /// `options`: as for field::tiled_field (weights, tile_batch_size, sigmas, strength_rule).
+    /// `stream`: every copy, kernel and model call of the field is enqueued on it.
+    /// `original`: the clean latent in device memory (img2img), canvas shape; required when P::needs_original.
+    /// `strength_map`: per-pixel strength in [0, 1] in device memory, (1 or N) x 1 x H x W, for `mask`.
+    /// Both are read once here (checks, per-tile peaks) and then at every evaluation: keep them alive.
+    device_tiled_field(M& model, const tile::layout& layout, shape4 canvas, P policy, field::field_options options,
+                       cudaStream_t stream, const_view original = {}, const_view strength_map = {})
+        : model_(&model), layout_(layout), canvas_(canvas), policy_(policy), options_(std::move(options)),
+          stream_(stream), original_(original), strength_map_(strength_map) {
+        tile::validate(layout_);
+        require(canvas.n >= 1 && canvas.c >= 1, "canvas", to_string(canvas), "needs N >= 1 and C >= 1");
+        if (canvas.h != layout_.height || canvas.w != layout_.width)
+            throw shape_error("canvas " + to_string(canvas) + " does not match the layout's " +
+                              std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " latent pixels");
+        require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
+        require(canvas.c <= 65535, "canvas.c", canvas.c, "must be <= 65535 (CUDA grid limit)");
+        require(canvas.h <= blend_block_height * 65535, "canvas.h", canvas.h, "must fit the CUDA grid");
+        require(static_cast<std::int64_t>(layout_.tiles.size()) < max_blend_tiles, "layout.tiles.size()",
+                layout_.tiles.size(), "must be < 2^24");
+        const std::vector<float> strengths = check_inputs();
+        prepare_tiles(strengths);
+        prepare_groups();
+        tables_ = device_blend_tables(build_blend_tables(layout_, field::blend_plan(layout_, options_.weights)), stream_);
+        prepare_step_tables();
+        QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    device_tiled_field(const device_tiled_field&) = delete;
+    device_tiled_field& operator=(const device_tiled_field&) = delete;
+    ~device_tiled_field() { cudaStreamSynchronize(stream_); }
+
+    /// Called by quadflow::sampler::sample / cuda::sample before each step: evaluations until the next
+    /// call belong to step `step`.
+    void on_step(int step, double /*sigma*/, double /*sigma_next*/) {
+        require(step >= 0, "step", step, "must be >= 0");
+        step_ = step;
+    }
+
+    /// Writes the flow velocity of the device latent `x` at `sigma` into the device view `velocity`.
+    void operator()(const_view x, double sigma, mutable_view velocity) {
+        require_contiguous_device(x, "x");
+        require_contiguous_device(velocity, "velocity");
+        require_same_shape(x.shape(), canvas_, "x", "the field's canvas");
+        require_same_shape(velocity.shape(), canvas_, "velocity", "the field's canvas");
+        require(std::isfinite(sigma) && sigma > 0.0 && sigma <= 1.0, "sigma", sigma, "must be in (0, 1]");
+        if (step_ < 0)
+            throw error("device_tiled_field: no step index; call on_step(step, sigma, sigma_next) before evaluating "
+                        "(quadflow::cuda::sample does)");
+        const prediction::kind kind = model_->prediction_kind();
+        prediction::require_convertible(kind, sigma);
+        ++stats_.evaluations;
+
+        tables_uploaded_.wait();  // the previous upload has read the pinned tables
+        const bool preserving = plan_tiles(sigma);
+        QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(step_tables_.data(), pinned_tables_.data(), pinned_tables_.bytes(),
+                                            cudaMemcpyHostToDevice, stream_));
+        tables_uploaded_.record(stream_);
+        QUADFLOW_CUDA_CHECK(cudaMemsetAsync(non_finite_.data(), 0xff, sizeof(non_finite_record), stream_));
+
+        const std::int64_t image_elements = canvas_.c * canvas_.h * canvas_.w;
+        const std::int64_t plane = canvas_.h * canvas_.w;
+        constexpr bool linear = policy::linear_policy<P>;
+        blend_arguments blend = tables_.arguments(canvas_.c);
+        blend.steps = device_steps();
+        blend.contexts = linear ? nullptr : device_contexts();
+        blend.kind = kind;
+        blend.sigma = static_cast<float>(sigma);
+        blend.non_finite = non_finite_.data();
+        for (std::int64_t n = 0; n < canvas_.n; ++n) {
+            const float* xn = x.data() + n * image_elements;
+            gather_tiles(xn, canvas_.w, canvas_.h, canvas_.c, tables_.tiles(), device_steps(), device_placed(), placed_,
+                         input_.data(), stream_);
+            for (const batch& b : batches_) call_model(b, sigma, n);
+            stats_.calls_saved += full_batches_ - static_cast<std::int64_t>(batches_.size());
+            const bool reads_state = kind != prediction::kind::flow_velocity || preserving || !linear;
+            blend.x = reads_state ? xn : nullptr;
+            blend.original = (preserving || !linear) && original_.data() ? original_.data() + n * image_elements : nullptr;
+            blend.strength = strength_map_.data()
+                                 ? strength_map_.data() + (strength_map_.shape().n == 1 ? 0 : n) * plane
+                                 : nullptr;
+            blend.model_output = output_.data();
+            blend.velocity = velocity.data() + n * image_elements;
+            blend_tiles(blend, tables_.blocks_x(), tables_.blocks_y(), policy_, stream_);
+            capture_non_finite(non_finite_.data(), n, output_.data(), tables_.tiles(), device_steps(), xn, canvas_.w,
+                               canvas_.h, stream_);
+        }
+        QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(report_.data(), non_finite_.data(), sizeof(non_finite_record),
+                                            cudaMemcpyDeviceToHost, stream_));
+        report_ready_.record(stream_);
+        report_ready_.wait();
+        if (report_[0].first != no_non_finite) report_non_finite(report_[0], sigma);
+    }
+
+    const field::field_stats& stats() const { return stats_; }
+    const tile::layout& layout() const { return layout_; }
+    cudaStream_t stream() const { return stream_; }
+    /// Model batches one evaluation makes per image when every tile needs the model.
+    std::int64_t full_batches() const { return full_batches_; }
+    /// Device memory the field holds, in bytes (batch buffers, tables).
+    std::int64_t device_bytes() const {
+        return static_cast<std::int64_t>(input_.bytes() + output_.bytes() + step_tables_.bytes()) + tables_.bytes();
+    }
+
+private:
+    struct tile_plan {
+        int start_step = 0;
+        std::int64_t min_pixel_side = 0;
+        float max_pixel_strength = 1.0f;
+    };
+    struct batch {
+        std::int64_t group = 0;
+        std::int64_t first = 0;  ///< into the placed tiles
+        std::int64_t count = 0;
+        std::int64_t offset = 0;  ///< element offset into the batch buffers
+    };
+
+    static constexpr bool is(std::string_view name) { return std::string_view(P::name) == name; }
+
+    /// Checks the inputs as field::tiled_field does; returns the strength map's values (empty without one).
+    std::vector<float> check_inputs() {
+        if constexpr (P::needs_original) {
+            if (original_.data() == nullptr)
+                throw invalid_argument("original", "none",
+                                       std::string("the ") + std::string(P::name) +
+                                           " policy needs the clean original latent (img2img); txt2img has none");
+        }
+        if (original_.data() != nullptr) {
+            require_contiguous_device(original_, "original");
+            require_same_shape(original_.shape(), canvas_, "original", "the canvas");
+            const std::vector<float> values = copy_to_host(original_, stream_);
+            for (std::size_t i = 0; i < values.size(); ++i)
+                if (!std::isfinite(values[i]))
+                    throw invalid_argument("original[" + std::to_string(i) + "]", quadflow::detail::to_text(values[i]),
+                                           "the original latent must be finite");
+        }
+        if (is("mask") && strength_map_.data() == nullptr)
+            throw invalid_argument("strength_map", "none", "the mask policy needs a per-pixel strength map");
+        std::vector<float> strengths;
+        if (strength_map_.data() != nullptr) {
+            require_contiguous_device(strength_map_, "strength_map");
+            const shape4 s = strength_map_.shape();
+            if (!((s.n == 1 || s.n == canvas_.n) && s.c == 1 && s.h == canvas_.h && s.w == canvas_.w))
+                throw shape_error("strength_map has shape " + to_string(s) + " but the canvas " + to_string(canvas_) +
+                                  " needs [1 or N, 1, H, W]");
+            strengths = copy_to_host(strength_map_, stream_);
+            for (std::size_t i = 0; i < strengths.size(); ++i) {
+                const float m = strengths[i];
+                if (!(std::isfinite(m) && m >= 0.0f && m <= 1.0f))
+                    throw invalid_argument("strength_map[" + std::to_string(i) + "]", quadflow::detail::to_text(m),
+                                           "must be in [0, 1]");
+            }
+        }
+        if (is("strength") || is("mask") || is("progress_ramp"))
+            require(options_.sigmas.size() >= 2, "field_options.sigmas.size()", options_.sigmas.size(),
+                    std::string("the ") + std::string(P::name) + " policy needs the schedule being sampled");
+        if (!options_.sigmas.empty()) schedule::validate_schedule(options_.sigmas);
+        return strengths;
+    }
+
+    void prepare_tiles(const std::vector<float>& strengths) {
+        const std::size_t count = layout_.tiles.size();
+        plans_.resize(count);
+        const std::size_t steps = options_.sigmas.empty() ? 1 : options_.sigmas.size() - 1;
+        const std::int64_t H = layout_.height, W = layout_.width;
+        for (std::size_t t = 0; t < count; ++t) {
+            const tile::tile& tl = layout_.tiles[t];
+            tile_plan& p = plans_[t];
+            p.min_pixel_side = std::min(tl.core.w, tl.core.h) * layout_.latent_scale;
+            p.start_step = options_.sigmas.empty()
+                               ? 0
+                               : static_cast<int>(schedule::img2img_start_index(options_.strength_rule, steps, tl.denoise));
+            if (!strengths.empty()) {
+                float peak = 0.0f;
+                for (std::int64_t n = 0; n < strength_map_.shape().n; ++n)
+                    for (std::int64_t y = 0; y < tl.padded.h; ++y)
+                        for (std::int64_t x = 0; x < tl.padded.w; ++x)
+                            peak = std::max(peak, strengths[static_cast<std::size_t>(
+                                                      (n * H + reflect_index(tl.padded.y + y, H)) * W +
+                                                      reflect_index(tl.padded.x + x, W))]);
+                p.max_pixel_strength = peak;
+            }
+        }
+    }
+
+    void prepare_groups() {
+        groups_ = tile::make_batches(layout_, std::numeric_limits<int>::max());
+        std::int64_t elements = 0;
+        full_batches_ = 0;
+        for (const tile::tile_batch& g : groups_) {
+            const auto count = static_cast<std::int64_t>(g.tiles.size());
+            require(g.width * g.height * canvas_.c < max_tile_elements, "tile elements",
+                    g.width * g.height * canvas_.c, "must be < 2^40");
+            elements += count * g.width * g.height * canvas_.c;
+            full_batches_ += (count + options_.tile_batch_size - 1) / options_.tile_batch_size;
+        }
+        input_ = device_buffer<float>(static_cast<std::size_t>(elements));
+        output_ = device_buffer<float>(static_cast<std::size_t>(elements));
+        contexts_.resize(plans_.size());
+        batch_infos_.assign(plans_.size(), model::tile_info{});
+        batches_.reserve(static_cast<std::size_t>(full_batches_));
+    }
+
+    /// One pinned and one device allocation hold the per-evaluation tables: tile_step per tile, then
+    /// (policies without linear()) tile_context per tile, then the placed tiles' indices.
+    void prepare_step_tables() {
+        const std::size_t tiles = plans_.size();
+        auto aligned = [](std::size_t bytes) { return (bytes + 15) / 16 * 16; };
+        contexts_offset_ = aligned(tiles * sizeof(tile_step));
+        placed_offset_ = contexts_offset_ + (policy::linear_policy<P> ? 0 : aligned(tiles * sizeof(policy::tile_context)));
+        const std::size_t bytes = placed_offset_ + aligned(tiles * sizeof(std::int32_t));
+        pinned_tables_ = pinned_buffer<std::byte>(bytes);
+        step_tables_ = device_buffer<std::byte>(bytes);
+        non_finite_ = device_buffer<non_finite_record>(1);
+        report_ = pinned_buffer<non_finite_record>(1);
+    }
+
+    tile_step* pinned_steps() const { return reinterpret_cast<tile_step*>(pinned_tables_.data()); }
+    policy::tile_context* pinned_contexts() const {
+        return reinterpret_cast<policy::tile_context*>(pinned_tables_.data() + contexts_offset_);
+    }
+    std::int32_t* pinned_placed() const { return reinterpret_cast<std::int32_t*>(pinned_tables_.data() + placed_offset_); }
+    const tile_step* device_steps() const { return reinterpret_cast<const tile_step*>(step_tables_.data()); }
+    const policy::tile_context* device_contexts() const {
+        return reinterpret_cast<const policy::tile_context*>(step_tables_.data() + contexts_offset_);
+    }
+    const std::int32_t* device_placed() const {
+        return reinterpret_cast<const std::int32_t*>(step_tables_.data() + placed_offset_);
+    }
+
+    policy::tile_context context(std::size_t t, double sigma) const {
+        policy::tile_context c;
+        c.denoise = static_cast<float>(layout_.tiles[t].denoise);
+        c.sigma = static_cast<float>(sigma);
+        c.step = step_;
+        c.total_steps = options_.sigmas.empty() ? 1 : static_cast<int>(options_.sigmas.size()) - 1;
+        c.start_step = plans_[t].start_step;
+        if (options_.sigmas.size() >= 2) {
+            const double first = options_.sigmas.front(), last = options_.sigmas.back();
+            c.tau = static_cast<float>((sigma - last) / (first - last));
+        }
+        c.min_pixel_side = plans_[t].min_pixel_side;
+        c.max_pixel_strength = plans_[t].max_pixel_strength;
+        return c;
+    }
+
+    /// Fills the pinned tables and the model batches for this evaluation; returns whether some tile has a
+    /// preservation term (then the blend reads the state and the original).
+    bool plan_tiles(double sigma) {
+        tile_step* steps = pinned_steps();
+        std::int32_t* placed = pinned_placed();
+        for (std::size_t t = 0; t < plans_.size(); ++t) {
+            contexts_[t] = context(t, sigma);
+            steps[t].slot = -1;
+        }
+        batches_.clear();
+        std::int64_t offset = 0, count = 0;
+        for (std::size_t g = 0; g < groups_.size(); ++g) {
+            const tile::tile_batch& group = groups_[g];
+            const std::int64_t elements = group.width * group.height * canvas_.c;
+            for (std::int64_t t : group.tiles) {
+                const auto ti = static_cast<std::size_t>(t);
+                if (!policy_.needs_model(contexts_[ti])) continue;
+                if (batches_.empty() || batches_.back().group != static_cast<std::int64_t>(g) ||
+                    batches_.back().count == options_.tile_batch_size)
+                    batches_.push_back(batch{static_cast<std::int64_t>(g), count, 0, offset});
+                ++batches_.back().count;
+                placed[count++] = static_cast<std::int32_t>(t);
+                steps[ti].slot = offset;
+                offset += elements;
+            }
+        }
+        placed_ = count;
+        bool preserving = false;
+        const bool has_original = original_.data() != nullptr;
+        for (std::size_t t = 0; t < plans_.size(); ++t) {
+            if constexpr (policy::linear_policy<P>) {
+                const policy::linear_velocity l = policy_.linear(contexts_[t]);
+                steps[t].linear = {steps[t].slot >= 0 ? l.model : 0.0f, has_original ? l.preserve : 0.0f};
+                preserving = preserving || steps[t].linear.preserve != 0.0f;
+            } else {
+                pinned_contexts()[t] = contexts_[t];
+                steps[t].linear = {};
+            }
+        }
+        return preserving;
+    }
+
+    void call_model(const batch& b, double sigma, std::int64_t n) {
+        const tile::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
+        for (std::int64_t i = b.first; i < b.first + b.count; ++i) {
+            const tile::tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
+            batch_infos_[static_cast<std::size_t>(i)] = model::tile_info{tl.padded, tl.core, tl.id, n};
+        }
+        const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
+        const const_view input(input_.data() + b.offset, batch_shape, memory_space::device);
+        const mutable_view output(output_.data() + b.offset, batch_shape, memory_space::device);
+        const model::batch_request request{
+            input, sigma, step_,
+            std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count))};
+        (*model_)(request, output, stream_);
+        ++stats_.model_calls;
+        stats_.tiles_evaluated += b.count;
+        stats_.tile_pixels += b.count * group.width * group.height;
+    }
+
+    [[noreturn]] void report_non_finite(const non_finite_record& r, double sigma) const {
+        const auto t = static_cast<std::size_t>(r.first >> non_finite_offset_bits);
+        const auto local = static_cast<std::int64_t>(r.first & ((1ull << non_finite_offset_bits) - 1));
+        const tile::tile& tl = layout_.tiles[t];
+        const rect& p = tl.padded;
+        const std::int64_t c = local / p.area(), y = p.y + local % p.area() / p.w, x = p.x + local % p.w;
+        const float v = prediction::to_flow_velocity(model_->prediction_kind(), r.prediction, r.state,
+                                                     static_cast<float>(sigma));
+        throw model_error("model output " + quadflow::detail::to_text(r.prediction) + " gives a non-finite flow velocity (" +
+                          quadflow::detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
+                          quadflow::detail::to_text(sigma) + ", in tile " + std::to_string(tl.id) + " " + to_string(p) +
+                          ", image " + std::to_string(r.image) + ", channel " + std::to_string(c) + ", pixel (x=" +
+                          std::to_string(x) + ", y=" + std::to_string(y) + ")");
+    }
+
+    M* model_;
+    tile::layout layout_;
+    shape4 canvas_;
+    P policy_;
+    field::field_options options_;
+    cudaStream_t stream_;
+    const_view original_;
+    const_view strength_map_;
+
+    std::vector<tile_plan> plans_;
+    std::vector<tile::tile_batch> groups_;
+    std::vector<policy::tile_context> contexts_;
+    std::vector<model::tile_info> batch_infos_;
+    std::vector<batch> batches_;
+    std::int64_t placed_ = 0;
+    std::int64_t full_batches_ = 0;
+    int step_ = -1;
+    field::field_stats stats_;
+
+    device_blend_tables tables_;
+    device_buffer<float> input_, output_;
+    std::size_t contexts_offset_ = 0, placed_offset_ = 0;
+    pinned_buffer<std::byte> pinned_tables_;
+    device_buffer<std::byte> step_tables_;
+    device_buffer<non_finite_record> non_finite_;
+    pinned_buffer<non_finite_record> report_;
+    event tables_uploaded_, report_ready_;
+};
+
+}  // namespace quadflow::cuda
