@@ -98,7 +98,8 @@ inline void check_pixel_limit(const std::string& what, image_size size, std::int
         throw io_error(what + "zero size " + std::to_string(size.width) + "x" + std::to_string(size.height));
     if (size.width > max_pixels / size.height) {
         // Sides come from 32-bit header fields, so their product fits in 64 unsigned bits.
-        const std::uint64_t pixel_count = static_cast<std::uint64_t>(size.width) * static_cast<std::uint64_t>(size.height);
+        const std::uint64_t pixel_count =
+            static_cast<std::uint64_t>(size.width) * static_cast<std::uint64_t>(size.height);
         throw io_error(what + std::to_string(size.width) + "x" + std::to_string(size.height) + " = " +
                        std::to_string(pixel_count) + " pixels is more than the limit of " + std::to_string(max_pixels));
     }
@@ -125,6 +126,30 @@ inline std::vector<std::uint8_t> read_all(std::FILE* file, const std::string& wh
     return bytes;
 }
 
+/// Why a PNG would make stb_image allocate for data the file does not hold, or an empty string (always for other
+/// data): stb_image grows its buffer to a chunk's declared length before reading it, so a 60-byte file declaring
+/// a 2 GB IDAT chunk allocates 2 GB. Every chunk up to IEND must fit in the file.
+inline std::string png_chunk_problem(std::span<const std::uint8_t> bytes) {
+    static constexpr unsigned char signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (bytes.size() < 8 || std::memcmp(bytes.data(), signature, sizeof signature) != 0) return {};
+    std::size_t pos = 8;
+    while (pos + 8 <= bytes.size()) {
+        const std::size_t length = std::size_t{bytes[pos]} << 24 | std::size_t{bytes[pos + 1]} << 16 |
+                                   std::size_t{bytes[pos + 2]} << 8 | std::size_t{bytes[pos + 3]};
+        std::string type(reinterpret_cast<const char*>(bytes.data() + pos + 4), 4);
+        if (type == "IEND") break;
+        const std::size_t left = bytes.size() - (pos + 8);
+        if (length > left) {
+            for (char& ch : type)
+                if (ch < 32 || ch > 126) ch = '?';
+            return "chunk '" + type + "' declares " + std::to_string(length) + " bytes but " + std::to_string(left) +
+                   " follow";
+        }
+        pos += 12 + length;  // length, type, data, CRC
+    }
+    return {};
+}
+
 /// Why the stb_image of Debian 12 (2.27) would go outside its Huffman tables on this JPEG, or an empty string
 /// (always for other data): a table of more than 256 codes (it writes past the table) or a scan that decodes
 /// with a table no DHT segment defined (it reads an uninitialised one). Walks the markers the way stb_image
@@ -135,7 +160,8 @@ inline std::string jpeg_huffman_problem(std::span<const std::uint8_t> bytes) {
     while (pos < bytes.size() && bytes[pos] == 0xFF) ++pos;
     if (pos == 0 || pos == bytes.size() || bytes[pos] != 0xD8) return {};
     ++pos;
-    const auto at = [&](std::size_t i) -> std::size_t { return i < bytes.size() ? bytes[i] : 0; };  // stb reads 0 past the end
+    // Byte i, or 0 past the end, as stb_image reads it.
+    const auto at = [&](std::size_t i) -> std::size_t { return i < bytes.size() ? bytes[i] : 0; };
     bool progressive = false;
     std::array<bool, 4> dc_defined{}, ac_defined{};
     while (pos + 1 < bytes.size()) {
@@ -195,6 +221,8 @@ inline rgb_image decode_rgb(std::span<const std::uint8_t> bytes, std::int64_t ma
                        std::to_string(max_encoded_bytes) + " stb_image reads");
     const int length = static_cast<int>(bytes.size());
     if (const auto png_size = declared_png_size(bytes)) check_pixel_limit(what, *png_size, max_pixels);
+    if (const std::string problem = png_chunk_problem(bytes); !problem.empty())
+        throw io_error(what + "Corrupt PNG: " + problem);
     if (const std::string problem = jpeg_huffman_problem(bytes); !problem.empty())
         throw io_error(what + "Corrupt JPEG: " + problem);
     int width = 0, height = 0, channels = 0;

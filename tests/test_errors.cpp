@@ -408,6 +408,18 @@ TEST_CASE("a PNG header whose pixel count overflows 64-bit signed arithmetic") {
                          io_error);
 }
 
+TEST_CASE("a PNG chunk that declares more bytes than the file holds") {
+    // stb_image grew its buffer to the declared 2 GB before reading (found by fuzz_image_loader's memory limit).
+    const std::vector<std::uint8_t> png = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',                                        // signature
+        0,    0,   0,   13,  'I',  'H',  'D',  'R',  0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0,  // 16x16 RGB
+        0,    0,   0,   0,                                                                  // IHDR CRC
+        0x80, 0,   0,   0,   'I',  'D',  'A',  'T',  0x78, 0x9c};                            // 2^31-byte IDAT
+    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory(png),
+                         doctest::Contains("Corrupt PNG: chunk 'IDAT' declares 2147483648 bytes but 2 follow"),
+                         io_error);
+}
+
 TEST_CASE("a JPEG whose Huffman table declares more than 256 codes") {
     // stb_image 2.27 writes past its tables for this (found by fuzz_image_loader); the loader refuses it first.
     // Start of image, then a DHT segment of 19 bytes: table class/id, 16 counts of 32 codes each (512).
