@@ -179,11 +179,6 @@ public:
     }
 
 private:
-    struct tile_plan {
-        int start_step = 0;
-        std::int64_t min_pixel_side = 0;
-        float max_pixel_strength = 1.0f;
-    };
     struct batch {
         std::int64_t group = 0;
         std::int64_t first = 0;  ///< into the placed tiles
@@ -191,72 +186,26 @@ private:
         std::int64_t offset = 0;  ///< element offset into the batch buffers
     };
 
-    static constexpr bool is(std::string_view name) { return std::string_view(P::name) == name; }
-
-    /// Checks the inputs as field::tiled_field does; returns the strength map's values (empty without one).
+    /// Checks the inputs as field::tiled_field does (on host copies); returns the strength map's values.
     std::vector<float> check_inputs() {
-        if constexpr (P::needs_original) {
-            if (original_.data() == nullptr)
-                throw invalid_argument("original", "none",
-                                       std::string("the ") + std::string(P::name) +
-                                           " policy needs the clean original latent (img2img); txt2img has none");
-        }
+        std::vector<float> originals, strengths;
         if (original_.data() != nullptr) {
             require_contiguous_device(original_, "original");
-            require_same_shape(original_.shape(), canvas_, "original", "the canvas");
-            const std::vector<float> values = copy_to_host(original_, stream_);
-            for (std::size_t i = 0; i < values.size(); ++i)
-                if (!std::isfinite(values[i]))
-                    throw invalid_argument("original[" + std::to_string(i) + "]", quadflow::detail::to_text(values[i]),
-                                           "the original latent must be finite");
+            if (original_.shape() == canvas_) originals = copy_to_host(original_, stream_);
         }
-        if (is("mask") && strength_map_.data() == nullptr)
-            throw invalid_argument("strength_map", "none", "the mask policy needs a per-pixel strength map");
-        std::vector<float> strengths;
         if (strength_map_.data() != nullptr) {
             require_contiguous_device(strength_map_, "strength_map");
-            const shape4 s = strength_map_.shape();
-            if (!((s.n == 1 || s.n == canvas_.n) && s.c == 1 && s.h == canvas_.h && s.w == canvas_.w))
-                throw shape_error("strength_map has shape " + to_string(s) + " but the canvas " + to_string(canvas_) +
-                                  " needs [1 or N, 1, H, W]");
             strengths = copy_to_host(strength_map_, stream_);
-            for (std::size_t i = 0; i < strengths.size(); ++i) {
-                const float m = strengths[i];
-                if (!(std::isfinite(m) && m >= 0.0f && m <= 1.0f))
-                    throw invalid_argument("strength_map[" + std::to_string(i) + "]", quadflow::detail::to_text(m),
-                                           "must be in [0, 1]");
-            }
         }
-        if (is("strength") || is("mask") || is("progress_ramp"))
-            require(options_.sigmas.size() >= 2, "field_options.sigmas.size()", options_.sigmas.size(),
-                    std::string("the ") + std::string(P::name) + " policy needs the schedule being sampled");
-        if (!options_.sigmas.empty()) schedule::validate_schedule(options_.sigmas);
+        field::detail::check_field_inputs<P>({canvas_, options_.sigmas, original_.data() != nullptr,
+                                              original_.shape(), originals, strength_map_.data() != nullptr,
+                                              strength_map_.shape(), strengths});
         return strengths;
     }
 
     void prepare_tiles(const std::vector<float>& strengths) {
-        const std::size_t count = layout_.tiles.size();
-        plans_.resize(count);
-        const std::size_t steps = options_.sigmas.empty() ? 1 : options_.sigmas.size() - 1;
-        const std::int64_t H = layout_.height, W = layout_.width;
-        for (std::size_t t = 0; t < count; ++t) {
-            const tile::tile& tl = layout_.tiles[t];
-            tile_plan& p = plans_[t];
-            p.min_pixel_side = std::min(tl.core.w, tl.core.h) * layout_.latent_scale;
-            p.start_step = options_.sigmas.empty()
-                               ? 0
-                               : static_cast<int>(schedule::img2img_start_index(options_.strength_rule, steps, tl.denoise));
-            if (!strengths.empty()) {
-                float peak = 0.0f;
-                for (std::int64_t n = 0; n < strength_map_.shape().n; ++n)
-                    for (std::int64_t y = 0; y < tl.padded.h; ++y)
-                        for (std::int64_t x = 0; x < tl.padded.w; ++x)
-                            peak = std::max(peak, strengths[static_cast<std::size_t>(
-                                                      (n * H + reflect_index(tl.padded.y + y, H)) * W +
-                                                      reflect_index(tl.padded.x + x, W))]);
-                p.max_pixel_strength = peak;
-            }
-        }
+        plans_ = field::detail::plan_tiles(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
+                                           strengths);
     }
 
     void prepare_groups() {
@@ -404,7 +353,7 @@ private:
     const_view original_;
     const_view strength_map_;
 
-    std::vector<tile_plan> plans_;
+    std::vector<field::detail::tile_plan> plans_;
     std::vector<tile::tile_batch> groups_;
     std::vector<policy::tile_context> contexts_;
     std::vector<model::tile_info> batch_infos_;

@@ -30,6 +30,7 @@
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/blend_plan.hpp"
+#include "quadflow/field/field_inputs.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/prediction/prediction.hpp"
@@ -118,11 +119,6 @@ public:
     std::int64_t full_batches() const { return full_batches_; }
 
 private:
-    struct tile_plan {
-        int start_step = 0;  ///< img2img start step for its strength
-        std::int64_t min_pixel_side = 0;
-        float max_pixel_strength = 1.0f;
-    };
     struct batch {
         std::int64_t group = 0;
         std::int64_t first = 0;   ///< into batch_tiles_
@@ -134,66 +130,21 @@ private:
         std::int64_t first_tile = 0, tiles = 0;     ///< into batch_tiles_
     };
 
-    static constexpr bool is(std::string_view name) { return std::string_view(P::name) == name; }
-
     void check_inputs() {
-        if constexpr (P::needs_original) {
-            if (original_.data() == nullptr)
-                throw invalid_argument("original", "none",
-                                       std::string("the ") + std::string(P::name) +
-                                           " policy needs the clean original latent (img2img); txt2img has none");
-        }
-        if (original_.data() != nullptr) {
-            require_contiguous_host(original_, "original");
-            require_same_shape(original_.shape(), canvas_, "original", "the canvas");
-            for (std::int64_t i = 0; i < original_.numel(); ++i)
-                if (!std::isfinite(original_.data()[i]))
-                    throw invalid_argument("original[" + std::to_string(i) + "]", detail::to_text(original_.data()[i]),
-                                           "the original latent must be finite");
-        }
-        if (is("mask") && strength_map_.data() == nullptr)
-            throw invalid_argument("strength_map", "none", "the mask policy needs a per-pixel strength map");
-        if (strength_map_.data() != nullptr) {
-            require_contiguous_host(strength_map_, "strength_map");
-            const shape4 s = strength_map_.shape();
-            if (!((s.n == 1 || s.n == canvas_.n) && s.c == 1 && s.h == canvas_.h && s.w == canvas_.w))
-                throw shape_error("strength_map has shape " + to_string(s) + " but the canvas " + to_string(canvas_) +
-                                  " needs [1 or N, 1, H, W]");
-            for (std::int64_t i = 0; i < strength_map_.numel(); ++i) {
-                const float m = strength_map_.data()[i];
-                if (!(std::isfinite(m) && m >= 0.0f && m <= 1.0f))
-                    throw invalid_argument("strength_map[" + std::to_string(i) + "]", detail::to_text(m),
-                                           "must be in [0, 1]");
-            }
-        }
-        if (is("strength") || is("mask") || is("progress_ramp"))
-            require(options_.sigmas.size() >= 2, "field_options.sigmas.size()", options_.sigmas.size(),
-                    std::string("the ") + std::string(P::name) + " policy needs the schedule being sampled");
-        if (!options_.sigmas.empty()) schedule::validate_schedule(options_.sigmas);
+        if (original_.data() != nullptr) require_contiguous_host(original_, "original");
+        if (strength_map_.data() != nullptr) require_contiguous_host(strength_map_, "strength_map");
+        const auto values = [](const_view v) {
+            return std::span<const float>(v.data(), static_cast<std::size_t>(v.data() ? v.numel() : 0));
+        };
+        detail::check_field_inputs<P>({canvas_, options_.sigmas, original_.data() != nullptr, original_.shape(),
+                                       values(original_), strength_map_.data() != nullptr, strength_map_.shape(),
+                                       values(strength_map_)});
     }
 
     void prepare_tiles() {
-        const std::size_t count = layout_.tiles.size();
-        plans_.resize(count);
-        const std::size_t steps = options_.sigmas.empty() ? 1 : options_.sigmas.size() - 1;
-        const std::int64_t H = layout_.height, W = layout_.width;
-        for (std::size_t t = 0; t < count; ++t) {
-            const tile::tile& tl = layout_.tiles[t];
-            tile_plan& p = plans_[t];
-            p.min_pixel_side = std::min(tl.core.w, tl.core.h) * layout_.latent_scale;
-            p.start_step = options_.sigmas.empty()
-                               ? 0
-                               : static_cast<int>(schedule::img2img_start_index(options_.strength_rule, steps, tl.denoise));
-            if (strength_map_.data() != nullptr) {
-                float peak = 0.0f;
-                for (std::int64_t n = 0; n < strength_map_.shape().n; ++n)
-                    for (std::int64_t y = 0; y < tl.padded.h; ++y)
-                        for (std::int64_t x = 0; x < tl.padded.w; ++x)
-                            peak = std::max(peak, strength_map_(n, 0, reflect_index(tl.padded.y + y, H),
-                                                                reflect_index(tl.padded.x + x, W)));
-                p.max_pixel_strength = peak;
-            }
-        }
+        plans_ = detail::plan_tiles(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
+                                    std::span<const float>(strength_map_.data(),
+                                                           static_cast<std::size_t>(strength_map_.data() ? strength_map_.numel() : 0)));
     }
 
     void prepare_groups() {
@@ -313,9 +264,9 @@ private:
                         const std::int64_t local = (c * r.h + (y - r.y)) * r.w + (px - r.x);
                         const float v = prediction::to_flow_velocity(kind, out[local], x(n, c, y, px), s);
                         if (std::isfinite(v)) continue;
-                        throw model_error("model output " + detail::to_text(out[local]) + " gives a non-finite flow velocity (" +
-                                          detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
-                                          detail::to_text(sigma) + ", in tile " + std::to_string(layout_.tiles[t].id) +
+                        throw model_error("model output " + quadflow::detail::to_text(out[local]) + " gives a non-finite flow velocity (" +
+                                          quadflow::detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
+                                          quadflow::detail::to_text(sigma) + ", in tile " + std::to_string(layout_.tiles[t].id) +
                                           " " + to_string(r) + ", channel " + std::to_string(c) + ", pixel (x=" +
                                           std::to_string(px) + ", y=" + std::to_string(y) + ")");
                     }
@@ -465,7 +416,7 @@ private:
     const_view strength_map_;
 
     blend_plan plan_;
-    std::vector<tile_plan> plans_;
+    std::vector<detail::tile_plan> plans_;
     std::vector<tile::tile_batch> groups_;
     std::vector<float> input_arena_, output_arena_;
     std::vector<std::int64_t> slot_;

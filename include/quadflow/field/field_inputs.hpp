@@ -1,0 +1,106 @@
+// quadflow field inputs: the checks and per-tile plans shared by the CPU and CUDA tiled fields.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quadflow/core/error.hpp"
+#include "quadflow/core/rect.hpp"
+#include "quadflow/core/tensor.hpp"
+#include "quadflow/policy/policies.hpp"
+#include "quadflow/schedule/strength.hpp"
+#include "quadflow/schedule/validate.hpp"
+#include "quadflow/tile/layout.hpp"
+
+namespace quadflow::field::detail {
+
+/// What a field knows of a tile for the whole run: its img2img start step, smaller side in image pixels
+/// (skip's predicate) and largest strength-map value over its padded rectangle (mask's release test).
+struct tile_plan {
+    int start_step = 0;
+    std::int64_t min_pixel_side = 0;
+    float max_pixel_strength = 1.0f;
+};
+
+/// The inputs of a field as host values: `original` and `strength_map` are null views (shape only,
+/// values empty) when absent; the values are host copies of the fields' (host or device) memory.
+struct field_inputs {
+    shape4 canvas;
+    const std::vector<double>& sigmas;
+    bool has_original = false;
+    shape4 original_shape{};
+    std::span<const float> original_values;
+    bool has_strength_map = false;
+    shape4 strength_shape{};
+    std::span<const float> strength_values;
+};
+
+/// Checks what policy P needs (an original, a strength map, the schedule) and the values given:
+/// the original of the canvas's shape and finite, the map (1 or N) x 1 x H x W in [0, 1], the schedule valid.
+template <policy::velocity_policy P>
+void check_field_inputs(const field_inputs& in) {
+    const std::string_view name = P::name;
+    if constexpr (P::needs_original) {
+        if (!in.has_original)
+            throw invalid_argument("original", "none",
+                                   "the " + std::string(name) +
+                                       " policy needs the clean original latent (img2img); txt2img has none");
+    }
+    if (in.has_original) {
+        require_same_shape(in.original_shape, in.canvas, "original", "the canvas");
+        for (std::size_t i = 0; i < in.original_values.size(); ++i)
+            if (!std::isfinite(in.original_values[i]))
+                throw invalid_argument("original[" + std::to_string(i) + "]", quadflow::detail::to_text(in.original_values[i]),
+                                       "the original latent must be finite");
+    }
+    if (name == "mask" && !in.has_strength_map)
+        throw invalid_argument("strength_map", "none", "the mask policy needs a per-pixel strength map");
+    if (in.has_strength_map) {
+        const shape4 s = in.strength_shape;
+        if (!((s.n == 1 || s.n == in.canvas.n) && s.c == 1 && s.h == in.canvas.h && s.w == in.canvas.w))
+            throw shape_error("strength_map has shape " + to_string(s) + " but the canvas " + to_string(in.canvas) +
+                              " needs [1 or N, 1, H, W]");
+        for (std::size_t i = 0; i < in.strength_values.size(); ++i) {
+            const float m = in.strength_values[i];
+            if (!(std::isfinite(m) && m >= 0.0f && m <= 1.0f))
+                throw invalid_argument("strength_map[" + std::to_string(i) + "]", quadflow::detail::to_text(m),
+                                       "must be in [0, 1]");
+        }
+    }
+    if (name == "strength" || name == "mask" || name == "progress_ramp")
+        require(in.sigmas.size() >= 2, "field_options.sigmas.size()", in.sigmas.size(),
+                "the " + std::string(name) + " policy needs the schedule being sampled");
+    if (!in.sigmas.empty()) schedule::validate_schedule(in.sigmas);
+}
+
+/// One plan per tile of `layout` (see tile_plan); `strength_values` is the map ((1 or N) x H x W) or empty.
+inline std::vector<tile_plan> plan_tiles(const tile::layout& layout, const std::vector<double>& sigmas,
+                                         schedule::strength_rule rule, std::int64_t strength_images,
+                                         std::span<const float> strength_values) {
+    std::vector<tile_plan> plans(layout.tiles.size());
+    const std::size_t steps = sigmas.empty() ? 1 : sigmas.size() - 1;
+    const std::int64_t H = layout.height, W = layout.width;
+    for (std::size_t t = 0; t < plans.size(); ++t) {
+        const tile::tile& tl = layout.tiles[t];
+        tile_plan& p = plans[t];
+        p.min_pixel_side = std::min(tl.core.w, tl.core.h) * layout.latent_scale;
+        p.start_step = sigmas.empty() ? 0 : static_cast<int>(schedule::img2img_start_index(rule, steps, tl.denoise));
+        if (strength_values.empty()) continue;
+        float peak = 0.0f;
+        for (std::int64_t n = 0; n < strength_images; ++n)
+            for (std::int64_t y = 0; y < tl.padded.h; ++y)
+                for (std::int64_t x = 0; x < tl.padded.w; ++x)
+                    peak = std::max(peak, strength_values[static_cast<std::size_t>(
+                                              (n * H + reflect_index(tl.padded.y + y, H)) * W +
+                                              reflect_index(tl.padded.x + x, W))]);
+        p.max_pixel_strength = peak;
+    }
+    return plans;
+}
+
+}  // namespace quadflow::field::detail
