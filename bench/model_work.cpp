@@ -3,8 +3,8 @@
 // quality numbers of the demo report. Prints a table and writes JSON (--json-out).
 //
 //   model_work [--image PATH] [--scales 1,2,4] [--steps 20] [--seed 42] [--min-denoise 0.2] [--max-denoise 0.8]
-//              [--grid-denoise 0.8] [--skip-denoise 0.35] [--skip-below 0] [--proposal-overlap 64]
-//              [--json-out FILE] [--images-dir DIR]
+//              [--grid-denoise 0.8] [--skip-denoise 0.35] [--skip-below 0] [--mask-slope 0.1]
+//              [--proposal-overlap 64] [--json-out FILE] [--images-dir DIR]
 //
 // Per scale: the photo is upscaled with a bilinear filter; the quadtree is built on that image with the seed
 // system's defaults (threshold 25, min tile 4 px, align 8, overlap off, area rule min..max denoise, latent scale 8);
@@ -20,6 +20,10 @@
 //   quadtree + skip   the seed's option C: tiles with d <= --skip-denoise (or smaller than --skip-below px) never
 //                     reach the model and are preserved exactly; the others take the model's velocity.
 //   quadtree + strength  each tile is img2img at its own d: no model call before its start step.
+//   quadtree + mask, slope-limited strength  the `mask` policy (Differential Diffusion) on the tiles' strengths
+//                     painted per pixel and slope-limited (tile::slope_limited, --mask-slope strength per latent px,
+//                     Chebyshev distance): below the painted map everywhere, so no tile is released earlier, and
+//                     the higher-d side of a border ramps down to its neighbour instead of stepping.
 //   quadtree + strength, overlap  the same with --proposal-overlap px of overlap (not a seed default: measured
 //                     to show what overlap costs and buys at the borders).
 //
@@ -107,6 +111,7 @@ struct configuration {
     bool grid = false;
     double global_denoise = 1.0;
     bool proposal = false;
+    bool slope_limited = false;  ///< mask policy on the slope-limited painted map (--mask-slope)
 };
 
 struct row {
@@ -140,7 +145,7 @@ int main(int argc, char** argv) {
     try {
         const bench::command_flags flags(argc, argv, 1,
                                          {"image", "scales", "steps", "seed", "min-denoise", "max-denoise", "grid-denoise",
-                                          "skip-denoise", "skip-below", "proposal-overlap", "proposal-rule",
+                                          "skip-denoise", "skip-below", "mask-slope", "proposal-overlap", "proposal-rule",
                                           "proposal-threshold", "json-out", "images-dir"});
         const std::string image_path = flags.text("image", QUADFLOW_DEMO_IMAGE);
         const std::vector<std::int64_t> scales = flags.integers("scales", "1,2,4");
@@ -161,6 +166,8 @@ int main(int argc, char** argv) {
         base.skip_below = flags.integer("skip-below", 0);
         base.skip_denoise_at_most = flags.number("skip-denoise", 0.35);
         const double grid_denoise = flags.number("grid-denoise", 0.8);
+        const double mask_slope = flags.number("mask-slope", 0.1);
+        require(mask_slope > 0.0, "--mask-slope", mask_slope, "must be > 0 (strength per latent px)");
 
         const std::string proposal_name = "quadtree + strength, " + std::string(tile::to_string(proposal.rule)) +
                                           " rule" + (proposal.overlap > 0 ? ", overlap " + std::to_string(proposal.overlap) + " px" : "") +
@@ -171,8 +178,10 @@ int main(int argc, char** argv) {
             {"quadtree (seed, d * v)", "scale", false, 1.0, false},
             {"quadtree + skip", "skip", false, 1.0, false},
             {"quadtree + strength", "strength", false, 1.0, false},
-            {proposal_name, "strength", false, 1.0, true},
+            {"quadtree + mask, slope-limited strength", "mask", false, 1.0, false, true},
+            {proposal_name, "strength", false, 1.0, true},  // last: make_report.py plots the last row as the proposal
         };
+        const std::vector<const configuration*> candidates = {&configurations[3], &configurations[4], &configurations[5]};
 
         const rgb_image photo = examples::load_rgb(image_path);
         std::vector<row> rows;
@@ -192,6 +201,7 @@ int main(int argc, char** argv) {
                 examples::img2img_settings s = base;
                 s.policy = c.policy;
                 s.denoise = c.global_denoise;
+                if (c.slope_limited) s.mask_slope = mask_slope;
                 const tile::layout& layout = c.grid ? grid : (c.proposal ? quadtree_proposal : quadtree);
                 const examples::img2img_result result = examples::run_img2img(latent_image, s, {}, &layout);
                 const host_tensor output = examples::to_latent(result.output, quadtree.width, quadtree.height);
@@ -229,7 +239,8 @@ int main(int argc, char** argv) {
         std::printf("\ntile-pixels: padded latent pixels sent to the model over the run (channels once); 0..255 units;\n"
                     "low-d / high-d: mean |output - original| where only quadtree tiles with d < 0.5 / d >= 0.5 reach.\n"
                     "seam: seam score on the run's own tile borders; seam qt: on the quadtree's borders (the same lines for\n"
-                    "every run). goal: quadtree + strength <= 0.5 x the grid's tile-pixels at a seam score <= the grid's\n");
+                    "every run). goal: quadtree + strength <= 0.5 x the grid's tile-pixels at a seam score <= the grid's;\n"
+                    "mask slope %g strength per latent px\n", mask_slope);
         std::string goals = "[";
         for (const std::int64_t scale : scales) {
             auto find = [&](const configuration& c) {
@@ -237,7 +248,7 @@ int main(int argc, char** argv) {
                                      [&](const row& r) { return r.scale == scale && r.configuration == c.name; });
             };
             const row grid_row = find(configurations[0]);
-            for (const configuration* candidate : {&configurations[3], &configurations[4]}) {
+            for (const configuration* candidate : candidates) {
                 const row r = find(*candidate);
                 const double work_ratio = static_cast<double>(r.tile_pixels) / static_cast<double>(grid_row.tile_pixels);
                 // Seams compared on the same lines, the quadtree's borders: the grid's own borders are one or two
@@ -264,7 +275,8 @@ int main(int argc, char** argv) {
                                std::to_string(latent_scale) + ", \"min_denoise\": " + json_number(seed_quadtree.min_denoise) +
                                ", \"max_denoise\": " + json_number(seed_quadtree.max_denoise) + ", \"grid_denoise\": " +
                                json_number(grid_denoise) + ", \"skip_denoise\": " + json_number(base.skip_denoise_at_most) +
-                               ", \"skip_below\": " + std::to_string(base.skip_below) + ", \"rows\": [";
+                               ", \"skip_below\": " + std::to_string(base.skip_below) + ", \"mask_slope\": " +
+                               json_number(mask_slope) + ", \"rows\": [";
             for (std::size_t i = 0; i < rows.size(); ++i) json += (i ? ",\n  " : "\n  ") + json_row(rows[i]);
             json += "],\n \"goal\": " + goals + "}\n";
             std::ofstream file(json_out);

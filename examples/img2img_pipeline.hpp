@@ -30,6 +30,7 @@
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow/tile/strength_map.hpp"
 
 namespace quadflow::examples {
 
@@ -47,6 +48,7 @@ struct img2img_settings {
     std::int64_t skip_below = 0;       ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
     double skip_denoise_at_most = 0.35;  ///< skip: tiles with d at most this are preserved exactly
     std::optional<std::string> mask_path;  ///< mask: a grayscale PNG of the canvas size (white = strength 1)
+    std::optional<double> mask_slope;      ///< mask: limit the map's slope (strength per latent px), tile::slope_limited
     std::uint64_t seed = 42;
     double texture = 0.05;  ///< data_std of the prompt model: texture added on top of the recoloured target
 
@@ -116,13 +118,7 @@ inline host_tensor make_it_red(const host_tensor& original) {
 }
 
 /// Per-pixel strength painted from the tiles' cores (the `mask` policy's default map).
-inline host_tensor strength_map_of(const tile::layout& layout) {
-    host_tensor map(shape4{1, 1, layout.height, layout.width});
-    for (const tile::tile& t : layout.tiles)
-        for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
-            for (std::int64_t x = t.core.x; x < t.core.right(); ++x) map(0, 0, y, x) = static_cast<float>(t.denoise);
-    return map;
-}
+inline host_tensor strength_map_of(const tile::layout& layout) { return tile::paint_strength_map(layout); }
 
 inline host_tensor load_strength_map(const std::string& path, std::int64_t width, std::int64_t height) {
     const rgb_image mask = load_rgb(path);
@@ -182,9 +178,11 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
         schedule::comfy_denoise([&](int n) { return schedule::flux_mu_schedule(n, mu); }, settings.steps, settings.denoise);
 
     host_tensor strength_map;
-    if (settings.policy == policy::mask::name)
+    if (settings.policy == policy::mask::name) {
         strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, layout.width, layout.height)
                                           : strength_map_of(layout);
+        if (settings.mask_slope) strength_map = tile::slope_limited(strength_map.cview(), *settings.mask_slope);
+    }
 
     model::gaussian_model prompt_model(target.cview(), settings.texture);
     field::field_options options;

@@ -10,3 +10,14 @@
 #endif
 
 #define QUADFLOW_INLINE inline
+
+// QUADFLOW_CPU_DISPATCH: on x86-64 Linux with GCC, the hot CPU loops it marks are compiled twice, for
+// baseline x86-64 and for x86-64-v3 (AVX2, FMA), and the loader picks one for the running CPU (ifunc).
+// Define QUADFLOW_NO_CPU_DISPATCH to build one version for the compiler's target. Results within one
+// machine do not change; the x86-64-v3 version may round multiply-adds once (FMA) where baseline rounds twice.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__CUDACC__) && !defined(__AVX2__) && !defined(QUADFLOW_NO_CPU_DISPATCH)
+#define QUADFLOW_CPU_DISPATCH __attribute__((target_clones("default", "arch=x86-64-v3")))
+#else
+#define QUADFLOW_CPU_DISPATCH
+#endif

@@ -1,4 +1,4 @@
-// quadflow blend plan: per-layout blend data (separable tile weights, reciprocal of the summed weights).
+// quadflow blend plan: per-layout blend data (separable tile weights, reciprocal of the summed weights, normalised tile weights).
 #pragma once
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "quadflow/core/error.hpp"
+#include "quadflow/core/rect.hpp"
 #include "quadflow/tile/layout.hpp"
 #include "quadflow/tile/weights.hpp"
 
@@ -57,6 +58,29 @@ public:
                                            std::to_string(i / W) + ") is " + detail::to_text(sum[i]));
             inverse_sum_[i] = static_cast<float>(1.0 / sum[i]);
         }
+        normalized_offsets_.resize(layout.tiles.size());
+        std::int64_t normalized_total = 0;
+        for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
+            normalized_offsets_[t] = normalized_total;
+            normalized_total += inside(layout.tiles[t].padded, W, H).area();
+        }
+        normalized_.resize(static_cast<std::size_t>(normalized_total));
+        for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
+            const tile::tile& tl = layout.tiles[t];
+            const rect in = inside(tl.padded, W, H);
+            float* out = normalized_.data() + normalized_offsets_[t];
+            for (std::int64_t y = in.y; y < in.bottom(); ++y)
+                for (std::int64_t x = in.x; x < in.right(); ++x)
+                    *out++ = static_cast<float>(double(row_weights(t)[y - tl.padded.y]) *
+                                                double(column_weights(t)[x - tl.padded.x]) /
+                                                sum[static_cast<std::size_t>(y * W + x)]);
+        }
+    }
+
+    /// The part of `padded` inside a width x height canvas.
+    static rect inside(const rect& padded, std::int64_t width, std::int64_t height) {
+        const std::int64_t x0 = std::max<std::int64_t>(padded.x, 0), y0 = std::max<std::int64_t>(padded.y, 0);
+        return rect{x0, y0, std::min(padded.right(), width) - x0, std::min(padded.bottom(), height) - y0};
     }
 
     tile::weight_params weights() const { return weights_; }
@@ -65,12 +89,18 @@ public:
     const float* column_weights(std::size_t t) const { return axis_.data() + column_offsets_[t]; }
     /// 1 / (sum over covering tiles of their weight), one per canvas pixel, row-major.
     const std::vector<float>& inverse_weight_sum() const { return inverse_sum_; }
+    /// Tile `t`'s weight over the summed weights (computed in double), for its padded pixels inside the
+    /// canvas, row-major over inside(padded): the factor of the tile's velocity in the blend. These sum to 1
+    /// (within rounding) at every pixel, so a blend with them needs no normalisation pass.
+    const float* normalized_weights(std::size_t t) const { return normalized_.data() + normalized_offsets_[t]; }
 
 private:
     tile::weight_params weights_{};
     std::vector<std::int64_t> row_offsets_, column_offsets_;
     std::vector<float> axis_;
     std::vector<float> inverse_sum_;
+    std::vector<std::int64_t> normalized_offsets_;
+    std::vector<float> normalized_;
 };
 
 }  // namespace quadflow::field

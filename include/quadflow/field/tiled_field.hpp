@@ -3,14 +3,15 @@
 // Per evaluation (sigma convention, v = dx/dsigma = noise - x0):
 //   1. ask the policy which tiles need the model at this step; plan batches of equal padded shape,
 //      grouped into chunks that fit a small arena (the memory is that of a few batches, not the image);
-//   2. accumulate w * v of the tiles that need no model (preservation terms) in tile order;
-//   3. per chunk: gather its padded tiles (mirror reflection outside the canvas), call the model per
-//      batch, then convert each prediction to flow velocity, reject NaN/Inf (naming tile and step),
-//      apply the policy and accumulate w * v, tiles in group order;
-//   4. multiply by the reciprocal of the summed weights (fixed per layout, computed once).
-// The accumulation order (step 2's tiles by index, then step 3's in shape-group order) does not depend
-// on tile_batch_size or on the thread count (threads split channels), so results are bit-identical
-// across both. After construction nothing is allocated.
+//   2. per chunk: gather its padded tiles (mirror reflection outside the canvas; the copy also checks the
+//      canvas state for NaN/Inf) and call the model per batch; then, per channel plane, add w * v of the
+//      tiles of the chunk's rank range: v is the model's prediction converted to flow velocity (NaN/Inf
+//      rejected, naming tile and step) with the policy applied, or the policy's term alone for tiles that
+//      need no model. The first chunk zeroes the plane and the last one multiplies it by the reciprocal
+//      of the summed weights (fixed per layout), while the plane is in cache.
+// Tiles are added in "rank order" (padded-shape group, then tile index), whatever the chunks, batches or
+// threads (threads split channels), so results are bit-identical for any tile_batch_size, thread count
+// and arena size. After construction nothing is allocated.
 #pragma once
 
 #include <algorithm>
@@ -18,12 +19,14 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "quadflow/core/config.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/finite.hpp"
 #include "quadflow/core/rect.hpp"
@@ -48,8 +51,10 @@ struct field_options {
     /// Threads for gathering and blending (the model is always called from the calling thread).
     /// Results are bit-identical for any value.
     int threads = 1;
-    /// Elements of model input (and as many of output) kept at once; at least one batch is always kept.
-    std::int64_t arena_elements = std::int64_t{1} << 20;
+    /// Elements of model input (and as many of output) kept at once (2 MiB each by default, sized to stay
+    /// in cache); at least one batch is always kept, and never more than every tile needs. Results are
+    /// bit-identical for any value.
+    std::int64_t arena_elements = std::int64_t{1} << 19;
     /// The schedule the sampler runs (sigma convention). Needed by `strength` (start step of each
     /// tile), `mask` (tau) and `progress_ramp` (step / N); optional for the others.
     std::vector<double> sigmas;
@@ -107,7 +112,6 @@ public:
         if (step_ < 0)
             throw error("tiled_field: no step index; call on_step(step, sigma, sigma_next) before evaluating "
                         "(quadflow::sampler::sample does)");
-        if (quadflow::detail::any_non_finite(x.data(), x.numel())) report_non_finite_canvas(x, sigma);
         prediction::require_convertible(model_->prediction_kind(), sigma);
         ++stats_.evaluations;
         for (std::int64_t n = 0; n < canvas_.n; ++n) evaluate_image(x, sigma, velocity, n);
@@ -124,6 +128,12 @@ private:
         std::int64_t first = 0;   ///< into batch_tiles_
         std::int64_t count = 0;
         std::int64_t offset = 0;  ///< element offset into the arenas
+    };
+    /// Per tile and evaluation: its model output in the arena (null when not sent) and, for linear
+    /// policies, v = model * v_model + preserve * (x - original).
+    struct tile_terms {
+        const float* model_out = nullptr;
+        float model = 0.0f, preserve = 0.0f;
     };
     struct chunk {
         std::int64_t first_batch = 0, batches = 0;  ///< into batches_
@@ -151,20 +161,25 @@ private:
         // One group per padded shape, tiles in index order: make_batches with an unbounded batch size.
         groups_ = tile::make_batches(layout_, std::numeric_limits<int>::max());
         require(options_.arena_elements >= 1, "arena_elements", options_.arena_elements, "must be >= 1");
-        std::int64_t largest_batch = 0;
+        std::int64_t largest_batch = 0, all_tiles = 0;
         full_batches_ = 0;
+        rank_order_.clear();
+        rank_order_.reserve(plans_.size());
         for (const tile::tile_batch& g : groups_) {
             const auto count = static_cast<std::int64_t>(g.tiles.size());
             largest_batch = std::max(largest_batch,
                                      std::min<std::int64_t>(count, options_.tile_batch_size) * g.width * g.height * canvas_.c);
+            all_tiles += count * g.width * g.height * canvas_.c;
             full_batches_ += (count + options_.tile_batch_size - 1) / options_.tile_batch_size;
+            rank_order_.insert(rank_order_.end(), g.tiles.begin(), g.tiles.end());
         }
-        arena_capacity_ = std::max(largest_batch, options_.arena_elements);
+        arena_capacity_ = std::max(largest_batch, std::min(options_.arena_elements, all_tiles));
         input_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
         output_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
         chunks_.reserve(static_cast<std::size_t>(full_batches_));
-        other_tiles_.reserve(plans_.size());
+        chunk_rank_begin_.reserve(static_cast<std::size_t>(full_batches_) + 1);
         slot_.assign(plans_.size(), -1);
+        terms_.assign(plans_.size(), tile_terms{});
         batch_tiles_.assign(plans_.size(), 0);
         batch_infos_.assign(plans_.size(), model::tile_info{});
         batches_.reserve(static_cast<std::size_t>(full_batches_));
@@ -192,19 +207,23 @@ private:
     void plan_batches(double sigma, std::int64_t n) {
         batches_.clear();
         chunks_.clear();
-        other_tiles_.clear();
+        chunk_rank_begin_.clear();
+        needs_scan_ = false;
         for (std::size_t t = 0; t < plans_.size(); ++t) {
             contexts_[t] = context(t, sigma);
             slot_[t] = -1;
-            if (!policy_.needs_model(contexts_[t])) other_tiles_.push_back(static_cast<std::int64_t>(t));
         }
-        std::int64_t offset = 0, placed = 0;
+        std::int64_t offset = 0, placed = 0, rank = 0;
         for (std::size_t g = 0; g < groups_.size(); ++g) {
             const tile::tile_batch& group = groups_[g];
             const std::int64_t elements = group.width * group.height * canvas_.c;
             for (std::int64_t t : group.tiles) {
                 const auto ti = static_cast<std::size_t>(t);
-                if (!policy_.needs_model(contexts_[ti])) continue;
+                const std::int64_t this_rank = rank++;
+                if (!policy_.needs_model(contexts_[ti])) {
+                    needs_scan_ = true;  // this tile's pixels are not gathered, so not checked there
+                    continue;
+                }
                 const bool new_batch = batches_.empty() || batches_.back().group != static_cast<std::int64_t>(g) ||
                                        batches_.back().count == options_.tile_batch_size;
                 if (new_batch) {
@@ -213,6 +232,7 @@ private:
                                                static_cast<std::int64_t>(group.tiles.size())) * elements;
                     if (chunks_.empty() || offset + batch_elements > arena_capacity_) {
                         chunks_.push_back(chunk{static_cast<std::int64_t>(batches_.size()), 0, placed, 0});
+                        chunk_rank_begin_.push_back(this_rank);
                         offset = 0;
                     }
                     batches_.push_back(batch{static_cast<std::int64_t>(g), placed, 0, offset});
@@ -227,11 +247,27 @@ private:
                 offset += elements;
             }
         }
-        placed_ = placed;
+        // Chunk k blends the tiles of ranks [chunk_rank_begin_[k], chunk_rank_begin_[k + 1]): its own model
+        // tiles and the tiles between them that need no model; the first chunk starts at rank 0.
+        if (chunk_rank_begin_.empty()) chunk_rank_begin_.push_back(0);
+        chunk_rank_begin_.front() = 0;
+        chunk_rank_begin_.push_back(static_cast<std::int64_t>(rank_order_.size()));
+        for (std::size_t t = 0; t < plans_.size(); ++t) {
+            tile_terms& terms = terms_[t];
+            terms.model_out = slot_[t] >= 0 ? output_arena_.data() + slot_[t] : nullptr;
+            if constexpr (policy::linear_policy<P>) {
+                const policy::linear_velocity l = policy_.linear(contexts_[t]);
+                terms.model = terms.model_out ? l.model : 0.0f;
+                terms.preserve = original_.data() != nullptr ? l.preserve : 0.0f;
+            }
+        }
     }
 
     /// Copies the padded rectangle `r` of image `n` into `out` (C x r.h x r.w), reflecting outside.
-    void gather(const_view x, std::int64_t n, const rect& r, float* out) const {
+    /// Returns whether a copied value is NaN or infinite.
+    QUADFLOW_CPU_DISPATCH bool gather(const_view x, std::int64_t n, const rect& r, float* out) const {
+        constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
+        std::uint32_t non_finite = 0;
         const std::int64_t H = canvas_.h, W = canvas_.w;
         const std::int64_t inside_begin = std::clamp<std::int64_t>(-r.x, 0, r.w);
         const std::int64_t inside_end = std::clamp<std::int64_t>(W - r.x, inside_begin, r.w);
@@ -241,9 +277,13 @@ private:
                 float* dst = out + (c * r.h + y) * r.w;
                 for (std::int64_t i = 0; i < inside_begin; ++i) dst[i] = row[reflect_index(r.x + i, W)];
                 const float* src = row + r.x;
-                for (std::int64_t i = inside_begin; i < inside_end; ++i) dst[i] = src[i];
+                std::memcpy(dst + inside_begin, src + inside_begin,
+                            static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
+                for (std::int64_t i = inside_begin; i < inside_end; ++i)
+                    non_finite |= (std::bit_cast<std::uint32_t>(dst[i]) & exponent) == exponent;
                 for (std::int64_t i = inside_end; i < r.w; ++i) dst[i] = row[reflect_index(r.x + i, W)];
             }
+        return non_finite != 0;
     }
 
     std::int64_t tile_elements(std::size_t t) const {
@@ -296,115 +336,140 @@ private:
         stats_.tile_pixels += b.count * group.width * group.height;
     }
 
-    /// Adds w * v of the listed tiles to channel plane (n, c) of `velocity`, tiles in list order. Model
-    /// outputs (for tiles with a slot) are converted to flow velocity here, from the canvas state.
-    /// Returns whether some model output was non-finite.
-    bool accumulate(const std::int64_t* tiles, std::int64_t count, const_view x, mutable_view velocity,
-                    std::int64_t n, std::int64_t c, float sigma) const {
-        switch (model_->prediction_kind()) {
-            case prediction::kind::flow_velocity:
-                return accumulate_as<prediction::kind::flow_velocity>(tiles, count, x, velocity, n, c, sigma);
-            case prediction::kind::denoised:
-                return accumulate_as<prediction::kind::denoised>(tiles, count, x, velocity, n, c, sigma);
-            case prediction::kind::seed_velocity:
-                return accumulate_as<prediction::kind::seed_velocity>(tiles, count, x, velocity, n, c, sigma);
-            case prediction::kind::epsilon:
-                return accumulate_as<prediction::kind::epsilon>(tiles, count, x, velocity, n, c, sigma);
-        }
-        return false;
-    }
-
+    /// Adds w * v of tile `t` to row `y` of channel plane `c`, over the tile's columns inside the canvas.
+    /// `v`, `x`, `original`, `strengths` point at column 0 of that row (the last two may be null). A model
+    /// output is converted to flow velocity here, from the canvas state `x`. Returns nonzero when a
+    /// converted model output is NaN or infinite.
     template <prediction::kind Kind>
-    bool accumulate_as(const std::int64_t* tiles, std::int64_t count, const_view x, mutable_view velocity,
-                       std::int64_t n, std::int64_t c, float sigma) const {
+    std::uint32_t accumulate_row(std::size_t t, std::int64_t c, std::int64_t y, float* vr, const float* xr,
+                                 const float* orr, const float* sr, float sigma) const {
         constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
         std::uint32_t non_finite = 0;
-        const std::int64_t H = canvas_.h, W = canvas_.w;
-        float* v = &velocity(n, c, 0, 0);
-        const float* xs = &x(n, c, 0, 0);
-        const float* originals = original_.data() != nullptr ? &original_(n, c, 0, 0) : nullptr;
-        const float* strengths =
-            strength_map_.data() != nullptr ? &strength_map_(strength_map_.shape().n == 1 ? 0 : n, 0, 0, 0) : nullptr;
-        for (std::int64_t k = 0; k < count; ++k) {
-            const auto t = static_cast<std::size_t>(tiles[k]);
-            const tile::tile& tl = layout_.tiles[t];
-            const policy::tile_context& ctx = contexts_[t];
-            const float* rows = plan_.row_weights(t);
-            const float* wx = plan_.column_weights(t) - tl.padded.x;  // wx[px]: factor of canvas column px
-            const float* model_out =
-                slot_[t] >= 0 ? output_arena_.data() + slot_[t] + c * tl.padded.h * tl.padded.w : nullptr;
-            const std::int64_t y0 = std::max<std::int64_t>(tl.padded.y, 0), y1 = std::min(tl.padded.bottom(), H);
-            const std::int64_t x0 = std::max<std::int64_t>(tl.padded.x, 0), x1 = std::min(tl.padded.right(), W);
-            for (std::int64_t y = y0; y < y1; ++y) {
-                const float wy = rows[y - tl.padded.y];
-                float* vr = v + y * W;
-                const float* xr = xs + y * W;
-                const float* orr = originals ? originals + y * W : nullptr;
-                const float* pm = model_out ? model_out + (y - tl.padded.y) * tl.padded.w - tl.padded.x : nullptr;
-                if constexpr (policy::linear_policy<P>) {
-                    const policy::linear_velocity l = policy_.linear(ctx);
-                    const float a = pm ? l.model : 0.0f, b = orr ? l.preserve : 0.0f;
-                    if (pm && b != 0.0f) {
-                        for (std::int64_t px = x0; px < x1; ++px) {
-                            const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                            non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
-                            vr[px] += (wy * wx[px]) * (a * vm + b * (xr[px] - orr[px]));
-                        }
-                    } else if (pm) {
-                        for (std::int64_t px = x0; px < x1; ++px) {
-                            const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                            non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
-                            vr[px] += (wy * wx[px]) * (a * vm);
-                        }
-                    } else if (b != 0.0f) {
-                        for (std::int64_t px = x0; px < x1; ++px) vr[px] += (wy * wx[px]) * (b * (xr[px] - orr[px]));
-                    }
-                } else {
-                    for (std::int64_t px = x0; px < x1; ++px) {
-                        const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
-                        non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
-                        const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f,
-                                                strengths ? strengths[y * W + px] : ctx.denoise};
-                        vr[px] += (wy * wx[px]) * policy_.velocity(ctx, e);
-                    }
+        const tile::tile& tl = layout_.tiles[t];
+        const tile_terms& terms = terms_[t];
+        const rect in = blend_plan::inside(tl.padded, canvas_.w, canvas_.h);
+        const std::int64_t x0 = in.x, x1 = in.right();
+        const float* w = plan_.normalized_weights(t) + (y - in.y) * in.w - x0;  // w[px]: factor of canvas column px
+        const float* pm = terms.model_out
+                              ? terms.model_out + (c * tl.padded.h + (y - tl.padded.y)) * tl.padded.w - tl.padded.x
+                              : nullptr;
+        if constexpr (policy::linear_policy<P>) {
+            const float a = terms.model, b = terms.preserve;
+            if (pm && b != 0.0f) {
+                for (std::int64_t px = x0; px < x1; ++px) {
+                    const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
+                    non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
+                    vr[px] += w[px] * (a * vm + b * (xr[px] - orr[px]));
                 }
+            } else if (pm) {
+                for (std::int64_t px = x0; px < x1; ++px) {
+                    const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
+                    non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
+                    vr[px] += w[px] * (a * vm);
+                }
+            } else if (b != 0.0f) {
+                for (std::int64_t px = x0; px < x1; ++px) vr[px] += w[px] * (b * (xr[px] - orr[px]));
             }
+        } else {
+            const policy::tile_context& ctx = contexts_[t];
+            for (std::int64_t px = x0; px < x1; ++px) {
+                const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
+                non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
+                const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f, sr ? sr[px] : ctx.denoise};
+                vr[px] += w[px] * policy_.velocity(ctx, e);
+            }
+        }
+        return non_finite;
+    }
+
+    struct plane_rows {
+        float* v;
+        const float* x;
+        const float* original;
+        const float* strengths;
+    };
+
+    /// Row 0 of channel plane (n, c) of each input; null where there is no original or strength map.
+    plane_rows rows_of(const_view x, mutable_view velocity, std::int64_t n, std::int64_t c) const {
+        return plane_rows{&velocity(n, c, 0, 0), &x(n, c, 0, 0), original_.data() != nullptr ? &original_(n, c, 0, 0) : nullptr,
+                          strength_map_.data() != nullptr ? &strength_map_(strength_map_.shape().n == 1 ? 0 : n, 0, 0, 0)
+                                                          : nullptr};
+    }
+
+    /// Adds w * v of tile `t` to rows [y0, y1) of channel plane (n, c) (rows inside the tile and canvas).
+    template <prediction::kind Kind>
+    std::uint32_t accumulate_rows(std::size_t t, std::int64_t c, std::int64_t y0, std::int64_t y1, const plane_rows& p,
+                                  float sigma) const {
+        const std::int64_t W = canvas_.w;
+        std::uint32_t non_finite = 0;
+        for (std::int64_t y = y0; y < y1; ++y)
+            non_finite |= accumulate_row<Kind>(t, c, y, p.v + y * W, p.x + y * W, p.original ? p.original + y * W : nullptr,
+                                               p.strengths ? p.strengths + y * W : nullptr, sigma);
+        return non_finite;
+    }
+
+    /// Chunked blend: adds w * v of the tiles of ranks [rank_begin, rank_end) to channel plane (n, c).
+    template <prediction::kind Kind>
+    QUADFLOW_CPU_DISPATCH bool accumulate_ranks(std::int64_t rank_begin, std::int64_t rank_end, const_view x, mutable_view velocity,
+                          std::int64_t n, std::int64_t c, float sigma) const {
+        const plane_rows p = rows_of(x, velocity, n, c);
+        std::uint32_t non_finite = 0;
+        for (std::int64_t k = rank_begin; k < rank_end; ++k) {
+            const auto t = static_cast<std::size_t>(rank_order_[static_cast<std::size_t>(k)]);
+            const rect& r = layout_.tiles[t].padded;
+            non_finite |= accumulate_rows<Kind>(t, c, std::max<std::int64_t>(r.y, 0), std::min(r.bottom(), canvas_.h), p, sigma);
         }
         return non_finite != 0;
     }
 
-    void evaluate_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
-        plan_batches(sigma, n);
+    template <prediction::kind Kind>
+    void run_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
         const float s = static_cast<float>(sigma);
         const std::int64_t plane = canvas_.h * canvas_.w;
-        auto start_planes = [&](std::int64_t c) {
-            float* v = &velocity(n, c, 0, 0);
-            std::fill(v, v + plane, 0.0f);
-            accumulate(other_tiles_.data(), static_cast<std::int64_t>(other_tiles_.size()), x, velocity, n, c, s);
-        };
-        pool_->run(canvas_.c, start_planes);
-        for (const chunk& ch : chunks_) {
-            auto gather_task = [&](std::int64_t i) {
-                const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(ch.first_tile + i)]);
-                gather(x, n, layout_.tiles[t].padded, input_arena_.data() + slot_[t]);
-            };
-            pool_->run(ch.tiles, gather_task);
-            for (std::int64_t b = ch.first_batch; b < ch.first_batch + ch.batches; ++b)
-                call_model(batches_[static_cast<std::size_t>(b)], sigma);
+        // Blend step k (one per chunk, or one step when no tile needs the model) adds the tiles of ranks
+        // [chunk_rank_begin_[k], chunk_rank_begin_[k + 1]) to each channel plane; the first step zeroes the
+        // plane while it is in cache.
+        const auto steps = static_cast<std::int64_t>(chunk_rank_begin_.size()) - 1;
+        for (std::int64_t k = 0; k < steps; ++k) {
+            const bool has_chunk = k < static_cast<std::int64_t>(chunks_.size());
+            if (has_chunk) {
+                const chunk& ch = chunks_[static_cast<std::size_t>(k)];
+                std::atomic<bool> non_finite_input{false};
+                auto gather_task = [&](std::int64_t i) {
+                    const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(ch.first_tile + i)]);
+                    if (gather(x, n, layout_.tiles[t].padded, input_arena_.data() + slot_[t])) non_finite_input = true;
+                };
+                pool_->run(ch.tiles, gather_task);
+                if (non_finite_input) report_non_finite_canvas(x, sigma);
+                for (std::int64_t b = ch.first_batch; b < ch.first_batch + ch.batches; ++b)
+                    call_model(batches_[static_cast<std::size_t>(b)], sigma);
+            }
             std::atomic<bool> non_finite{false};
-            auto accumulate_task = [&](std::int64_t c) {
-                if (accumulate(batch_tiles_.data() + ch.first_tile, ch.tiles, x, velocity, n, c, s)) non_finite = true;
+            auto blend_task = [&](std::int64_t c) {
+                float* v = &velocity(n, c, 0, 0);
+                if (k == 0) std::fill(v, v + plane, 0.0f);
+                const auto begin = static_cast<std::size_t>(k);
+                if (accumulate_ranks<Kind>(chunk_rank_begin_[begin], chunk_rank_begin_[begin + 1], x, velocity, n, c, s))
+                    non_finite = true;
             };
-            pool_->run(canvas_.c, accumulate_task);
-            if (non_finite) report_non_finite(ch, x, sigma, n);
+            pool_->run(canvas_.c, blend_task);
+            if (non_finite && has_chunk) report_non_finite(chunks_[static_cast<std::size_t>(k)], x, sigma, n);
         }
         stats_.calls_saved += full_batches_ - static_cast<std::int64_t>(batches_.size());
-        const float* inverse = plan_.inverse_weight_sum().data();
-        auto normalise = [&](std::int64_t c) {
-            float* v = &velocity(n, c, 0, 0);
-            for (std::int64_t i = 0; i < plane; ++i) v[i] *= inverse[i];
-        };
-        pool_->run(canvas_.c, normalise);
+    }
+
+    void evaluate_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
+        plan_batches(sigma, n);
+        const std::int64_t image = canvas_.c * canvas_.h * canvas_.w;
+        if (needs_scan_ && quadflow::detail::any_non_finite(x.data() + n * image, image)) report_non_finite_canvas(x, sigma);
+        switch (model_->prediction_kind()) {
+            case prediction::kind::flow_velocity:
+                return run_image<prediction::kind::flow_velocity>(x, sigma, velocity, n);
+            case prediction::kind::denoised: return run_image<prediction::kind::denoised>(x, sigma, velocity, n);
+            case prediction::kind::seed_velocity:
+                return run_image<prediction::kind::seed_velocity>(x, sigma, velocity, n);
+            case prediction::kind::epsilon: return run_image<prediction::kind::epsilon>(x, sigma, velocity, n);
+        }
     }
 
     M* model_;
@@ -425,9 +490,11 @@ private:
     std::vector<policy::tile_context> contexts_;
     std::vector<batch> batches_;
     std::vector<chunk> chunks_;
-    std::vector<std::int64_t> other_tiles_;
+    std::vector<std::int64_t> chunk_rank_begin_;
+    std::vector<std::int64_t> rank_order_;  ///< every tile: padded-shape groups in order, index order within
+    std::vector<tile_terms> terms_;
+    bool needs_scan_ = false;
     std::int64_t arena_capacity_ = 0;
-    std::int64_t placed_ = 0;
     std::int64_t full_batches_ = 0;
     int step_ = -1;
     field_stats stats_;

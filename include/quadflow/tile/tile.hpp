@@ -1,4 +1,5 @@
-// quadflow tiling, everything: layouts, blend weights, RGB image views, quadtree, grid and SpotDiffusion layouts, batching.
+// quadflow tiling, everything: layouts, blend weights, RGB image views, quadtree, grid and SpotDiffusion layouts, batching,
+// strength maps.
 #pragma once
 
 #include "quadflow/tile/batching.hpp"
@@ -6,4 +7,5 @@
 #include "quadflow/tile/image.hpp"
 #include "quadflow/tile/layout.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow/tile/strength_map.hpp"
 #include "quadflow/tile/weights.hpp"
