@@ -5,6 +5,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 
 #include "field_fixtures.hpp"
 #include "quadflow/field/tiled_field.hpp"
+#include "quadflow/tile/grid.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/model/canvas_field.hpp"
 #include "quadflow/model/gaussian.hpp"
@@ -432,5 +434,46 @@ TEST_CASE("bad field input gets clear errors") {
         field::field_options o;
         CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::strength{}, o, in.original.cview()),
                              doctest::Contains("field_options.sigmas.size() = 0"), invalid_argument);
+    }
+}
+
+TEST_CASE("blend plan and sum starts: normalised weights sum to 1, and each pixel's sum starts exactly once") {
+    // Layouts with reflection (padding outside the canvas), uneven overlaps and several padded shapes.
+    std::vector<tile::layout> layouts = {grid_layout(4, 3, 4, 2, {1.0}), grid_layout(5, 2, 3, 1, {1.0})};
+    layouts.push_back(tile::build_grid(40, 24, tile::grid_options{16, 5}));
+    tile::layout mixed = grid_layout(2, 2, 8, 3, {1.0});
+    mixed.tiles[3].padded = rect{5, 5, 11, 11};  // a different padded shape: another batching group
+    layouts.push_back(mixed);
+    for (const tile::layout& l : layouts) {
+        CAPTURE(l.tiles.size());
+        const field::blend_plan plan(l, tile::weight_params{tile::weight_kind::gaussian, 0.01f});
+        std::vector<double> weight_sum(static_cast<std::size_t>(l.width * l.height), 0.0);
+        std::vector<std::int64_t> order;
+        for (const tile::tile_batch& g : tile::make_batches(l, 1 << 30)) order.insert(order.end(), g.tiles.begin(), g.tiles.end());
+        const field::sum_starts starts(l, order);
+        std::vector<int> started(weight_sum.size(), 0);
+        std::vector<char> reached(weight_sum.size(), 0);
+        bool first_tile_starts = true;
+        for (std::int64_t t : order) {
+            const tile::tile& tl = l.tiles[static_cast<std::size_t>(t)];
+            const rect in = field::blend_plan::inside(tl.padded, l.width, l.height);
+            const float* w = plan.normalized_weights(static_cast<std::size_t>(t));
+            for (std::int64_t y = in.y; y < in.bottom(); ++y) {
+                for (std::int64_t x = in.x; x < in.right(); ++x)
+                    weight_sum[static_cast<std::size_t>(y * l.width + x)] += w[(y - in.y) * in.w + (x - in.x)];
+                for (const field::column_run& r : starts.row(static_cast<std::size_t>(t), tl.padded, y))
+                    for (std::int64_t x = r.begin; x < r.end; ++x) {
+                        const auto p = static_cast<std::size_t>(y * l.width + x);
+                        ++started[p];
+                        first_tile_starts = first_tile_starts && !reached[p] && x >= in.x && x < in.right();
+                    }
+                for (std::int64_t x = in.x; x < in.right(); ++x) reached[static_cast<std::size_t>(y * l.width + x)] = 1;
+            }
+        }
+        CHECK(first_tile_starts);
+        CHECK(std::all_of(started.begin(), started.end(), [](int s) { return s == 1; }));
+        double worst = 0;
+        for (double s : weight_sum) worst = std::max(worst, std::abs(s - 1.0));
+        CHECK(worst < 1e-6);
     }
 }

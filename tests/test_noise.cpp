@@ -103,3 +103,21 @@ TEST_CASE("empty shapes give empty noise and negative extents are rejected") {
     CHECK_THROWS_WITH_AS(noise::torch_randn(3, shape4{-1, 4, -8, 8}), doctest::Contains("torch_randn.shape"),
                          invalid_argument);
 }
+
+TEST_CASE("the portable and the dispatched Box-Muller give the same bits") {
+    // torch_randn picks the x86-64-v3 version (fma) where the CPU has it and the build dispatches, the portable one
+    // (double multiply-adds without FMA) elsewhere; the golden cases above check whichever runs here.
+    std::vector<float> uniforms(16 * 20000);
+    noise::mt19937_torch generator(7);
+    generator.fill_float_uniform(uniforms);
+    uniforms[3] = 0.0f;  // the edges of the uniform range
+    uniforms[11] = 1.0f - 0x1p-24f;
+    std::vector<float> portable = uniforms, dispatched = uniforms;
+    noise::detail::box_muller_groups_portable(portable.data(), portable.size() / 16);
+    noise::detail::box_muller_groups(dispatched.data(), dispatched.size() / 16);
+    CAPTURE(cpu_has_x86_64_v3());
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < portable.size(); ++i)
+        differing += std::bit_cast<std::uint32_t>(portable[i]) != std::bit_cast<std::uint32_t>(dispatched[i]);
+    CHECK(differing == 0);
+}

@@ -33,6 +33,7 @@
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/blend_plan.hpp"
+#include "quadflow/field/sum_starts.hpp"
 #include "quadflow/field/field_inputs.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
@@ -173,6 +174,7 @@ private:
             full_batches_ += (count + options_.tile_batch_size - 1) / options_.tile_batch_size;
             rank_order_.insert(rank_order_.end(), g.tiles.begin(), g.tiles.end());
         }
+        sum_starts_ = sum_starts(layout_, rank_order_);
         arena_capacity_ = std::max(largest_batch, std::min(options_.arena_elements, all_tiles));
         input_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
         output_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
@@ -336,48 +338,66 @@ private:
         stats_.tile_pixels += b.count * group.width * group.height;
     }
 
-    /// Adds w * v of tile `t` to row `y` of channel plane `c`, over the tile's columns inside the canvas.
-    /// `v`, `x`, `original`, `strengths` point at column 0 of that row (the last two may be null). A model
-    /// output is converted to flow velocity here, from the canvas state `x`. Returns nonzero when a
-    /// converted model output is NaN or infinite.
+    static std::uint32_t non_finite_bit(float v) {
+        constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
+        return (std::bit_cast<std::uint32_t>(v) & exponent) == exponent;
+    }
+
+    /// v[px] += w[px] * term(px) over [x0, x1), after zeroing the runs where this tile starts the sums.
+    template <class Term>
+    static void blend_row(std::span<const column_run> starts, float* vr, const float* w, std::int64_t x0, std::int64_t x1,
+                          const Term& term) {
+        for (const column_run& r : starts)
+            for (std::int64_t px = r.begin; px < r.end; ++px) vr[px] = 0.0f;
+        for (std::int64_t px = x0; px < x1; ++px) vr[px] += w[px] * term(px);
+    }
+
+    /// Blends tile `t` into row `y` of channel plane `c`, over the tile's columns inside the canvas: its
+    /// normalised weight times its velocity, added to the sums; where the tile is the first in rank order to
+    /// reach a pixel, the sum is zeroed first (in cache, so the canvas needs no zero-fill pass). `vr`, `xr`, `orr`, `sr` point at column 0 of that row of the velocity,
+    /// canvas state, original and strength map (the last two may be null). A model output is converted to
+    /// flow velocity here, from the canvas state. Returns nonzero when a converted model output is NaN or
+    /// infinite.
     template <prediction::kind Kind>
     std::uint32_t accumulate_row(std::size_t t, std::int64_t c, std::int64_t y, float* vr, const float* xr,
                                  const float* orr, const float* sr, float sigma) const {
-        constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
         std::uint32_t non_finite = 0;
         const tile::tile& tl = layout_.tiles[t];
         const tile_terms& terms = terms_[t];
         const rect in = blend_plan::inside(tl.padded, canvas_.w, canvas_.h);
-        const std::int64_t x0 = in.x, x1 = in.right();
-        const float* w = plan_.normalized_weights(t) + (y - in.y) * in.w - x0;  // w[px]: factor of canvas column px
+        const float* w = plan_.normalized_weights(t) + (y - in.y) * in.w - in.x;  // w[px]: factor of canvas column px
         const float* pm = terms.model_out
                               ? terms.model_out + (c * tl.padded.h + (y - tl.padded.y)) * tl.padded.w - tl.padded.x
                               : nullptr;
+        const std::span<const column_run> starts = sum_starts_.row(t, tl.padded, y);
+        const std::int64_t x0 = in.x, x1 = in.right();
         if constexpr (policy::linear_policy<P>) {
             const float a = terms.model, b = terms.preserve;
             if (pm && b != 0.0f) {
-                for (std::int64_t px = x0; px < x1; ++px) {
+                blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) {
                     const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                    non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
-                    vr[px] += w[px] * (a * vm + b * (xr[px] - orr[px]));
-                }
+                    non_finite |= non_finite_bit(vm);
+                    return a * vm + b * (xr[px] - orr[px]);
+                });
             } else if (pm) {
-                for (std::int64_t px = x0; px < x1; ++px) {
+                blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) {
                     const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                    non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
-                    vr[px] += w[px] * (a * vm);
-                }
+                    non_finite |= non_finite_bit(vm);
+                    return a * vm;
+                });
             } else if (b != 0.0f) {
-                for (std::int64_t px = x0; px < x1; ++px) vr[px] += w[px] * (b * (xr[px] - orr[px]));
+                blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) { return b * (xr[px] - orr[px]); });
+            } else {
+                blend_row(starts, vr, w, x0, x1, [](std::int64_t) { return 0.0f; });
             }
         } else {
             const policy::tile_context& ctx = contexts_[t];
-            for (std::int64_t px = x0; px < x1; ++px) {
+            blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) {
                 const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
-                non_finite |= (std::bit_cast<std::uint32_t>(vm) & exponent) == exponent;
+                non_finite |= non_finite_bit(vm);
                 const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f, sr ? sr[px] : ctx.denoise};
-                vr[px] += w[px] * policy_.velocity(ctx, e);
-            }
+                return policy_.velocity(ctx, e);
+            });
         }
         return non_finite;
     }
@@ -425,10 +445,8 @@ private:
     template <prediction::kind Kind>
     void run_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
         const float s = static_cast<float>(sigma);
-        const std::int64_t plane = canvas_.h * canvas_.w;
         // Blend step k (one per chunk, or one step when no tile needs the model) adds the tiles of ranks
-        // [chunk_rank_begin_[k], chunk_rank_begin_[k + 1]) to each channel plane; the first step zeroes the
-        // plane while it is in cache.
+        // [chunk_rank_begin_[k], chunk_rank_begin_[k + 1]) to each channel plane.
         const auto steps = static_cast<std::int64_t>(chunk_rank_begin_.size()) - 1;
         for (std::int64_t k = 0; k < steps; ++k) {
             const bool has_chunk = k < static_cast<std::int64_t>(chunks_.size());
@@ -446,8 +464,6 @@ private:
             }
             std::atomic<bool> non_finite{false};
             auto blend_task = [&](std::int64_t c) {
-                float* v = &velocity(n, c, 0, 0);
-                if (k == 0) std::fill(v, v + plane, 0.0f);
                 const auto begin = static_cast<std::size_t>(k);
                 if (accumulate_ranks<Kind>(chunk_rank_begin_[begin], chunk_rank_begin_[begin + 1], x, velocity, n, c, s))
                     non_finite = true;
@@ -481,6 +497,7 @@ private:
     const_view strength_map_;
 
     blend_plan plan_;
+    sum_starts sum_starts_;  ///< per tile row: the columns where it is the first tile in rank order
     std::vector<detail::tile_plan> plans_;
     std::vector<tile::tile_batch> groups_;
     std::vector<float> input_arena_, output_arena_;

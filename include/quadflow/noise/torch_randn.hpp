@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <span>
 
+#include "quadflow/core/config.hpp"
 #include "quadflow/core/tensor.hpp"
 
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD > 0
@@ -72,7 +73,7 @@ public:
     }
 
     /// Fills `out` with next_float_uniform() values, in order.
-    void fill_float_uniform(std::span<float> out) {
+    QUADFLOW_CPU_DISPATCH void fill_float_uniform(std::span<float> out) {
         std::size_t filled = 0;
         while (filled < out.size()) {
             if (next_index_ == state_size) regenerate();
@@ -230,17 +231,39 @@ inline void cephes_sincos(float x, float& sine, float& cosine) {
 /// normal_fill_16_AVX2 with mean 0 and std 1: Box-Muller over the pairs (j, j + 8) of 16 uniforms.
 /// The loops are separate so that a compiler can vectorise all but the one holding sqrt, whose errno check
 /// is a branch.
+template <class MultiplyAdd = default_multiply_add>
 inline void box_muller_16(float* values) {
     const float two_pi = static_cast<float>(2.0 * 3.14159265358979323846);
     std::array<float, 8> radius{}, sine{}, cosine{};
-    for (std::size_t lane = 0; lane < 8; ++lane) radius[lane] = -2.0f * cephes_log(1.0f - values[lane]);
+    for (std::size_t lane = 0; lane < 8; ++lane) radius[lane] = -2.0f * cephes_log<MultiplyAdd>(1.0f - values[lane]);
     for (std::size_t lane = 0; lane < 8; ++lane) radius[lane] = std::sqrt(radius[lane]);
-    for (std::size_t lane = 0; lane < 8; ++lane) cephes_sincos(two_pi * values[lane + 8], sine[lane], cosine[lane]);
+    for (std::size_t lane = 0; lane < 8; ++lane)
+        cephes_sincos<MultiplyAdd>(two_pi * values[lane + 8], sine[lane], cosine[lane]);
     // torch stores fma(n, std = 1, mean = 0): n + 0.0f, which only turns -0 into +0.
     for (std::size_t lane = 0; lane < 8; ++lane) {
         values[lane] = radius[lane] * cosine[lane] + 0.0f;
         values[lane + 8] = radius[lane] * sine[lane] + 0.0f;
     }
+}
+
+/// box_muller_16 over `groups` consecutive groups of 16 values, built for the compiler's target.
+inline void box_muller_groups_portable(float* values, std::size_t groups) {
+    for (std::size_t g = 0; g < groups; ++g) box_muller_16(values + 16 * g);
+}
+
+#if QUADFLOW_HAS_CPU_DISPATCH
+/// The same for x86-64-v3, with the fma instruction (same bits: see double_multiply_add).
+QUADFLOW_X86_64_V3 inline void box_muller_groups_x86_64_v3(float* values, std::size_t groups) {
+    for (std::size_t g = 0; g < groups; ++g) box_muller_16<exact_multiply_add>(values + 16 * g);
+}
+#endif
+
+/// box_muller_16 over `groups` groups, with the fastest version the CPU runs.
+inline void box_muller_groups(float* values, std::size_t groups) {
+#if QUADFLOW_HAS_CPU_DISPATCH
+    if (cpu_has_x86_64_v3()) return box_muller_groups_x86_64_v3(values, groups);
+#endif
+    box_muller_groups_portable(values, groups);
 }
 
 /// torch's path for fewer than 16 values: normal_distribution<double>, whose sine half is kept for the next
@@ -269,12 +292,12 @@ inline void torch_randn(std::uint64_t seed, std::span<float> out) {
         return;
     }
     generator.fill_float_uniform(out);
-    for (std::size_t i = 0; i + 16 <= count; i += 16) detail::box_muller_16(out.data() + i);
+    detail::box_muller_groups(out.data(), count / 16);
     if (count % 16 != 0) {
         // torch redraws the last 16 values and transforms them again.
         const std::span<float> last_group = out.last(16);
         generator.fill_float_uniform(last_group);
-        detail::box_muller_16(last_group.data());
+        detail::box_muller_groups(last_group.data(), 1);
     }
 }
 
