@@ -9,7 +9,7 @@
 // every tile at strength 1, and times one evaluation of field::tiled_field on a 1 x C x H x W latent with a model
 // that returns at once: gather of the padded tiles (mirror reflection outside the canvas), Gaussian weights
 // (Mixture of Diffusers, variance 0.01), accumulation and normalisation. It also times a memcpy of one latent,
-// the baseline of bench_field. With --velocity-out it writes, as raw little-endian float32, the blended velocity
+// the baseline of bench_field, and a memcpy of as many bytes as the blend must move (least_bytes). With --velocity-out it writes, as raw little-endian float32, the blended velocity
 // of one evaluation on x = torch.randn(seed) with a check model whose output differs per tile
 // (out = a(id) * in + b(id), see check_model), so that the PyTorch side can compare element by element.
 //
@@ -195,6 +195,16 @@ int run_blend(int argc, char** argv) {
         const std::int64_t h = std::min(t.padded.bottom(), layout.height) - std::max<std::int64_t>(t.padded.y, 0);
         padded_pixels_in_canvas += w * h;
     }
+    // The bytes the blend cannot avoid moving: read every padded tile from x and write it to the model's input,
+    // read the model's output where it lies in the canvas, write the velocity once. The baseline copies as many
+    // bytes (half read, half written).
+    const std::int64_t least_bytes = 4 * shape.c * (2 * padded_pixels + padded_pixels_in_canvas + shape.h * shape.w);
+    std::vector<char> same_source(static_cast<std::size_t>(least_bytes / 2), 1), same_target(same_source.size(), 0);
+    const std::vector<double> same_bytes_times = time_each(warmup, evaluations, [&] {
+        std::memcpy(same_target.data(), same_source.data(), same_source.size());
+        benchmark::DoNotOptimize(same_target.data());
+        benchmark::ClobberMemory();
+    });
 
     const std::string velocity_out = flags.text("velocity-out", "");
     if (!velocity_out.empty()) {
@@ -209,12 +219,14 @@ int run_blend(int argc, char** argv) {
         "{\"benchmark\": \"blend\", \"layout\": \"%s\", \"shape\": [%lld, %lld, %lld, %lld], \"tiles\": %zu, "
         "\"threads\": %d, \"tile_batch_size\": %d, \"model_calls_per_evaluation\": %lld, "
         "\"padded_tile_pixels\": %lld, \"padded_tile_pixels_in_canvas\": %lld, \"median_ms\": %.6g, "
-        "\"times_ms\": %s, \"copy_latent_median_ms\": %.6g, \"copy_latent_times_ms\": %s}\n",
+        "\"times_ms\": %s, \"copy_latent_median_ms\": %.6g, \"copy_latent_times_ms\": %s, \"least_bytes\": %lld, "
+        "\"copy_same_bytes_median_ms\": %.6g}\n",
         layout_path.c_str(), static_cast<long long>(shape.n), static_cast<long long>(shape.c),
         static_cast<long long>(shape.h), static_cast<long long>(shape.w), layout.tiles.size(), options.threads,
         options.tile_batch_size, static_cast<long long>(stats.model_calls / std::max<std::int64_t>(stats.evaluations, 1)),
         static_cast<long long>(padded_pixels), static_cast<long long>(padded_pixels_in_canvas), median(times),
-        json_list(times).c_str(), median(copy_times), json_list(copy_times).c_str());
+        json_list(times).c_str(), median(copy_times), json_list(copy_times).c_str(), static_cast<long long>(least_bytes),
+        median(same_bytes_times));
     return 0;
 }
 

@@ -156,6 +156,8 @@ def time_blend(binaries, layouts, thread_counts, rounds, evaluations, budget_sec
                     measured = run_json(blend_command(binary, layout, threads, evaluations))
                     entry.setdefault(os.path.basename(binary), []).append(measured["median_ms"])
                     entry.setdefault("copy_latent_ms", []).append(measured["copy_latent_median_ms"])
+                    entry.setdefault("copy_same_bytes_ms", []).append(measured["copy_same_bytes_median_ms"])
+                    entry["least_bytes"] = measured["least_bytes"]
                     entry["tiles"] = measured["tiles"]
                     entry["model_calls"] = measured["model_calls_per_evaluation"]
                     entry["padded_tile_pixels"] = measured["padded_tile_pixels"]
@@ -249,7 +251,9 @@ def main() -> int:
         row = {"layout": entry["layout"], "threads": entry["threads"], "tiles": entry["tiles"],
                "model_calls": entry["model_calls"], "padded_tile_pixels": entry["padded_tile_pixels"],
                "padded_tile_pixels_in_canvas": entry["padded_tile_pixels_in_canvas"],
-               "copy_latent_ms": statistics.median(entry["copy_latent_ms"])}
+               "copy_latent_ms": statistics.median(entry["copy_latent_ms"]),
+               "copy_same_bytes_ms": statistics.median(entry["copy_same_bytes_ms"]),
+               "least_bytes": entry["least_bytes"]}
         for series in names + list(TORCH_MODES):
             row[f"{series}_ms"] = statistics.median(entry[series])
         for name in names:
@@ -284,6 +288,11 @@ def main() -> int:
                              f"{row[f'speedup_{n}_vs_mixture']['median']:.2f}" for n in names)
         print(f"  {row['layout']:9} {row['tiles']:>5} {row['threads']:>3} {cells} {row['multidiffusion_ms']:>12.2f} ms "
               f"{row['mixture_ms']:>7.2f} ms   {speedups}")
+    print(f"blend against a copy of the bytes it must move (copy time / blend time, goal >= 0.7):")
+    for row in blend_rows:
+        print(f"  {row['layout']:9} {row['threads']:>3} thr: {row['least_bytes'] / 1e6:.1f} MB, copy "
+              f"{row['copy_same_bytes_ms']:.2f} ms; " +
+              "  ".join(f"{n}: {row['copy_same_bytes_ms'] / row[f'{n}_ms']:.2f}" for n in names))
     print("noise torch.randn(42, 1x16x512x512):")
     for name, check in report["noise_check"].items():
         print(f"  {name}: {check['bitwise_mismatches']} of {check['values']} values differ from torch bit for bit; "

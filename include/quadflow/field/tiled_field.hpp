@@ -4,11 +4,12 @@
 //   1. ask the policy which tiles need the model at this step; plan batches of equal padded shape,
 //      grouped into chunks that fit a small arena (the memory is that of a few batches, not the image);
 //   2. per chunk: gather its padded tiles (mirror reflection outside the canvas; the copy also checks the
-//      canvas state for NaN/Inf) and call the model per batch; then, per channel plane, add w * v of the
-//      tiles of the chunk's rank range: v is the model's prediction converted to flow velocity (NaN/Inf
-//      rejected, naming tile and step) with the policy applied, or the policy's term alone for tiles that
-//      need no model. The first chunk zeroes the plane and the last one multiplies it by the reciprocal
-//      of the summed weights (fixed per layout), while the plane is in cache.
+//      canvas state for NaN/Inf) and call the model per batch; then, per channel plane, add W * v of the
+//      tiles of the chunk's rank range: W is the tile's weight over the summed weights at the pixel (fixed
+//      per layout, blend_plan), v the model's prediction converted to flow velocity (NaN/Inf rejected,
+//      naming tile and step) with the policy applied, or the policy's term alone for tiles that need no
+//      model. A tile zeroes the pixels it is the first to reach (sum_starts.hpp), so there is neither a
+//      zero-fill nor a normalisation pass over the canvas.
 // Tiles are added in "rank order" (padded-shape group, then tile index), whatever the chunks, batches or
 // threads (threads split channels), so results are bit-identical for any tile_batch_size, thread count
 // and arena size. After construction nothing is allocated.
@@ -343,65 +344,6 @@ private:
         return (std::bit_cast<std::uint32_t>(v) & exponent) == exponent;
     }
 
-    /// v[px] += w[px] * term(px) over [x0, x1), after zeroing the runs where this tile starts the sums.
-    template <class Term>
-    static void blend_row(std::span<const column_run> starts, float* vr, const float* w, std::int64_t x0, std::int64_t x1,
-                          const Term& term) {
-        for (const column_run& r : starts)
-            for (std::int64_t px = r.begin; px < r.end; ++px) vr[px] = 0.0f;
-        for (std::int64_t px = x0; px < x1; ++px) vr[px] += w[px] * term(px);
-    }
-
-    /// Blends tile `t` into row `y` of channel plane `c`, over the tile's columns inside the canvas: its
-    /// normalised weight times its velocity, added to the sums; where the tile is the first in rank order to
-    /// reach a pixel, the sum is zeroed first (in cache, so the canvas needs no zero-fill pass). `vr`, `xr`, `orr`, `sr` point at column 0 of that row of the velocity,
-    /// canvas state, original and strength map (the last two may be null). A model output is converted to
-    /// flow velocity here, from the canvas state. Returns nonzero when a converted model output is NaN or
-    /// infinite.
-    template <prediction::kind Kind>
-    std::uint32_t accumulate_row(std::size_t t, std::int64_t c, std::int64_t y, float* vr, const float* xr,
-                                 const float* orr, const float* sr, float sigma) const {
-        std::uint32_t non_finite = 0;
-        const tile::tile& tl = layout_.tiles[t];
-        const tile_terms& terms = terms_[t];
-        const rect in = blend_plan::inside(tl.padded, canvas_.w, canvas_.h);
-        const float* w = plan_.normalized_weights(t) + (y - in.y) * in.w - in.x;  // w[px]: factor of canvas column px
-        const float* pm = terms.model_out
-                              ? terms.model_out + (c * tl.padded.h + (y - tl.padded.y)) * tl.padded.w - tl.padded.x
-                              : nullptr;
-        const std::span<const column_run> starts = sum_starts_.row(t, tl.padded, y);
-        const std::int64_t x0 = in.x, x1 = in.right();
-        if constexpr (policy::linear_policy<P>) {
-            const float a = terms.model, b = terms.preserve;
-            if (pm && b != 0.0f) {
-                blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) {
-                    const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                    non_finite |= non_finite_bit(vm);
-                    return a * vm + b * (xr[px] - orr[px]);
-                });
-            } else if (pm) {
-                blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) {
-                    const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                    non_finite |= non_finite_bit(vm);
-                    return a * vm;
-                });
-            } else if (b != 0.0f) {
-                blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) { return b * (xr[px] - orr[px]); });
-            } else {
-                blend_row(starts, vr, w, x0, x1, [](std::int64_t) { return 0.0f; });
-            }
-        } else {
-            const policy::tile_context& ctx = contexts_[t];
-            blend_row(starts, vr, w, x0, x1, [&](std::int64_t px) {
-                const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
-                non_finite |= non_finite_bit(vm);
-                const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f, sr ? sr[px] : ctx.denoise};
-                return policy_.velocity(ctx, e);
-            });
-        }
-        return non_finite;
-    }
-
     struct plane_rows {
         float* v;
         const float* x;
@@ -416,15 +358,76 @@ private:
                                                           : nullptr};
     }
 
-    /// Adds w * v of tile `t` to rows [y0, y1) of channel plane (n, c) (rows inside the tile and canvas).
+    /// Blends tile `t` into channel plane `c` over its padded rows and columns inside the canvas: its
+    /// normalised weight times its velocity, added to the sums; where the tile is the first in rank order to
+    /// reach a pixel, the sum is zeroed first (in cache, so the canvas needs no zero-fill pass). A model
+    /// output is converted to flow velocity here, from the canvas state. Returns nonzero when a converted
+    /// model output is NaN or infinite.
     template <prediction::kind Kind>
-    std::uint32_t accumulate_rows(std::size_t t, std::int64_t c, std::int64_t y0, std::int64_t y1, const plane_rows& p,
-                                  float sigma) const {
-        const std::int64_t W = canvas_.w;
+    std::uint32_t accumulate_tile(std::size_t t, std::int64_t c, const plane_rows& p, float sigma) const {
         std::uint32_t non_finite = 0;
-        for (std::int64_t y = y0; y < y1; ++y)
-            non_finite |= accumulate_row<Kind>(t, c, y, p.v + y * W, p.x + y * W, p.original ? p.original + y * W : nullptr,
-                                               p.strengths ? p.strengths + y * W : nullptr, sigma);
+        const tile::tile& tl = layout_.tiles[t];
+        const tile_terms& terms = terms_[t];
+        const std::int64_t W = canvas_.w;
+        const rect in = blend_plan::inside(tl.padded, W, canvas_.h);
+        const std::int64_t x0 = in.x, x1 = in.right();
+        // Row y of each input, shifted so that [px] is canvas column px.
+        const float* weights = plan_.normalized_weights(t) - x0;
+        const float* model_rows =
+            terms.model_out ? terms.model_out + (c * tl.padded.h + (in.y - tl.padded.y)) * tl.padded.w - tl.padded.x : nullptr;
+        // term_at(y, k) gives row y's (k-th row of the tile inside the canvas) px -> velocity term.
+        auto each_row = [&](const auto& term_at) {
+            for (std::int64_t y = in.y, k = 0; y < in.bottom(); ++y, ++k) {
+                float* vr = p.v + y * W;
+                const float* w = weights + k * in.w;
+                for (const column_run& r : sum_starts_.row(t, tl.padded, y))
+                    for (std::int64_t px = r.begin; px < r.end; ++px) vr[px] = 0.0f;
+                const auto term = term_at(y, k);
+                for (std::int64_t px = x0; px < x1; ++px) vr[px] += w[px] * term(px);
+            }
+        };
+        if constexpr (policy::linear_policy<P>) {
+            const float a = terms.model, b = terms.preserve;
+            if (model_rows && b != 0.0f) {
+                each_row([&](std::int64_t y, std::int64_t k) {
+                    const float *pm = model_rows + k * tl.padded.w, *xr = p.x + y * W, *orr = p.original + y * W;
+                    return [&non_finite, pm, xr, orr, a, b, sigma](std::int64_t px) {
+                        const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
+                        non_finite |= non_finite_bit(vm);
+                        return a * vm + b * (xr[px] - orr[px]);
+                    };
+                });
+            } else if (model_rows) {
+                each_row([&](std::int64_t y, std::int64_t k) {
+                    const float *pm = model_rows + k * tl.padded.w, *xr = p.x + y * W;
+                    return [&non_finite, pm, xr, a, sigma](std::int64_t px) {
+                        const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
+                        non_finite |= non_finite_bit(vm);
+                        return a * vm;
+                    };
+                });
+            } else if (b != 0.0f) {
+                each_row([&](std::int64_t y, std::int64_t) {
+                    const float *xr = p.x + y * W, *orr = p.original + y * W;
+                    return [xr, orr, b](std::int64_t px) { return b * (xr[px] - orr[px]); };
+                });
+            } else {
+                each_row([](std::int64_t, std::int64_t) { return [](std::int64_t) { return 0.0f; }; });
+            }
+        } else {
+            const policy::tile_context& ctx = contexts_[t];
+            each_row([&](std::int64_t y, std::int64_t k) {
+                const float* pm = model_rows ? model_rows + k * tl.padded.w : nullptr;
+                const float *xr = p.x + y * W, *orr = p.original ? p.original + y * W : nullptr,
+                            *sr = p.strengths ? p.strengths + y * W : nullptr;
+                return [this, &non_finite, &ctx, pm, xr, orr, sr, sigma](std::int64_t px) {
+                    const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
+                    non_finite |= non_finite_bit(vm);
+                    const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f, sr ? sr[px] : ctx.denoise};
+                    return policy_.velocity(ctx, e);
+                };
+            });
+        }
         return non_finite;
     }
 
@@ -434,11 +437,8 @@ private:
                           std::int64_t n, std::int64_t c, float sigma) const {
         const plane_rows p = rows_of(x, velocity, n, c);
         std::uint32_t non_finite = 0;
-        for (std::int64_t k = rank_begin; k < rank_end; ++k) {
-            const auto t = static_cast<std::size_t>(rank_order_[static_cast<std::size_t>(k)]);
-            const rect& r = layout_.tiles[t].padded;
-            non_finite |= accumulate_rows<Kind>(t, c, std::max<std::int64_t>(r.y, 0), std::min(r.bottom(), canvas_.h), p, sigma);
-        }
+        for (std::int64_t k = rank_begin; k < rank_end; ++k)
+            non_finite |= accumulate_tile<Kind>(static_cast<std::size_t>(rank_order_[static_cast<std::size_t>(k)]), c, p, sigma);
         return non_finite != 0;
     }
 
