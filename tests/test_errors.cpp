@@ -127,39 +127,42 @@ TEST_CASE("NaN or Inf in the canvas state handed to the tiled field") {
 }
 
 TEST_CASE("NaN in the canvas state is found whether or not every tile reaches the model, in any chunk") {
-    // With every tile sent to the model the gather's copy checks the canvas; with tiles that skip the model
-    // a separate scan does. Either way the error names the first bad element, before a model call sees it.
-    const auto layout = grid_layout(4, 4, 4, 2, {1.0, 0.2});
+    // With every tile sent to the model and little overlap the gather's copy checks the canvas; with tiles
+    // that skip the model, or padded tiles covering the canvas more than twice, one pass does. Either way the
+    // error names the first bad element, before a model call sees it.
     const host_tensor original = wavy(canvas, 0.5f, 0.9f);
-    for (const bool skip_some : {false, true})
-        for (const std::int64_t arena : {std::int64_t{1} << 20, std::int64_t{200}}) {
-            CAPTURE(skip_some);
-            CAPTURE(arena);
-            bool saw_non_finite = false;
-            auto model = model::make_model(prediction::kind::flow_velocity,
-                                           [&](const model::batch_request& r, mutable_view out) {
-                                               for (std::int64_t i = 0; i < r.x.numel(); ++i) {
-                                                   saw_non_finite |= !std::isfinite(r.x.data()[i]);
-                                                   out.data()[i] = 0.5f * r.x.data()[i];
-                                               }
-                                           });
-            auto options = options_with(four_steps);
-            options.arena_elements = arena;
-            policy::skip skip;
-            skip.denoise_at_most = skip_some ? 0.5f : -1.0f;
-            field::tiled_field f(model, layout, canvas, skip, options, original.cview());
-            host_tensor x = wavy(canvas, 1.0f, 0.4f), v(canvas);
-            f.on_step(1, 0.75, 0.5);
-            f(x.cview(), 0.75, v.view());  // finite: no error
-            const std::int64_t last = x.numel() - 1;  // in the last tile, so in the last chunk
-            x.span()[static_cast<std::size_t>(last)] = not_a_number;
-            x.span()[static_cast<std::size_t>(last - 3)] = -infinity;
-            CHECK_THROWS_WITH_AS(f(x.cview(), 0.75, v.view()),
-                                 contains("x[" + std::to_string(last - 3) + "] = -inf: the canvas state handed to the "
-                                          "field at step 1, sigma 0.75 must be finite"),
-                                 invalid_argument);
-            CHECK_FALSE(saw_non_finite);
-        }
+    for (const std::int64_t overlap : {0, 1, 2})
+        for (const bool skip_some : {false, true})
+            for (const std::int64_t arena : {std::int64_t{1} << 20, std::int64_t{200}}) {
+                const auto layout = grid_layout(4, 4, 4, overlap, {1.0, 0.2});
+                CAPTURE(overlap);
+                CAPTURE(skip_some);
+                CAPTURE(arena);
+                bool saw_non_finite = false;
+                auto model = model::make_model(prediction::kind::flow_velocity,
+                                               [&](const model::batch_request& r, mutable_view out) {
+                                                   for (std::int64_t i = 0; i < r.x.numel(); ++i) {
+                                                       saw_non_finite |= !std::isfinite(r.x.data()[i]);
+                                                       out.data()[i] = 0.5f * r.x.data()[i];
+                                                   }
+                                               });
+                auto options = options_with(four_steps);
+                options.arena_elements = arena;
+                policy::skip skip;
+                skip.denoise_at_most = skip_some ? 0.5f : -1.0f;
+                field::tiled_field f(model, layout, canvas, skip, options, original.cview());
+                host_tensor x = wavy(canvas, 1.0f, 0.4f), v(canvas);
+                f.on_step(1, 0.75, 0.5);
+                f(x.cview(), 0.75, v.view());  // finite: no error
+                const std::int64_t last = x.numel() - 1;  // in the last tile, so in the last chunk
+                x.span()[static_cast<std::size_t>(last)] = not_a_number;
+                x.span()[static_cast<std::size_t>(last - 3)] = -infinity;
+                CHECK_THROWS_WITH_AS(f(x.cview(), 0.75, v.view()),
+                                     contains("x[" + std::to_string(last - 3) + "] = -inf: the canvas state handed to the "
+                                              "field at step 1, sigma 0.75 must be finite"),
+                                     invalid_argument);
+                CHECK_FALSE(saw_non_finite);
+            }
 }
 
 TEST_CASE("NaN in the canvas state handed to the untiled canvas field") {

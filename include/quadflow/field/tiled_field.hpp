@@ -3,8 +3,9 @@
 // Per evaluation (sigma convention, v = dx/dsigma = noise - x0):
 //   1. ask the policy which tiles need the model at this step; plan batches of equal padded shape,
 //      grouped into chunks that fit a small arena (the memory is that of a few batches, not the image);
-//   2. per chunk: gather its padded tiles (mirror reflection outside the canvas; the copy also checks the
-//      canvas state for NaN/Inf) and call the model per batch; then, per channel plane, add W * v of the
+//   2. per chunk: gather its padded tiles (mirror reflection outside the canvas; the copy checks the canvas
+//      state for NaN/Inf, or one pass does before the first model call where that is cheaper) and call the
+//      model per batch; then, per channel plane, add W * v of the
 //      tiles of the chunk's rank range: W is the tile's weight over the summed weights at the pixel (fixed
 //      per layout, blend_plan), v the model's prediction converted to flow velocity (NaN/Inf rejected,
 //      naming tile and step) with the policy applied, or the policy's term alone for tiles that need no
@@ -176,6 +177,9 @@ private:
             rank_order_.insert(rank_order_.end(), g.tiles.begin(), g.tiles.end());
         }
         sum_starts_ = sum_starts(layout_, rank_order_);
+        std::int64_t gathered_in_canvas = 0;
+        for (const tile::tile& tl : layout_.tiles) gathered_in_canvas += blend_plan::inside(tl.padded, canvas_.w, canvas_.h).area();
+        check_in_gather_ = gathered_in_canvas <= 2 * canvas_.w * canvas_.h;
         arena_capacity_ = std::max(largest_batch, std::min(options_.arena_elements, all_tiles));
         input_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
         output_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
@@ -211,7 +215,9 @@ private:
         batches_.clear();
         chunks_.clear();
         chunk_rank_begin_.clear();
-        needs_scan_ = false;
+        // The canvas state is checked for NaN/Inf in one pass, or by the gather's copy when every tile is
+        // gathered and the copies are not much larger than the canvas (one pass is cheaper than many short checks).
+        needs_scan_ = !check_in_gather_;
         for (std::size_t t = 0; t < plans_.size(); ++t) {
             contexts_[t] = context(t, sigma);
             slot_[t] = -1;
@@ -266,9 +272,9 @@ private:
         }
     }
 
-    /// Copies the padded rectangle `r` of image `n` into `out` (C x r.h x r.w), reflecting outside.
-    /// Returns whether a copied value is NaN or infinite.
-    QUADFLOW_CPU_DISPATCH bool gather(const_view x, std::int64_t n, const rect& r, float* out) const {
+    /// Copies the padded rectangle `r` of image `n` into `out` (C x r.h x r.w), reflecting outside. With
+    /// `check`, returns whether a copied value is NaN or infinite.
+    QUADFLOW_CPU_DISPATCH bool gather(const_view x, std::int64_t n, const rect& r, float* out, bool check) const {
         constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
         std::uint32_t non_finite = 0;
         const std::int64_t H = canvas_.h, W = canvas_.w;
@@ -282,8 +288,9 @@ private:
                 const float* src = row + r.x;
                 std::memcpy(dst + inside_begin, src + inside_begin,
                             static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
-                for (std::int64_t i = inside_begin; i < inside_end; ++i)
-                    non_finite |= (std::bit_cast<std::uint32_t>(dst[i]) & exponent) == exponent;
+                if (check)
+                    for (std::int64_t i = inside_begin; i < inside_end; ++i)
+                        non_finite |= (std::bit_cast<std::uint32_t>(dst[i]) & exponent) == exponent;
                 for (std::int64_t i = inside_end; i < r.w; ++i) dst[i] = row[reflect_index(r.x + i, W)];
             }
         return non_finite != 0;
@@ -455,7 +462,8 @@ private:
                 std::atomic<bool> non_finite_input{false};
                 auto gather_task = [&](std::int64_t i) {
                     const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(ch.first_tile + i)]);
-                    if (gather(x, n, layout_.tiles[t].padded, input_arena_.data() + slot_[t])) non_finite_input = true;
+                    if (gather(x, n, layout_.tiles[t].padded, input_arena_.data() + slot_[t], !needs_scan_))
+                        non_finite_input = true;
                 };
                 pool_->run(ch.tiles, gather_task);
                 if (non_finite_input) report_non_finite_canvas(x, sigma);
@@ -511,6 +519,7 @@ private:
     std::vector<std::int64_t> rank_order_;  ///< every tile: padded-shape groups in order, index order within
     std::vector<tile_terms> terms_;
     bool needs_scan_ = false;
+    bool check_in_gather_ = true;
     std::int64_t arena_capacity_ = 0;
     std::int64_t full_batches_ = 0;
     int step_ = -1;
