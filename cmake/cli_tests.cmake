@@ -126,6 +126,11 @@ quadflow_cli_test("demo writes the contact sheet and report" 0 "wrote .*contact_
   demo --out-dir ${CMAKE_CURRENT_BINARY_DIR}/demo --steps 6)
 quadflow_cli_error_test("img2img unknown policy" "--policy.*magic"
   img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy magic)
+quadflow_cli_test("img2img mask with a slope-limited map keeps preserved tiles exactly" 0
+  "\"low_strength_error\": (0,|0\\.0000|[0-9.]+e-(0[5-9]|[1-9][0-9]))"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_mask_slope.png --policy mask --mask-slope 0.1 --min-denoise 0 --steps 4)
+quadflow_cli_error_test("img2img mask slope 0" "slope = 0: must be > 0"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy mask --mask-slope 0 --steps 1)
 quadflow_cli_error_test("img2img mask of the wrong size" "--mask = .*64x64.*512x512"
   img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy mask --mask ${PROJECT_SOURCE_DIR}/tests/data/flat_64.png)
 quadflow_cli_error_test("img2img missing image" "no_such.png"

@@ -31,6 +31,7 @@ struct img2img_options {
     std::string image, out, policy = "strength", preservation = "naive", sampler = "euler", strength_rule = "diffusers";
     std::string weights = "gaussian", denoise_rule = "area";
     std::optional<std::string> mask, stats;
+    std::optional<double> mask_slope;
     int steps = 20, tile_batch = 4, latent_scale = 1;
     double denoise = 1.0, min_denoise = 0.2, max_denoise = 0.8, threshold = 25, skip_denoise = 0.35;
     std::int64_t overlap = 8, skip_below = 0, min_tile = 4, align = 8;
@@ -67,6 +68,7 @@ img2img_settings settings_of(const img2img_options& o) {
     s.skip_below = o.skip_below;
     s.skip_denoise_at_most = o.skip_denoise;
     s.mask_path = o.mask;
+    s.mask_slope = o.mask_slope;
     s.seed = o.seed;
     return s;
 }
@@ -271,6 +273,8 @@ void add_img2img_commands(CLI::App& app) {
     cmd->add_option("--skip-below", o->skip_below, "skip: tiles whose smaller side is below this many pixels");
     cmd->add_option("--skip-denoise", o->skip_denoise, "skip: tiles with strength at most this");
     cmd->add_option("--mask", o->mask, "mask: grayscale PNG of per-pixel strength (white = 1)");
+    cmd->add_option("--mask-slope", o->mask_slope,
+                    "mask: limit the strength map's change to this much per latent pixel (ramps at tile borders)");
     cmd->add_option("--seed", o->seed, "Noise seed (torch.manual_seed)");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
     cmd->callback([o] { run_img2img_command(*o); });
