@@ -119,7 +119,7 @@ struct row {
     std::string configuration;
     std::int64_t pixel_width = 0, pixel_height = 0, latent_width = 0, latent_height = 0, tiles = 0;
     std::int64_t model_calls = 0, tile_pixels = 0;
-    double low_change = 0, high_change = 0, seam_own = 0, seam_quadtree = 0, seconds = 0;
+    double low_change = 0, high_change = 0, seam_own = 0, seam_quadtree = 0, contrast_quadtree = 0, seconds = 0;
 };
 
 std::string json_number(double v) {
@@ -136,7 +136,8 @@ std::string json_row(const row& r) {
            std::to_string(r.model_calls) + ", \"tile_pixels\": " + std::to_string(r.tile_pixels) +
            ", \"low_d_change\": " + json_number(r.low_change) + ", \"high_d_change\": " + json_number(r.high_change) +
            ", \"seam_own_borders\": " + json_number(r.seam_own) + ", \"seam_quadtree_borders\": " +
-           json_number(r.seam_quadtree) + ", \"seconds\": " + json_number(r.seconds) + "}";
+           json_number(r.seam_quadtree) + ", \"seam_contrast_quadtree_borders\": " + json_number(r.contrast_quadtree) +
+           ", \"seconds\": " + json_number(r.seconds) + "}";
 }
 
 }  // namespace
@@ -185,8 +186,8 @@ int main(int argc, char** argv) {
 
         const rgb_image photo = examples::load_rgb(image_path);
         std::vector<row> rows;
-        std::printf("%-5s %-44s %11s %6s %7s %12s %8s %8s %8s %8s\n", "scale", "configuration", "image px", "tiles",
-                    "calls", "tile-pixels", "low-d", "high-d", "seam", "seam qt");
+        std::printf("%-5s %-44s %11s %6s %7s %12s %8s %8s %8s %8s %8s\n", "scale", "configuration", "image px", "tiles",
+                    "calls", "tile-pixels", "low-d", "high-d", "seam", "seam qt", "contr qt");
         for (const std::int64_t scale : scales) {
             require(scale >= 1 && scale <= 16, "--scales", scale, "must be in [1, 16]");
             const rgb_image image = upscale_bilinear(photo, static_cast<int>(scale));
@@ -221,13 +222,14 @@ int main(int argc, char** argv) {
                                                                    [](const tile::tile& t) { return t.denoise >= 0.5; }).mean;
                 r.seam_own = metrics::seam_score(output.cview(), layout);
                 r.seam_quadtree = metrics::seam_score(output.cview(), quadtree);
+                r.contrast_quadtree = metrics::seam_contrast(output.cview(), quadtree);
                 r.seconds = result.report.seconds;
                 rows.push_back(r);
-                std::printf("%-5s %-44s %5lldx%-5lld %6lld %7lld %12lld %8.2f %8.2f %8.3f %8.3f\n",
+                std::printf("%-5s %-44s %5lldx%-5lld %6lld %7lld %12lld %8.2f %8.2f %8.3f %8.3f %8.3f\n",
                             (std::to_string(scale) + "x").c_str(), c.name.c_str(), static_cast<long long>(image.width),
                             static_cast<long long>(image.height), static_cast<long long>(r.tiles),
                             static_cast<long long>(r.model_calls), static_cast<long long>(r.tile_pixels), r.low_change,
-                            r.high_change, r.seam_own, r.seam_quadtree);
+                            r.high_change, r.seam_own, r.seam_quadtree, r.contrast_quadtree);
                 if (!images_dir.empty()) {
                     std::string file = c.name;
                     std::replace_if(file.begin(), file.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
@@ -239,7 +241,8 @@ int main(int argc, char** argv) {
         std::printf("\ntile-pixels: padded latent pixels sent to the model over the run (channels once); 0..255 units;\n"
                     "low-d / high-d: mean |output - original| where only quadtree tiles with d < 0.5 / d >= 0.5 reach.\n"
                     "seam: seam score on the run's own tile borders; seam qt: on the quadtree's borders (the same lines for\n"
-                    "every run). goal: quadtree + strength <= 0.5 x the grid's tile-pixels at a seam score <= the grid's;\n"
+                    "every run); contr qt: metrics::seam_contrast on the quadtree's borders (1 = as smooth as beside them).\n"
+                    "goal: quadtree + strength <= 0.5 x the grid's tile-pixels at a seam score <= the grid's;\n"
                     "mask slope %g strength per latent px\n", mask_slope);
         std::string goals = "[";
         for (const std::int64_t scale : scales) {
@@ -256,14 +259,17 @@ int main(int argc, char** argv) {
                 const double seam_ratio = r.seam_quadtree / grid_row.seam_quadtree;
                 const bool met = work_ratio <= 0.5 && seam_ratio <= 1.0;
                 std::printf("  %lldx %-44s tile-pixels %.3f x the grid's (goal <= 0.5), seam on the quadtree's borders "
-                            "%.3f vs %.3f (x %.3f, goal <= 1): %s\n",
+                            "%.3f vs %.3f (x %.3f, goal <= 1): %s; seam contrast %.3f vs %.3f\n",
                             static_cast<long long>(scale), (r.configuration + ":").c_str(), work_ratio, r.seam_quadtree,
-                            grid_row.seam_quadtree, seam_ratio, met ? "met" : "not met");
+                            grid_row.seam_quadtree, seam_ratio, met ? "met" : "not met", r.contrast_quadtree,
+                            grid_row.contrast_quadtree);
                 goals += std::string(goals.size() > 1 ? ",\n  " : "\n  ") + "{\"scale\": " + std::to_string(scale) +
                          ", \"configuration\": \"" + r.configuration + "\", \"tile_pixels_ratio\": " +
                          json_number(work_ratio) + ", \"seam_quadtree_borders\": " + json_number(r.seam_quadtree) +
                          ", \"grid_seam_quadtree_borders\": " + json_number(grid_row.seam_quadtree) +
-                         ", \"seam_ratio\": " + json_number(seam_ratio) + ", \"met\": " + (met ? "true" : "false") + "}";
+                         ", \"seam_ratio\": " + json_number(seam_ratio) + ", \"seam_contrast\": " +
+                         json_number(r.contrast_quadtree) + ", \"grid_seam_contrast\": " + json_number(grid_row.contrast_quadtree) +
+                         ", \"met\": " + (met ? "true" : "false") + "}";
             }
         }
         goals += "]";

@@ -477,3 +477,25 @@ TEST_CASE("blend plan and sum starts: normalised weights sum to 1, and each pixe
         CHECK(worst < 1e-6);
     }
 }
+
+TEST_CASE("seam contrast is 1 for a smooth picture whatever its texture, and grows with a step at a tile border") {
+    const auto layout = grid_layout(2, 2, 8, 0, {1.0});
+    host_tensor ramp(shape4{1, 2, 16, 16});
+    for (std::int64_t c = 0; c < 2; ++c)
+        for (std::int64_t y = 0; y < 16; ++y)
+            for (std::int64_t x = 0; x < 16; ++x) ramp(0, c, y, x) = 0.1f * float(x) + 0.05f * float(y);
+    CHECK(metrics::seam_contrast(ramp.cview(), layout) == doctest::Approx(1.0));
+    // Twice the texture everywhere: the contrast stays 1, a step at the border raises it.
+    host_tensor steep = ramp, stepped = ramp;
+    for (std::int64_t i = 0; i < steep.numel(); ++i) steep.span()[static_cast<std::size_t>(i)] *= 2.0f;
+    CHECK(metrics::seam_contrast(steep.cview(), layout) == doctest::Approx(1.0));
+    for (std::int64_t c = 0; c < 2; ++c)
+        for (std::int64_t y = 0; y < 16; ++y)
+            for (std::int64_t x = 8; x < 16; ++x) stepped(0, c, y, x) += 0.4f;  // right tiles
+    // Vertical borders: |diff| 0.5 across vs 0.1 beside; horizontal ones: 0.05 vs 0.05. Sums over 16 rows x 2
+    // channels and 16 columns x 2 channels: (16 * 0.5 + 16 * 0.05) / (16 * 0.1 + 16 * 0.05) = 8.8 / 2.4.
+    CHECK(metrics::seam_contrast(stepped.cview(), layout) == doctest::Approx(8.8 / 2.4).epsilon(1e-4));
+    const host_tensor flat(shape4{1, 1, 16, 16}, 0.3f);
+    CHECK(metrics::seam_contrast(flat.cview(), layout) == 0.0);
+    CHECK_THROWS_AS(metrics::seam_contrast(flat.cview(), grid_layout(1, 1, 8, 0, {1.0})), shape_error);
+}

@@ -161,19 +161,20 @@ def copy_section(field_ratios: list[dict], peers: dict) -> list[str]:
 
 def work_table(work: dict) -> list[str]:
     lines = ["| scale | image px | configuration | tiles | model calls | tile-pixels | x grid | low-d change | "
-             "high-d change | seam (own borders) | seam (quadtree borders) |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "high-d change | seam (own borders) | seam (quadtree borders) | seam contrast (quadtree borders) |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     grid = {r["scale"]: r["tile_pixels"] for r in work["rows"] if r["configuration"].startswith("grid")}
     for r in work["rows"]:
         lines.append(f"| {r['scale']}x | {r['pixel_width']}x{r['pixel_height']} | {r['configuration']} | {r['tiles']} | "
                      f"{r['model_calls']} | {r['tile_pixels']} | {r['tile_pixels'] / grid[r['scale']]:.3f} | "
                      f"{r['low_d_change']:.2f} | {r['high_d_change']:.2f} | {r['seam_own_borders']:.3f} | "
-                     f"{r['seam_quadtree_borders']:.3f} |")
+                     f"{r['seam_quadtree_borders']:.3f} | {r.get('seam_contrast_quadtree_borders', float('nan')):.3f} |")
     lines += ["", "| scale | configuration | tile-pixels x grid (goal <= 0.5) | seam vs grid, quadtree borders "
-              "(goal <= 1) | goal |", "|---|---|---:|---:|---|"]
+              "(goal <= 1) | goal | seam contrast, this / grid |", "|---|---|---:|---:|---|---:|"]
     for g in work["goal"]:
         lines.append(f"| {g['scale']}x | {g['configuration']} | {g['tile_pixels_ratio']:.3f} | {g['seam_ratio']:.3f} | "
-                     f"{verdict(g['met'])} |")
+                     f"{verdict(g['met'])} | {g.get('seam_contrast', float('nan')):.3f} / "
+                     f"{g.get('grid_seam_contrast', float('nan')):.3f} |")
     return lines
 
 
