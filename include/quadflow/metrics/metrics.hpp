@@ -79,7 +79,7 @@ inline double seam_contrast(const_view image, const tile::layout& l) {
             for (std::int64_t y = 0; y < s.h; ++y)
                 for (std::int64_t x = 0; x < s.w; ++x) {
                     // (dy, dx): the step from p = (y, x) to q; p' = p - step, q' = q + step.
-                    for (const auto [dy, dx] : {std::pair<std::int64_t, std::int64_t>{0, 1}, {1, 0}}) {
+                    for (const auto& [dy, dx] : {std::pair<std::int64_t, std::int64_t>{0, 1}, {1, 0}}) {
                         const std::int64_t qy = y + dy, qx = x + dx, py = y - dy, px = x - dx, ry = qy + dy, rx = qx + dx;
                         if (qy >= s.h || qx >= s.w || py < 0 || px < 0 || ry >= s.h || rx >= s.w) continue;
                         if (id(y, x) == id(qy, qx) || id(py, px) != id(y, x) || id(ry, rx) != id(qy, qx)) continue;
