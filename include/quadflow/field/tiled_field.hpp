@@ -272,27 +272,27 @@ private:
         }
     }
 
-    /// Copies the padded rectangle `r` of image `n` into `out` (C x r.h x r.w), reflecting outside. With
-    /// `check`, returns whether a copied value is NaN or infinite.
-    QUADFLOW_CPU_DISPATCH bool gather(const_view x, std::int64_t n, const rect& r, float* out, bool check) const {
+    /// Copies channel `c` of the padded rectangle `r` of image `n` into `out` (r.h x r.w), reflecting outside.
+    /// With `check`, returns whether a copied value is NaN or infinite.
+    QUADFLOW_CPU_DISPATCH bool gather(const_view x, std::int64_t n, std::int64_t c, const rect& r, float* out,
+                                      bool check) const {
         constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
         std::uint32_t non_finite = 0;
         const std::int64_t H = canvas_.h, W = canvas_.w;
         const std::int64_t inside_begin = std::clamp<std::int64_t>(-r.x, 0, r.w);
         const std::int64_t inside_end = std::clamp<std::int64_t>(W - r.x, inside_begin, r.w);
-        for (std::int64_t c = 0; c < canvas_.c; ++c)
-            for (std::int64_t y = 0; y < r.h; ++y) {
-                const float* row = &x(n, c, reflect_index(r.y + y, H), 0);
-                float* dst = out + (c * r.h + y) * r.w;
-                for (std::int64_t i = 0; i < inside_begin; ++i) dst[i] = row[reflect_index(r.x + i, W)];
-                const float* src = row + r.x;
-                std::memcpy(dst + inside_begin, src + inside_begin,
-                            static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
-                if (check)
-                    for (std::int64_t i = inside_begin; i < inside_end; ++i)
-                        non_finite |= (std::bit_cast<std::uint32_t>(dst[i]) & exponent) == exponent;
-                for (std::int64_t i = inside_end; i < r.w; ++i) dst[i] = row[reflect_index(r.x + i, W)];
-            }
+        for (std::int64_t y = 0; y < r.h; ++y) {
+            const float* row = &x(n, c, reflect_index(r.y + y, H), 0);
+            float* dst = out + y * r.w;
+            for (std::int64_t i = 0; i < inside_begin; ++i) dst[i] = row[reflect_index(r.x + i, W)];
+            const float* src = row + r.x;
+            std::memcpy(dst + inside_begin, src + inside_begin,
+                        static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
+            if (check)
+                for (std::int64_t i = inside_begin; i < inside_end; ++i)
+                    non_finite |= (std::bit_cast<std::uint32_t>(dst[i]) & exponent) == exponent;
+            for (std::int64_t i = inside_end; i < r.w; ++i) dst[i] = row[reflect_index(r.x + i, W)];
+        }
         return non_finite != 0;
     }
 
@@ -371,7 +371,7 @@ private:
     /// output is converted to flow velocity here, from the canvas state. Returns nonzero when a converted
     /// model output is NaN or infinite.
     template <prediction::kind Kind>
-    std::uint32_t accumulate_tile(std::size_t t, std::int64_t c, const plane_rows& p, float sigma) const {
+    QUADFLOW_CPU_DISPATCH std::uint32_t accumulate_tile(std::size_t t, std::int64_t c, const plane_rows& p, float sigma) const {
         std::uint32_t non_finite = 0;
         const tile::tile& tl = layout_.tiles[t];
         const tile_terms& terms = terms_[t];
@@ -440,7 +440,7 @@ private:
 
     /// Chunked blend: adds w * v of the tiles of ranks [rank_begin, rank_end) to channel plane (n, c).
     template <prediction::kind Kind>
-    QUADFLOW_CPU_DISPATCH bool accumulate_ranks(std::int64_t rank_begin, std::int64_t rank_end, const_view x, mutable_view velocity,
+    bool accumulate_ranks(std::int64_t rank_begin, std::int64_t rank_end, const_view x, mutable_view velocity,
                           std::int64_t n, std::int64_t c, float sigma) const {
         const plane_rows p = rows_of(x, velocity, n, c);
         std::uint32_t non_finite = 0;
@@ -460,12 +460,13 @@ private:
             if (has_chunk) {
                 const chunk& ch = chunks_[static_cast<std::size_t>(k)];
                 std::atomic<bool> non_finite_input{false};
-                auto gather_task = [&](std::int64_t i) {
-                    const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(ch.first_tile + i)]);
-                    if (gather(x, n, layout_.tiles[t].padded, input_arena_.data() + slot_[t], !needs_scan_))
-                        non_finite_input = true;
+                auto gather_task = [&](std::int64_t i) {  // one channel of one tile
+                    const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(ch.first_tile + i / canvas_.c)]);
+                    const std::int64_t c = i % canvas_.c;
+                    const rect& r = layout_.tiles[t].padded;
+                    if (gather(x, n, c, r, input_arena_.data() + slot_[t] + c * r.h * r.w, !needs_scan_)) non_finite_input = true;
                 };
-                pool_->run(ch.tiles, gather_task);
+                pool_->run(ch.tiles * canvas_.c, gather_task);
                 if (non_finite_input) report_non_finite_canvas(x, sigma);
                 for (std::int64_t b = ch.first_batch; b < ch.first_batch + ch.batches; ++b)
                     call_model(batches_[static_cast<std::size_t>(b)], sigma);
