@@ -2,7 +2,7 @@
 # quadflow benchmarks, all of them: builds Release, runs the Google Benchmark programs, the PyTorch peers
 # (bench/peers/run_peers.py) and the model-work study (model_work), then writes bench/results/latest.md,
 # latest.json and model_work.png. Needs cmake, a C++20 compiler, libbenchmark-dev, libcli11-dev, libstb-dev,
-# libeigen3-dev, and Python 3 with torch and numpy (matplotlib for the plot). About 5 minutes on 2 cores.
+# libeigen3-dev, and Python 3 with torch and numpy (matplotlib for the plot). About 90 s on 2 cores, once built.
 #
 #   bash bench/run_all.sh                      # build in ./build, results in bench/results
 #   BUILD_DIR=/tmp/qf-build bash bench/run_all.sh
