@@ -117,12 +117,8 @@ public:
     void operator()(const_view x, double sigma, mutable_view velocity) {
         require_contiguous_device(x, "x");
         require_contiguous_device(velocity, "velocity");
-        require_same_shape(x.shape(), canvas_, "x", "the field's canvas");
-        require_same_shape(velocity.shape(), canvas_, "velocity", "the field's canvas");
-        require(std::isfinite(sigma) && sigma > 0.0 && sigma <= 1.0, "sigma", sigma, "must be in (0, 1]");
-        if (step_ < 0)
-            throw error("device_tiled_field: no step index; call on_step(step, sigma, sigma_next) before evaluating "
-                        "(quadflow::cuda::sample does)");
+        field::detail::check_evaluation(x.shape(), velocity.shape(), canvas_, sigma, step_, "device_tiled_field",
+                                        "quadflow::cuda::sample");
         const prediction::kind kind = model_->prediction_kind();
         prediction::require_convertible(kind, sigma);
         ++stats_.evaluations;

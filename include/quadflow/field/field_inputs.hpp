@@ -103,4 +103,17 @@ inline std::vector<tile_plan> plan_tiles(const tile::layout& layout, const std::
     return plans;
 }
 
+/// The checks both tiled fields make on each evaluation, after their own host or device view checks: shapes,
+/// sigma in (0, 1], and a step index set by on_step. `field` and `sampler` name the field and the loop that
+/// calls on_step, for the message.
+inline void check_evaluation(const shape4& x, const shape4& velocity, const shape4& canvas, double sigma, int step,
+                             std::string_view field, std::string_view sampler) {
+    require_same_shape(x, canvas, "x", "the field's canvas");
+    require_same_shape(velocity, canvas, "velocity", "the field's canvas");
+    require(std::isfinite(sigma) && sigma > 0.0 && sigma <= 1.0, "sigma", sigma, "must be in (0, 1]");
+    if (step < 0)
+        throw error(std::string(field) + ": no step index; call on_step(step, sigma, sigma_next) before evaluating (" +
+                    std::string(sampler) + " does)");
+}
+
 }  // namespace quadflow::field::detail

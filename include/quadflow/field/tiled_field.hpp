@@ -109,12 +109,8 @@ public:
     void operator()(const_view x, double sigma, mutable_view velocity) {
         require_contiguous_host(x, "x");
         require_contiguous_host(velocity, "velocity");
-        require_same_shape(x.shape(), canvas_, "x", "the field's canvas");
-        require_same_shape(velocity.shape(), canvas_, "velocity", "the field's canvas");
-        require(std::isfinite(sigma) && sigma > 0.0 && sigma <= 1.0, "sigma", sigma, "must be in (0, 1]");
-        if (step_ < 0)
-            throw error("tiled_field: no step index; call on_step(step, sigma, sigma_next) before evaluating "
-                        "(quadflow::sampler::sample does)");
+        detail::check_evaluation(x.shape(), velocity.shape(), canvas_, sigma, step_, "tiled_field",
+                                 "quadflow::sampler::sample");
         prediction::require_convertible(model_->prediction_kind(), sigma);
         ++stats_.evaluations;
         for (std::int64_t n = 0; n < canvas_.n; ++n) evaluate_image(x, sigma, velocity, n);
