@@ -1,5 +1,7 @@
-// quadflow core configuration: host/device function macro, shared by CPU and CUDA code paths.
+// quadflow core configuration: host/device function macros and CPU dispatch, shared by CPU and CUDA code paths.
 #pragma once
+
+#include <cstddef>  // defines __GLIBC__ where the C library is glibc (ifunc, which CPU dispatch needs)
 
 #if defined(__CUDACC__) || defined(__HIPCC__)
 #define QUADFLOW_HOST_DEVICE __host__ __device__
@@ -11,13 +13,13 @@
 
 #define QUADFLOW_INLINE inline
 
-// QUADFLOW_CPU_DISPATCH: on x86-64 Linux with GCC, the hot CPU loops it marks are compiled twice, for
+// QUADFLOW_CPU_DISPATCH: on x86-64 Linux (glibc) with GCC, the hot CPU loops it marks are compiled twice, for
 // baseline x86-64 and for x86-64-v3 (AVX2, FMA), and the loader picks one for the running CPU (ifunc).
 // Define QUADFLOW_NO_CPU_DISPATCH to build one version for the compiler's target. Results within one
 // machine do not change; the x86-64-v3 version may round multiply-adds once (FMA) where baseline rounds twice.
 // QUADFLOW_X86_64_V3 marks a function compiled for x86-64-v3 only, called after a CPU check
 // (quadflow::cpu_has_x86_64_v3) where QUADFLOW_HAS_CPU_DISPATCH is 1.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && \
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__CUDACC__) && !defined(__AVX2__) && !defined(QUADFLOW_NO_CPU_DISPATCH)
 #define QUADFLOW_HAS_CPU_DISPATCH 1
 #define QUADFLOW_CPU_DISPATCH __attribute__((target_clones("default", "arch=x86-64-v3")))
