@@ -250,19 +250,7 @@ private:
     }
 
     policy::tile_context context(std::size_t t, double sigma) const {
-        policy::tile_context c;
-        c.denoise = static_cast<float>(layout_.tiles[t].denoise);
-        c.sigma = static_cast<float>(sigma);
-        c.step = step_;
-        c.total_steps = options_.sigmas.empty() ? 1 : static_cast<int>(options_.sigmas.size()) - 1;
-        c.start_step = plans_[t].start_step;
-        if (options_.sigmas.size() >= 2) {
-            const double first = options_.sigmas.front(), last = options_.sigmas.back();
-            c.tau = static_cast<float>((sigma - last) / (first - last));
-        }
-        c.min_pixel_side = plans_[t].min_pixel_side;
-        c.max_pixel_strength = plans_[t].max_pixel_strength;
-        return c;
+        return field::detail::tile_context_at(layout_.tiles[t], plans_[t], sigma, step_, options_.sigmas);
     }
 
     /// Fills the pinned tables and the model batches for this evaluation; returns whether some tile has a

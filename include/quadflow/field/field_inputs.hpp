@@ -116,4 +116,23 @@ inline void check_evaluation(const shape4& x, const shape4& velocity, const shap
                     std::string(sampler) + " does)");
 }
 
+/// The policy's view of tile `tile` (with run-long plan `plan`) at an evaluation of step `step`, noise level
+/// `sigma`, on the schedule `sigmas` (empty: a schedule of one step; tau then stays 1).
+inline policy::tile_context tile_context_at(const tile::tile& tile, const tile_plan& plan, double sigma, int step,
+                                            const std::vector<double>& sigmas) {
+    policy::tile_context c;
+    c.denoise = static_cast<float>(tile.denoise);
+    c.sigma = static_cast<float>(sigma);
+    c.step = step;
+    c.total_steps = sigmas.empty() ? 1 : static_cast<int>(sigmas.size()) - 1;
+    c.start_step = plan.start_step;
+    if (sigmas.size() >= 2) {
+        const double first = sigmas.front(), last = sigmas.back();
+        c.tau = static_cast<float>((sigma - last) / (first - last));
+    }
+    c.min_pixel_side = plan.min_pixel_side;
+    c.max_pixel_strength = plan.max_pixel_strength;
+    return c;
+}
+
 }  // namespace quadflow::field::detail
