@@ -280,10 +280,6 @@ private:
         return non_finite != 0;
     }
 
-    std::int64_t tile_elements(std::size_t t) const {
-        return layout_.tiles[t].padded.w * layout_.tiles[t].padded.h * canvas_.c;
-    }
-
     /// Throws model_error for the first non-finite flow velocity among a chunk's in-canvas outputs.
     [[noreturn]] void report_non_finite(const chunk& ch, const_view x, double sigma, std::int64_t n) const {
         const prediction::kind kind = model_->prediction_kind();
