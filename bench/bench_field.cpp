@@ -52,8 +52,7 @@ std::int64_t least_blend_bytes(const tile::layout& layout, std::int64_t channels
     std::int64_t padded = 0, in_canvas = 0;
     for (const tile::tile& t : layout.tiles) {
         padded += t.padded.area();
-        in_canvas += (std::min(t.padded.right(), layout.width) - std::max<std::int64_t>(t.padded.x, 0)) *
-                     (std::min(t.padded.bottom(), layout.height) - std::max<std::int64_t>(t.padded.y, 0));
+        in_canvas += clipped(t.padded, layout.width, layout.height).area();
     }
     return 4 * channels * (2 * padded + in_canvas + layout.width * layout.height);
 }

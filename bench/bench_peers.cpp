@@ -191,9 +191,7 @@ int run_blend(int argc, char** argv) {
     std::int64_t padded_pixels = 0, padded_pixels_in_canvas = 0;
     for (const tile::tile& t : layout.tiles) {
         padded_pixels += t.padded.area();
-        const std::int64_t w = std::min(t.padded.right(), layout.width) - std::max<std::int64_t>(t.padded.x, 0);
-        const std::int64_t h = std::min(t.padded.bottom(), layout.height) - std::max<std::int64_t>(t.padded.y, 0);
-        padded_pixels_in_canvas += w * h;
+        padded_pixels_in_canvas += clipped(t.padded, layout.width, layout.height).area();
     }
     // The bytes the blend cannot avoid moving: read every padded tile from x and write it to the model's input,
     // read the model's output where it lies in the canvas, write the velocity once. The baseline copies as many
@@ -253,18 +251,12 @@ int run_noise(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return quadflow::bench::run_program([&] {
         const std::string command = argc > 1 ? argv[1] : "";
         if (command == "blend") return run_blend(argc, argv);
         if (command == "noise") return run_noise(argc, argv);
         std::fprintf(stderr, "usage: bench_peers blend|noise [--flag value ...] (see the comment at the top of "
                              "bench/bench_peers.cpp)\n");
         return 2;
-    } catch (const quadflow::error& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 2;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
+    });
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <map>
 #include <sstream>
@@ -76,5 +77,20 @@ private:
 
     std::map<std::string, std::string> values_;
 };
+
+/// Runs `program` and returns its exit code; a quadflow::error prints one line and gives 2 (bad input), any
+/// other exception prints one line and gives 1.
+template <class Program>
+int run_program(const Program& program) {
+    try {
+        return program();
+    } catch (const quadflow::error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}
 
 }  // namespace quadflow::bench

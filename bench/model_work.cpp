@@ -143,7 +143,7 @@ std::string json_row(const row& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return quadflow::bench::run_program([&] {
         const bench::command_flags flags(argc, argv, 1,
                                          {"image", "scales", "steps", "seed", "min-denoise", "max-denoise", "grid-denoise",
                                           "skip-denoise", "skip-below", "mask-slope", "proposal-overlap", "proposal-rule",
@@ -290,11 +290,5 @@ int main(int argc, char** argv) {
             if (!file) throw io_error("cannot write " + json_out);
         }
         return 0;
-    } catch (const quadflow::error& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 2;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
+    });
 }

@@ -32,15 +32,7 @@
 #include "quadflow/schedule/comfy.hpp"
 #include "quadflow/schedule/flux.hpp"
 
-// Counting allocator: every operator new in this test program bumps the counter.
-static std::atomic<long> allocations{0};
-void* operator new(std::size_t size) {
-    ++allocations;
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "counting_allocator.hpp"  // every operator new in this test program bumps `allocations`
 
 using namespace quadflow;
 using fixtures::grid_layout;
@@ -457,7 +449,7 @@ TEST_CASE("blend plan and sum starts: normalised weights sum to 1, and each pixe
         bool first_tile_starts = true;
         for (std::int64_t t : order) {
             const tile::tile& tl = l.tiles[static_cast<std::size_t>(t)];
-            const rect in = field::blend_plan::inside(tl.padded, l.width, l.height);
+            const rect in = clipped(tl.padded, l.width, l.height);
             const float* w = plan.normalized_weights(static_cast<std::size_t>(t));
             for (std::int64_t y = in.y; y < in.bottom(); ++y) {
                 for (std::int64_t x = in.x; x < in.right(); ++x)

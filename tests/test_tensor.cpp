@@ -35,6 +35,14 @@ TEST_CASE("bad views get clear errors") {
     CHECK_THROWS_WITH_AS(require_host(device, "latent"), doctest::Contains("latent is a device view"), shape_error);
 }
 
+TEST_CASE("a rectangle clipped to the canvas keeps the part inside, or nothing") {
+    static_assert(clipped(rect{-3, 2, 10, 4}, 5, 5) == rect{0, 2, 5, 3});
+    CHECK(clipped(rect{1, 1, 2, 2}, 8, 8) == rect{1, 1, 2, 2});
+    CHECK(clipped(rect{-4, -4, 20, 20}, 8, 6) == rect{0, 0, 8, 6});
+    CHECK(clipped(rect{9, 0, 3, 3}, 8, 8).area() == 0);
+    CHECK(clipped(rect{-5, -5, 3, 3}, 8, 8).area() == 0);
+}
+
 TEST_CASE("reflection mirrors without repeating the edge, for any offset") {
     CHECK(reflect_index(-1, 5) == 1);
     CHECK(reflect_index(-2, 5) == 2);

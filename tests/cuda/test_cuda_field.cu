@@ -43,18 +43,7 @@
 #include "quadflow/tile/image.hpp"
 #include "quadflow/tile/quadtree.hpp"
 
-// Counting allocator: every operator new in the host code of this test program bumps the counter (nvcc
-// declares operator new host-device, so the replacement is compiled in the host pass only).
-static std::atomic<long> allocations{0};
-#ifndef __CUDA_ARCH__
-void* operator new(std::size_t size) {
-    ++allocations;
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#endif
+#include "counting_allocator.hpp"  // every operator new in the host code bumps `allocations`
 
 using namespace quadflow;
 using fixtures::wavy;

@@ -21,6 +21,13 @@ struct rect {
     friend constexpr bool operator==(const rect&, const rect&) = default;
 };
 
+/// The part of `r` inside a width x height canvas starting at (0, 0); empty (w or h 0) where they do not meet.
+QUADFLOW_HOST_DEVICE constexpr rect clipped(const rect& r, std::int64_t width, std::int64_t height) {
+    const std::int64_t x0 = r.x > 0 ? r.x : 0, y0 = r.y > 0 ? r.y : 0;
+    const std::int64_t x1 = r.right() < width ? r.right() : width, y1 = r.bottom() < height ? r.bottom() : height;
+    return rect{x0, y0, x1 > x0 ? x1 - x0 : 0, y1 > y0 ? y1 - y0 : 0};
+}
+
 inline std::string to_string(const rect& r) {
     return "(x=" + std::to_string(r.x) + ", y=" + std::to_string(r.y) + ", w=" + std::to_string(r.w) +
            ", h=" + std::to_string(r.h) + ")";

@@ -45,8 +45,9 @@ public:
             const tile::tile& tl = layout.tiles[t];
             const float* rows = row_weights(t);
             const float* cols = column_weights(t);
-            for (std::int64_t y = std::max<std::int64_t>(tl.padded.y, 0); y < std::min(tl.padded.bottom(), H); ++y)
-                for (std::int64_t x = std::max<std::int64_t>(tl.padded.x, 0); x < std::min(tl.padded.right(), W); ++x)
+            const rect in = clipped(tl.padded, W, H);
+            for (std::int64_t y = in.y; y < in.bottom(); ++y)
+                for (std::int64_t x = in.x; x < in.right(); ++x)
                     sum[static_cast<std::size_t>(y * W + x)] +=
                         double(rows[y - tl.padded.y]) * double(cols[x - tl.padded.x]);
         }
@@ -62,12 +63,12 @@ public:
         std::int64_t normalized_total = 0;
         for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
             normalized_offsets_[t] = normalized_total;
-            normalized_total += inside(layout.tiles[t].padded, W, H).area();
+            normalized_total += clipped(layout.tiles[t].padded, W, H).area();
         }
         normalized_.resize(static_cast<std::size_t>(normalized_total));
         for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
             const tile::tile& tl = layout.tiles[t];
-            const rect in = inside(tl.padded, W, H);
+            const rect in = clipped(tl.padded, W, H);
             float* out = normalized_.data() + normalized_offsets_[t];
             for (std::int64_t y = in.y; y < in.bottom(); ++y)
                 for (std::int64_t x = in.x; x < in.right(); ++x)
@@ -77,12 +78,6 @@ public:
         }
     }
 
-    /// The part of `padded` inside a width x height canvas.
-    static rect inside(const rect& padded, std::int64_t width, std::int64_t height) {
-        const std::int64_t x0 = std::max<std::int64_t>(padded.x, 0), y0 = std::max<std::int64_t>(padded.y, 0);
-        return rect{x0, y0, std::min(padded.right(), width) - x0, std::min(padded.bottom(), height) - y0};
-    }
-
     tile::weight_params weights() const { return weights_; }
     /// Weight factors of tile `t`'s padded rows (padded.h values) and columns (padded.w values).
     const float* row_weights(std::size_t t) const { return axis_.data() + row_offsets_[t]; }
@@ -90,7 +85,7 @@ public:
     /// 1 / (sum over covering tiles of their weight), one per canvas pixel, row-major.
     const std::vector<float>& inverse_weight_sum() const { return inverse_sum_; }
     /// Tile `t`'s weight over the summed weights (computed in double), for its padded pixels inside the
-    /// canvas, row-major over inside(padded): the factor of the tile's velocity in the blend. These sum to 1
+    /// canvas, row-major over clipped(padded, W, H): the factor of the tile's velocity in the blend. These sum to 1
     /// (within rounding) at every pixel, so a blend with them needs no normalisation pass.
     const float* normalized_weights(std::size_t t) const { return normalized_.data() + normalized_offsets_[t]; }
 

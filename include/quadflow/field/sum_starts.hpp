@@ -43,8 +43,9 @@ public:
             listed[static_cast<std::size_t>(index)] = 1;
             const rect& r = layout.tiles[static_cast<std::size_t>(index)].padded;
             row_begin_[static_cast<std::size_t>(index)] = static_cast<std::int64_t>(row_offsets_.size());
-            const std::int64_t x0 = std::max<std::int64_t>(r.x, 0), x1 = std::min(r.right(), W);
-            for (std::int64_t y = std::max<std::int64_t>(r.y, 0); y < std::min(r.bottom(), H); ++y) {
+            const rect in = clipped(r, W, H);
+            const std::int64_t x0 = in.x, x1 = in.right();
+            for (std::int64_t y = in.y; y < in.bottom(); ++y) {
                 row_offsets_.push_back(static_cast<std::int64_t>(runs_.size()));
                 bool in_run = false;
                 for (std::int64_t x = x0; x < x1; ++x) {

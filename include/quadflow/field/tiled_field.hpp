@@ -174,7 +174,7 @@ private:
         }
         sum_starts_ = sum_starts(layout_, rank_order_);
         std::int64_t gathered_in_canvas = 0;
-        for (const tile::tile& tl : layout_.tiles) gathered_in_canvas += blend_plan::inside(tl.padded, canvas_.w, canvas_.h).area();
+        for (const tile::tile& tl : layout_.tiles) gathered_in_canvas += clipped(tl.padded, canvas_.w, canvas_.h).area();
         check_in_gather_ = gathered_in_canvas <= 2 * canvas_.w * canvas_.h;
         arena_capacity_ = std::max(largest_batch, std::min(options_.arena_elements, all_tiles));
         input_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
@@ -288,9 +288,10 @@ private:
             const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(i)]);
             const rect& r = layout_.tiles[t].padded;
             const float* out = output_arena_.data() + slot_[t];
+            const rect in = clipped(r, canvas_.w, canvas_.h);
             for (std::int64_t c = 0; c < canvas_.c; ++c)
-                for (std::int64_t y = std::max<std::int64_t>(r.y, 0); y < std::min(r.bottom(), canvas_.h); ++y)
-                    for (std::int64_t px = std::max<std::int64_t>(r.x, 0); px < std::min(r.right(), canvas_.w); ++px) {
+                for (std::int64_t y = in.y; y < in.bottom(); ++y)
+                    for (std::int64_t px = in.x; px < in.right(); ++px) {
                         const std::int64_t local = (c * r.h + (y - r.y)) * r.w + (px - r.x);
                         const float v = prediction::to_flow_velocity(kind, out[local], x(n, c, y, px), s);
                         if (std::isfinite(v)) continue;
@@ -356,7 +357,7 @@ private:
         const tile::tile& tl = layout_.tiles[t];
         const tile_terms& terms = terms_[t];
         const std::int64_t W = canvas_.w;
-        const rect in = blend_plan::inside(tl.padded, W, canvas_.h);
+        const rect in = clipped(tl.padded, W, canvas_.h);
         const std::int64_t x0 = in.x, x1 = in.right();
         // Row y of each input, shifted so that [px] is canvas column px.
         const float* weights = plan_.normalized_weights(t) - x0;
