@@ -154,6 +154,8 @@ public:
             blend.model_output = output_.data();
             blend.velocity = velocity.data() + n * image_elements;
             blend_tiles(blend, tables_.blocks_x(), tables_.blocks_y(), policy_, stream_);
+            find_non_finite(non_finite_.data(), output_.data(), blend.x, canvas_.w, canvas_.h, canvas_.c, tables_.tiles(),
+                            device_steps(), device_placed(), placed_, kind, blend.sigma, stream_);
             capture_non_finite(non_finite_.data(), n, output_.data(), tables_.tiles(), device_steps(), xn, canvas_.w,
                                canvas_.h, stream_);
         }

@@ -1,10 +1,12 @@
 // quadflow CUDA kernels: tile gather with mirror reflection, the fused deterministic tile blend, the Euler update.
 //
-// The blend is a gather: one thread per canvas pixel and group of channels walks the tiles listed for its
-// pixel block (blend_tables.coverage, tile index order), and for each tile that contains the pixel adds
+// The blend is a gather: one thread per canvas pixel picks, from the tiles listed for its pixel block
+// (blend_tables.coverage, tile index order), those that contain the pixel, and for each adds, channel by channel,
 //   w * policy velocity(model velocity converted from the prediction, state, original, strength)
 // then multiplies by 1 / (sum of weights). Nothing is accumulated with atomics, so the same inputs give
-// the same bits whatever the launch order. Per-element math is the CPU field's own host-device functions:
+// the same bits whatever the launch order. A non-finite model velocity only raises a flag in the blend;
+// find_non_finite then locates the first one (an integer atomicMin, order-free) and capture_non_finite
+// records it. Per-element math is the CPU field's own host-device functions:
 // prediction::to_flow_velocity, policy velocities, the blend_plan's weight factors, sampler::euler_update.
 // Kernels are templates on the value type (float) so that this header can be included in several
 // translation units.
@@ -37,15 +39,13 @@ inline constexpr std::int64_t max_tile_elements = std::int64_t{1} << non_finite_
 
 /// Where the first non-finite model velocity of an evaluation was found (device memory).
 struct non_finite_record {
+    std::uint32_t none_found = ~0u;            ///< cleared to 0 by a blend that met a non-finite model velocity
     unsigned long long key = no_non_finite;    ///< smallest key of the image being blended
     unsigned long long first = no_non_finite;  ///< key of the first image that had one
     std::int32_t image = 0;                    ///< that image
     float prediction = 0.0f;                   ///< the model output there
     float state = 0.0f;                        ///< the canvas state there
 };
-
-/// Channels one blend thread handles (its tile walk is shared by them).
-inline constexpr int blend_channels_per_thread = 4;
 
 /// Inputs of one blend of one image. Canvas tensors are that image's C x H x W planes.
 struct blend_arguments {
@@ -94,67 +94,222 @@ __global__ void gather_tiles(const Value* x, std::int32_t width, std::int32_t he
     }
 }
 
-/// One thread per pixel of a blend block and group of blend_channels_per_thread channels (grid z).
+/// A covering tile of a blend block as a blend thread block stages it in shared memory.
+struct staged_tile {
+    std::int32_t index = 0;                   ///< tile index in the layout
+    std::int32_t x = 0, y = 0, w = 0, h = 0;  ///< padded rectangle
+    std::int64_t slot = -1;                   ///< tile_step::slot
+    policy::linear_velocity linear;           ///< tile_step::linear
+    std::int64_t row_weights = 0, column_weights = 0;
+};
+
+/// Tiles of a block's list staged at once, and covering tiles a thread collects before it reads their outputs.
+inline constexpr int blend_window = 64;
+inline constexpr int blend_picks = 8;
+/// Covering tiles whose model outputs a thread reads in one pass over the channels.
+inline constexpr int blend_chunk = 4;
+/// Channels of those outputs copied to shared memory per stage; two stages are in flight.
+inline constexpr int blend_stage_channels = 4;
+/// Shared memory of the two stage buffers of a blend block (blend_chunk x blend_stage_channels floats per thread
+/// each), held in a static array with the window and the picks (under the 48 KiB of static shared memory).
+inline constexpr int blend_stage_floats = blend_chunk * blend_stage_channels * int(blend_block_width * blend_block_height);
+/// Blend blocks resident per SM the kernel's register budget aims at (64 registers a thread).
+inline constexpr int blend_min_blocks = 4;
+
+/// cp.async of one float from global to shared memory (sm_80 and later; a plain copy before), its commit and
+/// its wait for all but the `Pending` most recent groups.
+QUADFLOW_DEVICE inline void copy_async(float* shared, const float* global) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const auto address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(address), "l"(global) : "memory");
+#else
+    *shared = *global;
+#endif
+}
+QUADFLOW_DEVICE inline void commit_async() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int Pending>
+QUADFLOW_DEVICE inline void wait_async() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
+#endif
+}
+
+/// One pixel's terms over its picks [0, picks), in pick order, for every channel: the sum starts from 0 (the
+/// thread's first flush) or from the partial sum in `velocity` (a later one) and is multiplied by
+/// 1 / (sum of weights) at the end of the final flush. The additions happen in the same order however the
+/// picks are split into flushes, so the result is the sum in tile index order.
+/// The model outputs travel by cp.async into the thread's own slots of `stage_buffer`, blend_stage_channels
+/// channels per stage with the next stage in flight while one is summed: the loads in flight hold no registers,
+/// and nothing per pick but its weight stays in registers (the rest is read again from the staged window).
 template <class Policy>
-__global__ void __launch_bounds__(blend_block_width * blend_block_height) blend_tiles(const blend_arguments a,
+QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy, const staged_tile* window,
+                                       const std::uint8_t* pick_entry, float* stage_buffer,
+                                       int picks, std::int64_t pixel, std::int32_t px, std::int32_t py,
+                                       float pixel_strength, bool started, bool final_flush, bool& any_non_finite) {
+    constexpr int threads = int(blend_block_width * blend_block_height);
+    constexpr int G = blend_stage_channels;
+    const std::int64_t plane = std::int64_t(a.width) * a.height;
+    const int stages = (a.channels + G - 1) / G;
+    int base = 0;
+    do {
+        const int count = min(picks - base, blend_chunk);
+        const auto issue = [&](int stage) {
+            float* buffer = stage_buffer + (stage & 1) * blend_stage_floats;
+            for (int q = 0; q < count; ++q) {
+                const staged_tile& s = window[pick_entry[(base + q) * threads]];
+                if (s.slot < 0) continue;
+                const std::int64_t tile_plane = std::int64_t(s.w) * s.h;
+                const float* source = a.model_output + s.slot + std::int64_t(stage) * G * tile_plane +
+                                      ((py - s.y) * s.w + (px - s.x));
+#pragma unroll
+                for (int j = 0; j < G; ++j)
+                    if (stage * G + j < a.channels) copy_async(buffer + (q * G + j) * threads, source + j * tile_plane);
+            }
+            commit_async();
+        };
+        issue(0);
+        float weight[blend_chunk];  // read while the first stage's copies are in flight
+#pragma unroll
+        for (int q = 0; q < blend_chunk; ++q) {
+            weight[q] = 0.0f;
+            if (q >= count) continue;
+            const staged_tile& s = window[pick_entry[(base + q) * threads]];
+            weight[q] = a.axis_weights[s.row_weights + (py - s.y)] * a.axis_weights[s.column_weights + (px - s.x)];
+        }
+        for (int stage = 0; stage < stages; ++stage) {
+            if (stage + 1 < stages) {
+                issue(stage + 1);
+                wait_async<1>();  // this stage's copies have landed; the next stage's may still be in flight
+            } else {
+                wait_async<0>();
+            }
+            const float* buffer = stage_buffer + (stage & 1) * blend_stage_floats;
+#pragma unroll
+            for (int j = 0; j < G; ++j) {
+                const std::int32_t c = stage * G + j;
+                if (c >= a.channels) break;
+                const std::int64_t at = c * plane + pixel;
+                const float state = a.x ? a.x[at] : 0.0f;
+                const float original = a.original ? a.original[at] : 0.0f;
+                float sum = started || base > 0 ? a.velocity[at] : 0.0f;
+#pragma unroll
+                for (int q = 0; q < blend_chunk; ++q) {
+                    if (q >= count) break;
+                    const staged_tile& s = window[pick_entry[(base + q) * threads]];
+                    const float vm = s.slot >= 0 ? prediction::to_flow_velocity(a.kind, buffer[(q * G + j) * threads], state, a.sigma)
+                                                 : 0.0f;
+                    any_non_finite = any_non_finite || non_finite(vm);
+                    float v;
+                    if constexpr (policy::linear_policy<Policy>) {
+                        v = s.linear(policy::element{vm, state, original, a.strength ? pixel_strength : 0.0f});
+                    } else {
+                        const policy::tile_context context = a.contexts[s.index];
+                        v = policy.velocity(context, policy::element{vm, state, original,
+                                                                     a.strength ? pixel_strength : context.denoise});
+                    }
+                    sum += weight[q] * v;
+                }
+                if (final_flush && base + blend_chunk >= picks) sum *= a.inverse_weight_sum[pixel];
+                a.velocity[at] = sum;
+            }
+        }
+        base += blend_chunk;
+    } while (base < picks);
+}
+
+/// One thread per pixel of a blend block (one thread block per block of the coverage). The block stages its
+/// list of covering tiles in shared memory, blend_window at a time; each thread picks the tiles that contain
+/// its pixel (with their weights) and then reads their model outputs blend_chunk tiles at a time, every
+/// channel, adding the terms in tile index order. A thread's partial sums live in its own output pixels
+/// between flushes, so the order never depends on scheduling.
+template <class Policy>
+__global__ void __launch_bounds__(blend_block_width * blend_block_height, blend_min_blocks) blend_tiles(const blend_arguments a,
                                                                                       const Policy policy) {
-    constexpr int K = blend_channels_per_thread;
+    constexpr int threads = int(blend_block_width * blend_block_height);
+    __shared__ staged_tile window[blend_window];
+    __shared__ std::uint8_t pick_entry[blend_picks * threads];
+    __shared__ float stage_buffer[2 * blend_stage_floats];
+
+    const int thread = threadIdx.y * blockDim.x + threadIdx.x;
     const std::int32_t px = blockIdx.x * blockDim.x + threadIdx.x;
     const std::int32_t py = blockIdx.y * blockDim.y + threadIdx.y;
-    if (px >= a.width || py >= a.height) return;
-    const std::int32_t c0 = blockIdx.z * K;
-    const std::int64_t plane = std::int64_t(a.width) * a.height;
+    const bool inside = px < a.width && py < a.height;
     const std::int64_t pixel = std::int64_t(py) * a.width + px;
-
-    float state[K], original[K], sum[K];
-#pragma unroll
-    for (int j = 0; j < K; ++j) {
-        const bool present = c0 + j < a.channels;
-        state[j] = present && a.x ? a.x[(c0 + j) * plane + pixel] : 0.0f;
-        original[j] = present && a.original ? a.original[(c0 + j) * plane + pixel] : 0.0f;
-        sum[j] = 0.0f;
-    }
-    const float pixel_strength = a.strength ? a.strength[pixel] : 0.0f;
-    unsigned long long first_non_finite = no_non_finite;
+    const float pixel_strength = inside && a.strength ? a.strength[pixel] : 0.0f;
+    bool any_non_finite = false;
 
     const std::int32_t block = blockIdx.y * gridDim.x + blockIdx.x;
-    const std::int32_t end = a.block_offsets[block + 1];
-    for (std::int32_t k = a.block_offsets[block]; k < end; ++k) {
-        const std::int32_t t = a.block_tiles[k];
-        const device_tile tile = a.tiles[t];
-        const std::int32_t lx = px - tile.x, ly = py - tile.y;
-        if (lx < 0 || lx >= tile.w || ly < 0 || ly >= tile.h) continue;
-        const float weight = a.axis_weights[tile.row_weights + ly] * a.axis_weights[tile.column_weights + lx];
-        const tile_step step = a.steps[t];
-        const std::int64_t tile_plane = std::int64_t(tile.w) * tile.h;
-        const std::int64_t local = std::int64_t(ly) * tile.w + lx;
-        const float* predicted = step.slot >= 0 ? a.model_output + step.slot + local : nullptr;
-        policy::tile_context context{};
-        if constexpr (!policy::linear_policy<Policy>) context = a.contexts[t];
-#pragma unroll
-        for (int j = 0; j < K; ++j) {
-            if (c0 + j >= a.channels) break;
-            const float vm = predicted ? prediction::to_flow_velocity(a.kind, predicted[(c0 + j) * tile_plane], state[j], a.sigma)
-                                       : 0.0f;
-            if (non_finite(vm)) {
-                const auto key = (static_cast<unsigned long long>(t) << non_finite_offset_bits) |
-                                 static_cast<unsigned long long>((c0 + j) * tile_plane + local);
-                first_non_finite = key < first_non_finite ? key : first_non_finite;
+    const std::int32_t begin = a.block_offsets[block], end = a.block_offsets[block + 1];
+    bool started = false;
+    int picks = 0;
+    for (std::int32_t first = begin; first < end || (first == begin && begin == end); first += blend_window) {
+        const int staged = static_cast<int>(min(end - first, std::int32_t{blend_window}));
+        __syncthreads();
+        if (thread < staged) {
+            const std::int32_t t = a.block_tiles[first + thread];
+            const device_tile tile = a.tiles[t];
+            const tile_step step = a.steps[t];
+            window[thread] = staged_tile{t, tile.x, tile.y, tile.w, tile.h, step.slot, step.linear, tile.row_weights,
+                                         tile.column_weights};
+        }
+        __syncthreads();
+        const bool last_window = first + blend_window >= end;
+        for (int k = 0; inside;) {
+            for (; k < staged && picks < blend_picks; ++k) {
+                const staged_tile& s = window[k];
+                const std::int32_t lx = px - s.x, ly = py - s.y;
+                if (lx < 0 || lx >= s.w || ly < 0 || ly >= s.h) continue;
+                pick_entry[picks * threads + thread] = static_cast<std::uint8_t>(k);
+                ++picks;
             }
-            const policy::element e{vm, state[j], original[j], a.strength ? pixel_strength : context.denoise};
-            float v;
-            if constexpr (policy::linear_policy<Policy>)
-                v = step.linear(e);
-            else
-                v = policy.velocity(context, e);
-            sum[j] += weight * v;
+            const bool window_done = k >= staged;
+            if (picks == blend_picks || (window_done && (picks > 0 || last_window))) {
+                flush_picks(a, policy, window, pick_entry + thread, stage_buffer + thread, picks,
+                            pixel, px, py, pixel_strength, started, window_done && last_window, any_non_finite);
+                started = true;
+                picks = 0;
+            }
+            if (window_done) break;
+        }
+        if (begin == end) break;
+    }
+    if (any_non_finite) atomicAnd(&a.non_finite->none_found, 0u);
+}
+
+/// Block (tile k of `placed`, channel c), after a blend that cleared none_found and before any image was
+/// captured: the smallest key of a non-finite model velocity in the tile's in-canvas elements of plane c,
+/// the velocity computed as the blend computes it (state from `x`, 0 where `x` is null).
+template <class Value>
+__global__ void find_non_finite(non_finite_record* record, const Value* model_output, const Value* x,
+                                std::int32_t width, std::int32_t height, const device_tile* tiles,
+                                const tile_step* steps, const std::int32_t* placed, prediction::kind kind,
+                                float sigma) {
+    if (record->none_found != 0 || record->first != no_non_finite) return;
+    const std::int32_t t = placed[blockIdx.x];
+    const std::int64_t c = blockIdx.y;
+    const device_tile tile = tiles[t];
+    const std::int64_t tile_plane = std::int64_t(tile.w) * tile.h;
+    const Value* out = model_output + steps[t].slot + c * tile_plane;
+    unsigned long long found = no_non_finite;
+    for (std::int32_t ly = threadIdx.y; ly < tile.h; ly += blockDim.y) {
+        const std::int32_t py = tile.y + ly;
+        if (py < 0 || py >= height) continue;
+        for (std::int32_t lx = threadIdx.x; lx < tile.w; lx += blockDim.x) {
+            const std::int32_t px = tile.x + lx;
+            if (px < 0 || px >= width) continue;
+            const std::int64_t local = std::int64_t(ly) * tile.w + lx;
+            const float state = x ? x[(c * height + py) * width + px] : 0.0f;
+            if (!non_finite(prediction::to_flow_velocity(kind, out[local], state, sigma))) continue;
+            const auto key = (static_cast<unsigned long long>(t) << non_finite_offset_bits) |
+                             static_cast<unsigned long long>(c * tile_plane + local);
+            found = key < found ? key : found;
         }
     }
-    const float inverse = a.inverse_weight_sum[pixel];
-#pragma unroll
-    for (int j = 0; j < K; ++j)
-        if (c0 + j < a.channels) a.velocity[(c0 + j) * plane + pixel] = sum[j] * inverse;
-    if (first_non_finite != no_non_finite) atomicMin(&a.non_finite->key, first_non_finite);
+    if (found != no_non_finite) atomicMin(&record->key, found);
 }
 
 /// One thread: if the image just blended had a non-finite velocity and none was captured before, records
@@ -215,11 +370,24 @@ inline void gather_tiles(const float* x, std::int64_t width, std::int64_t height
 template <policy::velocity_policy Policy>
 void blend_tiles(const blend_arguments& arguments, std::int64_t blocks_x, std::int64_t blocks_y, const Policy& policy,
                  cudaStream_t stream) {
-    const dim3 grid(static_cast<unsigned>(blocks_x), static_cast<unsigned>(blocks_y),
-                    static_cast<unsigned>((arguments.channels + blend_channels_per_thread - 1) / blend_channels_per_thread));
+    const dim3 grid(static_cast<unsigned>(blocks_x), static_cast<unsigned>(blocks_y));
     const dim3 block(static_cast<unsigned>(blend_block_width), static_cast<unsigned>(blend_block_height));
     kernels::blend_tiles<Policy><<<grid, block, 0, stream>>>(arguments, policy);
     QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::blend_tiles");
+}
+
+/// After the blend of one image: if it met a non-finite model velocity, finds the smallest key (the
+/// `placed_count` tiles listed in `placed`, `x` as the blend read it).
+inline void find_non_finite(non_finite_record* record, const float* model_output, const float* x, std::int64_t width,
+                            std::int64_t height, std::int64_t channels, const device_tile* tiles, const tile_step* steps,
+                            const std::int32_t* placed, std::int64_t placed_count, prediction::kind kind, float sigma,
+                            cudaStream_t stream) {
+    if (placed_count == 0) return;
+    const dim3 grid(static_cast<unsigned>(placed_count), static_cast<unsigned>(channels));
+    kernels::find_non_finite<float><<<grid, dim3(32, 8), 0, stream>>>(
+        record, model_output, x, static_cast<std::int32_t>(width), static_cast<std::int32_t>(height), tiles, steps,
+        placed, kind, sigma);
+    QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::find_non_finite");
 }
 
 inline void capture_non_finite(non_finite_record* record, std::int64_t image, const float* model_output,
