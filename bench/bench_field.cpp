@@ -101,7 +101,9 @@ BENCHMARK(copy_latent)->Unit(benchmark::kMillisecond)->UseRealTime();
 /// A copy moving as many bytes as the field step must (least_blend_bytes: half read, half written).
 void copy_same_bytes(benchmark::State& state, const tile::layout& layout) {
     const std::int64_t bytes = least_blend_bytes(layout, latent_shape.c);
-    std::vector<char> source(static_cast<std::size_t>(bytes / 2), 1), target(static_cast<std::size_t>(bytes / 2), 0);
+    // On huge pages, as the field's tensors (host_memory.hpp).
+    std::vector<char, host_memory_allocator<char>> source(static_cast<std::size_t>(bytes / 2), 1),
+        target(static_cast<std::size_t>(bytes / 2), 0);
     for (auto _ : state) {
         std::memcpy(target.data(), source.data(), source.size());
         benchmark::DoNotOptimize(target.data());

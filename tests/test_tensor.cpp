@@ -1,5 +1,12 @@
-// Tests of tensor views, the owning host tensor, rectangles and reflection.
+// Tests of tensor views, the owning host tensor and its memory, rectangles and reflection.
 #include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <new>
+#include <string>
 
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
@@ -60,4 +67,50 @@ TEST_CASE("reflection mirrors without repeating the edge, for any offset") {
     CHECK(rect{1, 2, 3, 4}.area() == 12);
     CHECK(rect{1, 2, 3, 4}.contains(3, 5));
     CHECK_FALSE(rect{1, 2, 3, 4}.contains(4, 5));
+}
+
+namespace {
+/// The VmFlags line of the /proc/self/smaps mapping that holds `p` (empty where there is none).
+std::string vm_flags_of(const void* p) {
+    std::ifstream smaps("/proc/self/smaps");
+    const auto address = reinterpret_cast<std::uintptr_t>(p);
+    bool inside = false;
+    for (std::string line; std::getline(smaps, line);) {
+        unsigned long long begin = 0, end = 0;
+        if (std::sscanf(line.c_str(), "%llx-%llx ", &begin, &end) == 2 && line.find('-') < line.find(' '))
+            inside = address >= begin && address < end;
+        else if (inside && line.rfind("VmFlags:", 0) == 0)
+            return line;
+    }
+    return {};
+}
+}  // namespace
+
+TEST_CASE("host memory: buffers of 2 MiB and more start on a 2 MiB boundary, advised for huge pages") {
+    SUBCASE("small buffers are 64-byte aligned") {
+        host_memory_allocator<float> allocator;
+        for (std::size_t n : {std::size_t{1}, std::size_t{1000}, (huge_page_bytes / 4) - 1}) {
+            float* p = allocator.allocate(n);
+            CHECK(reinterpret_cast<std::uintptr_t>(p) % 64 == 0);
+            p[0] = 1.0f;
+            p[n - 1] = 2.0f;
+            allocator.deallocate(p, n);
+        }
+    }
+    SUBCASE("a host tensor of 16 MiB") {
+        host_tensor t(shape4{1, 16, 512, 512}, 0.5f);
+        CHECK(reinterpret_cast<std::uintptr_t>(t.data()) % huge_page_bytes == 0);
+        CHECK(t(0, 15, 511, 511) == 0.5f);
+#if defined(__linux__)
+        if (std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled")) {
+            const std::string flags = vm_flags_of(t.data());
+            CAPTURE(flags);
+            CHECK(flags.find(" hg") != std::string::npos);  // MADV_HUGEPAGE took
+        }
+#endif
+    }
+    SUBCASE("sizes whose byte count overflows are refused") {
+        host_memory_allocator<float> allocator;
+        CHECK_THROWS_AS(allocator.allocate(std::numeric_limits<std::size_t>::max() / 2), std::bad_array_new_length);
+    }
 }

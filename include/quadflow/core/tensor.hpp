@@ -12,6 +12,7 @@
 
 #include "quadflow/core/config.hpp"
 #include "quadflow/core/error.hpp"
+#include "quadflow/core/host_memory.hpp"
 
 namespace quadflow {
 
@@ -123,12 +124,17 @@ private:
 using const_view = tensor_view<const float>;
 using mutable_view = tensor_view<float>;
 
-/// An owning, contiguous float32 NCHW tensor in host memory.
+/// Float storage of host tensors and of the field's buffers: 2 MiB and larger on transparent huge pages
+/// (host_memory.hpp).
+using host_buffer = std::vector<float, host_memory_allocator<float>>;
+
+/// An owning, contiguous float32 NCHW tensor in host memory (large ones on huge pages, host_memory.hpp).
 class host_tensor {
 public:
     host_tensor() = default;
     explicit host_tensor(shape4 shape, float fill = 0.0f) : shape_(checked(shape)), data_(shape.numel(), fill) {}
-    host_tensor(shape4 shape, std::vector<float> values) : shape_(checked(shape)), data_(std::move(values)) {
+    host_tensor(shape4 shape, const std::vector<float>& values)
+        : shape_(checked(shape)), data_(values.begin(), values.end()) {
         if (static_cast<std::int64_t>(data_.size()) != shape_.numel())
             throw shape_error("host_tensor: " + std::to_string(data_.size()) + " values do not fill shape " +
                               to_string(shape_));
@@ -140,8 +146,8 @@ public:
     const float* data() const { return data_.data(); }
     std::span<float> span() { return data_; }
     std::span<const float> span() const { return data_; }
-    std::vector<float>& values() { return data_; }
-    const std::vector<float>& values() const { return data_; }
+    host_buffer& values() { return data_; }
+    const host_buffer& values() const { return data_; }
 
     mutable_view view() { return {data_.data(), shape_}; }
     const_view view() const { return {data_.data(), shape_}; }
@@ -162,7 +168,7 @@ private:
         return s;
     }
     shape4 shape_{};
-    std::vector<float> data_;
+    host_buffer data_;
 };
 
 /// Throws shape_error unless `a` and `b` have the same shape.

@@ -490,7 +490,7 @@ private:
     sum_starts sum_starts_;  ///< per tile row: the columns where it is the first tile in rank order
     std::vector<detail::tile_plan> plans_;
     std::vector<tile::tile_batch> groups_;
-    std::vector<float> input_arena_, output_arena_;
+    host_buffer input_arena_, output_arena_;
     std::vector<std::int64_t> slot_;
     std::vector<std::int64_t> batch_tiles_;
     std::vector<model::tile_info> batch_infos_;
