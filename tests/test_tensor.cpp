@@ -1,6 +1,7 @@
 // Tests of tensor views, the owning host tensor and its memory, rectangles and reflection.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -108,6 +109,18 @@ TEST_CASE("host memory: buffers of 2 MiB and more start on a 2 MiB boundary, adv
             CHECK(flags.find(" hg") != std::string::npos);  // MADV_HUGEPAGE took
         }
 #endif
+    }
+    SUBCASE("an uninitialized tensor has its shape; a filled one its value even in reused memory") {
+        for (int round = 0; round < 3; ++round) {
+            host_tensor scratch = host_tensor::uninitialized(shape4{1, 4, 256, 512});
+            CHECK(scratch.shape() == shape4{1, 4, 256, 512});
+            CHECK(scratch.values().size() == 4u * 256u * 512u);
+            std::fill(scratch.span().begin(), scratch.span().end(), 7.0f);
+        }
+        const host_tensor zeros(shape4{1, 4, 256, 512});
+        CHECK(std::all_of(zeros.span().begin(), zeros.span().end(), [](float v) { return v == 0.0f; }));
+        const host_tensor threes(shape4{1, 4, 256, 512}, 3.0f);
+        CHECK(std::all_of(threes.span().begin(), threes.span().end(), [](float v) { return v == 3.0f; }));
     }
     SUBCASE("sizes whose byte count overflows are refused") {
         host_memory_allocator<float> allocator;

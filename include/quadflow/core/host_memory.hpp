@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -40,6 +42,17 @@ struct host_memory_allocator {
         ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: a refusal leaves 4 KiB pages
 #endif
         return static_cast<T*>(p);
+    }
+
+    /// Elements made without a value are left uninitialised (default-initialised), so that a buffer about to be
+    /// overwritten is not written twice; a value or arguments construct as usual.
+    template <class U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
     }
 
     void deallocate(T* p, std::size_t n) noexcept {

@@ -140,6 +140,14 @@ public:
                               to_string(shape_));
     }
 
+    /// A tensor whose values are left unset, for code that writes every element before reading any.
+    static host_tensor uninitialized(shape4 shape) {
+        host_tensor t;
+        t.shape_ = checked(shape);
+        t.data_ = host_buffer(static_cast<std::size_t>(shape.numel()));
+        return t;
+    }
+
     const shape4& shape() const { return shape_; }
     std::int64_t numel() const { return shape_.numel(); }
     float* data() { return data_.data(); }

@@ -305,7 +305,7 @@ inline void torch_randn(std::uint64_t seed, std::span<float> out) {
 inline host_tensor torch_randn(std::uint64_t seed, shape4 shape) {
     require(shape.n >= 0 && shape.c >= 0 && shape.h >= 0 && shape.w >= 0, "torch_randn.shape", to_string(shape),
             "every extent must be >= 0");
-    host_tensor noise(shape);
+    host_tensor noise = host_tensor::uninitialized(shape);  // every element is written below
     torch_randn(seed, noise.span());
     return noise;
 }
