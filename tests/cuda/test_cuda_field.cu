@@ -71,6 +71,15 @@ tile::layout random_grid(std::uint32_t seed) {
     return l;
 }
 
+/// A grid whose tiles overlap so much that a pixel has up to 49 covering tiles and a blend block's list
+/// holds more than 64 (the blend kernel's window): its multi-window, multi-flush path.
+tile::layout dense_grid() {
+    tile::layout l = tile::build_grid(93, 70, {.tile = 24, .overlap = 20, .latent_scale = 8});
+    std::mt19937 random(11);
+    for (tile::tile& t : l.tiles) t.denoise = (int(random() % 11)) / 10.0;
+    return l;
+}
+
 /// An RGB image with a smooth part, a checkerboard and a noisy part, so that the quadtree has several depths.
 std::vector<std::uint8_t> synthetic_image(std::int64_t width, std::int64_t height) {
     std::vector<std::uint8_t> pixels(static_cast<std::size_t>(width * height * 3));
@@ -162,6 +171,25 @@ private:
 };
 static_assert(cuda::device_tile_model<host_forwarding_model>);
 
+/// Most tiles covering one canvas pixel.
+int most_covering(const tile::layout& layout) {
+    int most = 0;
+    for (std::int64_t y = 0; y < layout.height; ++y)
+        for (std::int64_t x = 0; x < layout.width; ++x) {
+            int covering = 0;
+            for (const tile::tile& t : layout.tiles) covering += t.padded.contains(x, y) ? 1 : 0;
+            most = std::max(most, covering);
+        }
+    return most;
+}
+
+/// The parity bound for a layout: 1e-6 relative, or, where more tiles cover a pixel than 1e-6 allows for, what
+/// two float sums of that many terms in different orders may differ by (n x 2^-24 each; the CPU adds
+/// normalised weights in rank order, the GPU raw weights in index order times 1 / (sum of weights)).
+double parity_bound(const tile::layout& layout) {
+    return std::max(1e-6, 2.0 * most_covering(layout) * std::ldexp(1.0, -24));
+}
+
 /// Evaluates the CPU and the CUDA field at three steps of a schedule and compares the velocities and stats.
 template <class P>
 void check_parity(const tile::layout& layout, tile::weight_kind weights, P policy, prediction::kind kind) {
@@ -192,9 +220,10 @@ void check_parity(const tile::layout& layout, tile::weight_kind weights, P polic
         gpu.on_step(step, sigmas[step], sigmas[step + 1]);
         cpu(x.cview(), sigmas[step], v.view());
         gpu(x_device.cview(), sigmas[step], v_device.view());
-        const double difference = relative_difference(v_device.download(stream), v);
+        const double difference = relative_difference(v_device.download(stream), v), bound = parity_bound(layout);
         CAPTURE(difference);
-        CHECK(difference <= 1e-6);
+        CAPTURE(bound);
+        CHECK(difference <= bound);
     }
     CHECK(gpu.stats().evaluations == cpu.stats().evaluations);
     CHECK(gpu.stats().model_calls == cpu.stats().model_calls);
@@ -293,6 +322,19 @@ TEST_SUITE("host") {
             CHECK(tables.inverse_weight_sum == plan.inverse_weight_sum());
             CHECK(tables.coverage.blocks_x == (layout.width + 31) / 32);
         }
+        // The dense grid reaches the kernel's multi-window and multi-flush paths.
+        const tile::layout dense = dense_grid();
+        const cuda::blend_tables dense_tables =
+            cuda::build_blend_tables(dense, field::blend_plan(dense, {tile::weight_kind::gaussian, 0.01f}));
+        std::int32_t longest_list = 0;
+        for (std::size_t b = 0; b + 1 < dense_tables.coverage.offsets.size(); ++b)
+            longest_list = std::max(longest_list, dense_tables.coverage.offsets[b + 1] - dense_tables.coverage.offsets[b]);
+        CHECK(longest_list > cuda::kernels::blend_window);
+        CHECK(most_covering(dense) > cuda::kernels::blend_picks);
+        // The issue's layouts keep the 1e-6 parity bound; the dense grid's sums of up to 49 terms get 5.8e-6.
+        CHECK(parity_bound(random_grid(3)) == 1e-6);
+        CHECK(parity_bound(synthetic_quadtree()) == 1e-6);
+        CHECK(parity_bound(dense) < 1e-5);
         const tile::layout quadtree = synthetic_quadtree();
         CHECK(quadtree.width == 64);
         CHECK(quadtree.height == 48);
@@ -306,7 +348,7 @@ TEST_SUITE("host") {
 
 TEST_SUITE("device") {
     TEST_CASE("the CUDA field equals the CPU field for every policy, weight kind and prediction kind") {
-        const std::vector<tile::layout> layouts{random_grid(3), synthetic_quadtree()};
+        const std::vector<tile::layout> layouts{random_grid(3), synthetic_quadtree(), dense_grid()};
         const tile::weight_kind weight_kinds[] = {tile::weight_kind::uniform, tile::weight_kind::gaussian,
                                                   tile::weight_kind::smootherstep};
         const prediction::kind kinds[] = {prediction::kind::flow_velocity, prediction::kind::denoised,
@@ -318,7 +360,8 @@ TEST_SUITE("device") {
                 CAPTURE(tile::to_string(weights));
                 auto check = [&](auto policy, const char* name) {
                     const prediction::kind kind = kinds[combination++ % 4];
-                    CAPTURE(name);
+                    const std::string policy_name = name;
+                    CAPTURE(policy_name);
                     CAPTURE(prediction::to_string(kind));
                     check_parity(layouts[l], weights, policy, kind);
                 };
