@@ -26,6 +26,8 @@ inline constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
 template <class T>
 struct host_memory_allocator {
     using value_type = T;
+    /// Alignment of buffers under huge_page_bytes: a cache line at least.
+    static constexpr std::align_val_t small_alignment{alignof(T) < 64 ? 64 : alignof(T)};
 
     host_memory_allocator() = default;
     template <class U>
@@ -34,7 +36,7 @@ struct host_memory_allocator {
     T* allocate(std::size_t n) {
         if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
         const std::size_t bytes = n * sizeof(T);
-        if (bytes < huge_page_bytes) return static_cast<T*>(::operator new(bytes, std::align_val_t{alignof(T) < 64 ? 64 : alignof(T)}));
+        if (bytes < huge_page_bytes) return static_cast<T*>(::operator new(bytes, small_alignment));
         const std::size_t rounded = (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
         void* p = std::aligned_alloc(huge_page_bytes, rounded);
         if (p == nullptr) throw std::bad_alloc();
@@ -57,7 +59,7 @@ struct host_memory_allocator {
 
     void deallocate(T* p, std::size_t n) noexcept {
         if (n * sizeof(T) < huge_page_bytes)
-            ::operator delete(p, std::align_val_t{alignof(T) < 64 ? 64 : alignof(T)});
+            ::operator delete(p, small_alignment);
         else
             std::free(p);
     }

@@ -280,21 +280,17 @@ __global__ void __launch_bounds__(blend_block_width * blend_block_height, blend_
     if (any_non_finite) atomicAnd(&a.non_finite->none_found, 0u);
 }
 
-/// Block (tile k of `placed`, channel c), after a blend that cleared none_found and before any image was
-/// captured: the smallest key of a non-finite model velocity in the tile's in-canvas elements of plane c,
-/// the velocity computed as the blend computes it (state from `x`, 0 where `x` is null).
+/// This thread's share of plane c of tile t: the smallest key of a non-finite model velocity among its
+/// in-canvas elements, or `found` if smaller (the velocity as the blend computes it: state from `x`, 0 where
+/// `x` is null).
 template <class Value>
-__global__ void find_non_finite(non_finite_record* record, const Value* model_output, const Value* x,
-                                std::int32_t width, std::int32_t height, const device_tile* tiles,
-                                const tile_step* steps, const std::int32_t* placed, prediction::kind kind,
-                                float sigma) {
-    if (record->none_found != 0 || record->first != no_non_finite) return;
-    const std::int32_t t = placed[blockIdx.x];
-    const std::int64_t c = blockIdx.y;
-    const device_tile tile = tiles[t];
+QUADFLOW_DEVICE unsigned long long smallest_non_finite_key(const Value* model_output, const Value* x,
+                                                          std::int32_t width, std::int32_t height,
+                                                          const device_tile& tile, std::int32_t t,
+                                                          std::int64_t slot, std::int64_t c, prediction::kind kind,
+                                                          float sigma, unsigned long long found) {
     const std::int64_t tile_plane = std::int64_t(tile.w) * tile.h;
-    const Value* out = model_output + steps[t].slot + c * tile_plane;
-    unsigned long long found = no_non_finite;
+    const Value* out = model_output + slot + c * tile_plane;
     for (std::int32_t ly = threadIdx.y; ly < tile.h; ly += blockDim.y) {
         const std::int32_t py = tile.y + ly;
         if (py < 0 || py >= height) continue;
@@ -308,6 +304,24 @@ __global__ void find_non_finite(non_finite_record* record, const Value* model_ou
                              static_cast<unsigned long long>(c * tile_plane + local);
             found = key < found ? key : found;
         }
+    }
+    return found;
+}
+
+/// After a blend that cleared none_found and before any image was captured: the smallest key of a non-finite
+/// model velocity among the in-canvas elements of the `placed_count` tiles of `placed`. Each block takes
+/// (tile, channel) planes in turn; when nothing was found every block returns at once, so the grid stays small.
+template <class Value>
+__global__ void find_non_finite(non_finite_record* record, const Value* model_output, const Value* x,
+                                std::int32_t width, std::int32_t height, std::int32_t channels,
+                                const device_tile* tiles, const tile_step* steps, const std::int32_t* placed,
+                                std::int64_t placed_count, prediction::kind kind, float sigma) {
+    if (record->none_found != 0 || record->first != no_non_finite) return;
+    unsigned long long found = no_non_finite;
+    for (std::int64_t plane = blockIdx.x; plane < placed_count * channels; plane += gridDim.x) {
+        const std::int32_t t = placed[plane / channels];
+        found = smallest_non_finite_key(model_output, x, width, height, tiles[t], t, steps[t].slot, plane % channels,
+                                        kind, sigma, found);
     }
     if (found != no_non_finite) atomicMin(&record->key, found);
 }
@@ -383,10 +397,10 @@ inline void find_non_finite(non_finite_record* record, const float* model_output
                             const std::int32_t* placed, std::int64_t placed_count, prediction::kind kind, float sigma,
                             cudaStream_t stream) {
     if (placed_count == 0) return;
-    const dim3 grid(static_cast<unsigned>(placed_count), static_cast<unsigned>(channels));
-    kernels::find_non_finite<float><<<grid, dim3(32, 8), 0, stream>>>(
-        record, model_output, x, static_cast<std::int32_t>(width), static_cast<std::int32_t>(height), tiles, steps,
-        placed, kind, sigma);
+    const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(placed_count * channels, 256));
+    kernels::find_non_finite<float><<<blocks, dim3(32, 8), 0, stream>>>(
+        record, model_output, x, static_cast<std::int32_t>(width), static_cast<std::int32_t>(height),
+        static_cast<std::int32_t>(channels), tiles, steps, placed, placed_count, kind, sigma);
     QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::find_non_finite");
 }
 

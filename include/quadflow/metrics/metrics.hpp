@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,14 @@
 #include "quadflow/tile/layout.hpp"
 
 namespace quadflow::metrics {
+
+/// Throws unless `image` (the argument `name` of `function`) is a host tensor of the layout's canvas size.
+inline void require_canvas_image(const_view image, const tile::layout& l, const char* function, const char* name = "image") {
+    require_host(image, name);
+    if (image.shape().h != l.height || image.shape().w != l.width)
+        throw shape_error(std::string(function) + ": image " + to_string(image.shape()) + " does not match the layout's " +
+                          std::to_string(l.width) + "x" + std::to_string(l.height));
+}
 
 /// Which tile core owns each canvas pixel (the last tile wins where cores overlap, as in grids).
 inline std::vector<std::int64_t> core_owner(const tile::layout& l) {
@@ -29,10 +38,7 @@ inline std::vector<std::int64_t> core_owner(const tile::layout& l) {
 /// pairs, over every image and channel. 1 means borders are as smooth as the picture; larger values
 /// mean visible seams. Returns 0 for a layout without borders or a constant image.
 inline double seam_score(const_view image, const tile::layout& l) {
-    require_host(image, "image");
-    if (image.shape().h != l.height || image.shape().w != l.width)
-        throw shape_error("seam_score: image " + to_string(image.shape()) + " does not match the layout's " +
-                          std::to_string(l.width) + "x" + std::to_string(l.height));
+    require_canvas_image(image, l, "seam_score");
     const std::vector<std::int64_t> owner = core_owner(l);
     double border_sum = 0, all_sum = 0;
     std::int64_t border_count = 0, all_count = 0;
@@ -65,10 +71,7 @@ inline double seam_score(const_view image, const tile::layout& l) {
 /// where tile borders are as smooth as the picture right beside them, whatever the picture's texture elsewhere;
 /// larger values mean seams. Borders of tiles one pixel across are left out; returns 0 when nothing counts.
 inline double seam_contrast(const_view image, const tile::layout& l) {
-    require_host(image, "image");
-    if (image.shape().h != l.height || image.shape().w != l.width)
-        throw shape_error("seam_contrast: image " + to_string(image.shape()) + " does not match the layout's " +
-                          std::to_string(l.width) + "x" + std::to_string(l.height));
+    require_canvas_image(image, l, "seam_contrast");
     const std::vector<std::int64_t> owner = core_owner(l);
     const auto& s = image.shape();
     auto id = [&](std::int64_t y, std::int64_t x) { return owner[static_cast<std::size_t>(y * s.w + x)]; };
@@ -102,11 +105,8 @@ struct region_error {
 inline region_error tile_region_error(const_view a, const_view b, const tile::layout& l,
                                       const std::function<bool(const tile::tile&)>& select) {
     require_same_shape(a.shape(), b.shape(), "a", "b");
-    require_host(a, "a");
+    require_canvas_image(a, l, "tile_region_error", "a");
     require_host(b, "b");
-    if (a.shape().h != l.height || a.shape().w != l.width)
-        throw shape_error("tile_region_error: image " + to_string(a.shape()) + " does not match the layout's " +
-                          std::to_string(l.width) + "x" + std::to_string(l.height));
     // 0: uncovered so far, 1: only selected tiles cover it, 2: some unselected tile covers it.
     std::vector<unsigned char> governed(static_cast<std::size_t>(l.width * l.height), 0);
     for (const tile::tile& t : l.tiles) {
