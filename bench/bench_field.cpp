@@ -4,10 +4,12 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
 #include "image_io.hpp"
+#include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/schedule/flux.hpp"
@@ -58,12 +60,14 @@ std::int64_t least_blend_bytes(const tile::layout& layout, std::int64_t channels
 }
 
 template <class Policy>
-void field_step(benchmark::State& state, const tile::layout& layout, Policy policy) {
+void field_step(benchmark::State& state, const tile::layout& layout, Policy policy,
+                std::chrono::microseconds pool_spin = thread_pool::default_spin) {
     host_tensor x(latent_shape, 0.25f), v(latent_shape), original(latent_shape, 0.1f);
     instant_model model;
     field::field_options options;
     options.sigmas = schedule::flux(20, 4096, 4096);
     options.threads = static_cast<int>(state.range(0));
+    options.pool_spin = pool_spin;
     field::tiled_field f(model, layout, latent_shape, policy, options, original.cview());
     f.on_step(10, options.sigmas[10], options.sigmas[11]);
     for (auto _ : state) {
@@ -86,6 +90,33 @@ void field_step_quadtree(benchmark::State& state) { field_step(state, demo_quadt
 void field_step_grid(benchmark::State& state) { field_step(state, default_grid(), policy::scale{}); }
 BENCHMARK(field_step_quadtree)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(field_step_grid)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same with workers that sleep between the pool's runs (pool_spin = 0), the baseline of the polling pool.
+void field_step_quadtree_sleeping_pool(benchmark::State& state) {
+    field_step(state, demo_quadtree(), policy::scale{}, std::chrono::microseconds{0});
+}
+void field_step_grid_sleeping_pool(benchmark::State& state) {
+    field_step(state, default_grid(), policy::scale{}, std::chrono::microseconds{0});
+}
+BENCHMARK(field_step_quadtree_sleeping_pool)->ArgName("threads")->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(field_step_grid_sleeping_pool)->ArgName("threads")->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// One thread_pool run of 16 tasks of about 2 us of arithmetic each: what the pool costs on short runs.
+void pool_run(benchmark::State& state) {
+    thread_pool pool(static_cast<int>(state.range(0)), std::chrono::microseconds{state.range(1)});
+    std::vector<double> sums(16, 0.0);
+    auto task = [&](std::int64_t i) {
+        double s = 0.0;
+        for (int k = 1; k <= 4000; ++k) s += 1.0 / (k + static_cast<double>(i));  // about 2 us
+        sums[static_cast<std::size_t>(i)] = s;
+    };
+    for (auto _ : state) {
+        pool.run(16, task);
+        benchmark::DoNotOptimize(sums.data());
+    }
+    state.SetItemsProcessed(state.iterations() * 16);
+}
+BENCHMARK(pool_run)->ArgNames({"threads", "spin_us"})->Args({1, 0})->Args({2, 0})->Args({2, 200})->UseRealTime();
 
 void copy_latent(benchmark::State& state) {
     host_tensor source(latent_shape, 0.5f), target(latent_shape, 0.0f);
@@ -160,5 +191,13 @@ int main(int argc, char** argv) {
          {"field_step_grid/threads:1/real_time", "copy_same_bytes_grid/real_time", "least_bytes_per_second",
           ">= 0.7 (issue 6, the bytes the blend must move)"},
          {"field_step_grid/threads:2/real_time", "copy_same_bytes_grid/real_time", "least_bytes_per_second",
-          ">= 0.7 (issue 6, the bytes the blend must move)"}});
+          ">= 0.7 (issue 6, the bytes the blend must move)"},
+         {"field_step_quadtree/threads:2/real_time", "field_step_quadtree_sleeping_pool/threads:2/real_time",
+          "bytes_per_second", "(report: polling pool over sleeping pool)"},
+         {"field_step_grid/threads:2/real_time", "field_step_grid_sleeping_pool/threads:2/real_time", "bytes_per_second",
+          "(report: polling pool over sleeping pool)"},
+         {"pool_run/threads:2/spin_us:0/real_time", "pool_run/threads:1/spin_us:0/real_time", "items_per_second",
+          "(report: 2 sleeping threads over 1)"},
+         {"pool_run/threads:2/spin_us:200/real_time", "pool_run/threads:1/spin_us:0/real_time", "items_per_second",
+          "(report: 2 polling threads over 1)"}});
 }

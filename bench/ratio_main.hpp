@@ -1,5 +1,5 @@
-// quadflow benchmarks: a main() that runs Google Benchmark with repetitions and prints the ratio of each
-// measured benchmark to its baseline, both medians from the same run.
+// quadflow benchmarks: a main() that runs Google Benchmark with repetitions (randomly interleaved) and prints
+// the ratio of each measured benchmark to its baseline, both medians from the same run.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -45,13 +45,20 @@ inline int run_with_ratios(int argc, char** argv, const std::vector<ratio>& rati
     std::vector<char*> args(argv, argv + argc);
     std::string repetitions = "--benchmark_repetitions=5";
     std::string aggregates = "--benchmark_report_aggregates_only=true";
-    bool has_repetitions = false;
-    for (int i = 1; i < argc; ++i)
-        if (std::string(argv[i]).rfind("--benchmark_repetitions", 0) == 0) has_repetitions = true;
+    // Repetitions of different benchmarks run in a random interleaved order, so that a measured benchmark
+    // and its baseline see the same spells of load on a shared machine.
+    std::string interleave = "--benchmark_enable_random_interleaving=true";
+    bool has_repetitions = false, has_interleaving = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg(argv[i]);
+        if (arg.rfind("--benchmark_repetitions", 0) == 0) has_repetitions = true;
+        if (arg.rfind("--benchmark_enable_random_interleaving", 0) == 0) has_interleaving = true;
+    }
     if (!has_repetitions) {
         args.push_back(repetitions.data());
         args.push_back(aggregates.data());
     }
+    if (!has_interleaving) args.push_back(interleave.data());
     int count = static_cast<int>(args.size());
     benchmark::Initialize(&count, args.data());
     median_recorder recorder;

@@ -244,7 +244,7 @@ TEST_CASE("a sigma of 0 or above 1 handed to the tiled field") {
                          invalid_argument);
 }
 
-TEST_CASE("field options out of range: tile_batch_size, arena_elements, weights.variance, sigmas") {
+TEST_CASE("field options out of range: tile_batch_size, arena_elements, pool_spin, weights.variance, sigmas") {
     const auto layout = grid_layout(2, 2, 8, 2, {0.5});
     auto model = half_model();
     auto o = options_with(four_steps);
@@ -255,6 +255,10 @@ TEST_CASE("field options out of range: tile_batch_size, arena_elements, weights.
     o.arena_elements = 0;
     CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::scale{}, o),
                          doctest::Contains("arena_elements = 0: must be >= 1"), invalid_argument);
+    o = options_with(four_steps);
+    o.pool_spin = std::chrono::microseconds{-1};
+    CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::scale{}, o),
+                         doctest::Contains("pool_spin = -1: must be >= 0 microseconds"), invalid_argument);
     o = options_with(four_steps);
     o.weights.variance = 0.0f;
     CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::scale{}, o),

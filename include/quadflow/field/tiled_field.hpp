@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -31,6 +32,7 @@
 #include "quadflow/core/config.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/finite.hpp"
+#include "quadflow/core/prefetch.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/core/thread_pool.hpp"
@@ -54,6 +56,10 @@ struct field_options {
     /// Threads for gathering and blending (the model is always called from the calling thread).
     /// Results are bit-identical for any value.
     int threads = 1;
+    /// How long a pool thread with no task polls for the next one before it sleeps (0: sleep at once). An
+    /// evaluation runs the pool about twice per chunk, and waking a sleeping thread takes tens of
+    /// microseconds on a virtual machine; see thread_pool::default_spin. Only used when threads > 1.
+    std::chrono::microseconds pool_spin = thread_pool::default_spin;
     /// Elements of model input (and as many of output) kept at once (2 MiB each by default, sized to stay
     /// in cache); at least one batch is always kept, and never more than every tile needs. Results are
     /// bit-identical for any value.
@@ -92,11 +98,13 @@ public:
                               " latent pixels");
         require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
         require(options_.threads >= 1, "threads", options_.threads, "must be >= 1");
+        require(options_.pool_spin.count() >= 0, "pool_spin", static_cast<std::int64_t>(options_.pool_spin.count()),
+                "must be >= 0 microseconds");
         check_inputs();
         plan_ = blend_plan(layout_, options_.weights);
         prepare_tiles();
         prepare_groups();
-        pool_ = std::make_unique<thread_pool>(options_.threads);
+        pool_ = std::make_unique<thread_pool>(options_.threads, options_.pool_spin);
     }
 
     /// Called by quadflow::sampler::sample before each step: evaluations until the next call belong
@@ -256,6 +264,15 @@ private:
         }
     }
 
+    /// Canvas rows are W floats apart, and a tile reads or writes a short piece of each: the hardware
+    /// prefetcher does not run ahead of such rows, so the gather and the blend ask for the row that lies
+    /// prefetch_bytes of row pieces ahead (2304 B, six rows of a 96-px tile: the fastest of 1, 2, 2.25, 4
+    /// and 8 KiB on the grid benchmark, bench/README.md).
+    static constexpr std::int64_t prefetch_bytes = 2304;
+    static std::int64_t rows_ahead(std::int64_t row_floats) {
+        return std::clamp<std::int64_t>(prefetch_bytes / (4 * row_floats), 1, 64);
+    }
+
     /// Copies channel `c` of the padded rectangle `r` of image `n` into `out` (r.h x r.w), reflecting outside.
     /// With `check`, returns whether a copied value is NaN or infinite.
     QUADFLOW_CPU_DISPATCH bool gather(const_view x, std::int64_t n, std::int64_t c, const rect& r, float* out,
@@ -265,8 +282,13 @@ private:
         const std::int64_t H = canvas_.h, W = canvas_.w;
         const std::int64_t inside_begin = std::clamp<std::int64_t>(-r.x, 0, r.w);
         const std::int64_t inside_end = std::clamp<std::int64_t>(W - r.x, inside_begin, r.w);
+        const std::int64_t ahead = rows_ahead(r.w);
         for (std::int64_t y = 0; y < r.h; ++y) {
             const float* row = &x(n, c, reflect_index(r.y + y, H), 0);
+            if (y + ahead < r.h) {
+                const float* next = &x(n, c, reflect_index(r.y + y + ahead, H), 0) + r.x;
+                prefetch_range<prefetch_intent::read>(next + inside_begin, next + inside_end);
+            }
             float* dst = out + y * r.w;
             for (std::int64_t i = 0; i < inside_begin; ++i) dst[i] = row[reflect_index(r.x + i, W)];
             const float* src = row + r.x;
@@ -364,10 +386,12 @@ private:
         const float* model_rows =
             terms.model_out ? terms.model_out + (c * tl.padded.h + (in.y - tl.padded.y)) * tl.padded.w - tl.padded.x : nullptr;
         // term_at(y, k) gives row y's (k-th row of the tile inside the canvas) px -> velocity term.
+        const std::int64_t ahead = rows_ahead(in.w);
         auto each_row = [&](const auto& term_at) {
             for (std::int64_t y = in.y, k = 0; y < in.bottom(); ++y, ++k) {
                 float* vr = p.v + y * W;
                 const float* w = weights + k * in.w;
+                if (y + ahead < in.bottom()) prefetch_range<prefetch_intent::write>(vr + ahead * W + x0, vr + ahead * W + x1);
                 for (const column_run& r : sum_starts_.row(t, tl.padded, y))
                     for (std::int64_t px = r.begin; px < r.end; ++px) vr[px] = 0.0f;
                 const auto term = term_at(y, k);
