@@ -82,7 +82,8 @@ def peers_section(peers: dict) -> list[str]:
              f"Tiled accumulate + normalise of a 1x16x512x512 latent, model returning at once (identity in torch), "
              f"tile batch 4, Gaussian weights (variance 0.01). Median ms of {peers.get('rounds_done', peers['rounds'])} rounds x "
              f"{peers['evaluations']} evaluations; speedup = torch time / quadflow time, the median of the per-round "
-             f"ratios (goal >= {SPEEDUP_GOAL}). `bench_peers` is the default build (x86-64 baseline, SSE2), "
+             f"ratios (goal >= {SPEEDUP_GOAL}). `bench_peers` is the default build (x86-64 baseline; with GCC "
+             "on x86-64 Linux its gather, blend and noise loops also exist for x86-64-v3 and are picked at run time), "
              "`bench_peers_x86_64_v3` the same code with `-march=x86-64-v3` (AVX2, FMA); PyTorch dispatches its "
              f"kernels at run time ({peers['machine'].get('torch_cpu_capability', '?')} here).", "",
              "Layouts, both sides reading the same JSON:", ""]
@@ -131,7 +132,7 @@ def peers_section(peers: dict) -> list[str]:
 
 def copy_section(field_ratios: list[dict], peers: dict) -> list[str]:
     lines = ["", "## Blend against a copy of the same bytes", "",
-             "From `bench_field` (Google Benchmark, medians of 5 repetitions), ratio = copy time / field-step time. "
+             "From `bench_field` (Google Benchmark, medians of 5 repetitions in random interleaved order), ratio = copy time / field-step time. "
              "Against `copy_latent` (one 1x16x512x512 float latent read and one written, 2 x 16 MiB: issue 4's "
              "measure) and against `copy_same_bytes_*`, a copy of as many bytes as the step must move (see below), "
              f"which is what the goal of issue 6 (>= {COPY_GOAL}) is read against.", "",
