@@ -13,8 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/quadflow_bridge.h"
-#include "engine/toy_engine.h"
 #include "field_fixtures.hpp"
 #include "image_io.hpp"
 #include "quadflow/quadflow.hpp"
@@ -393,37 +391,6 @@ TEST_CASE("an observer that cancels: no error, the result says so") {
     const auto result = sampler::sample(s, field, x.view(), four_steps, [](const sampler::step_info&) { return false; });
     CHECK(result.steps_done == 1);
     CHECK(result.cancelled);
-}
-
-TEST_CASE("an engine callback that returns a latent of the wrong shape through the bridge adapter") {
-    constexpr int size = 64, latent = size / 8, channels = 4;
-    bridge::tiling_settings settings;
-    for (int i = 0; i <= 4; ++i) settings.sigmas.push_back(1.0f - 0.25f * static_cast<float>(i));
-    settings.original.assign(static_cast<std::size_t>(channels * latent * latent), 0.1f);
-    settings.rgb.assign(static_cast<std::size_t>(size * size * 3), 100);
-    settings.image_width = settings.image_height = size;
-    settings.overlap_pixels = 0;
-    settings.min_denoise = settings.max_denoise = 1.0;  // every tile reaches the model
-    auto shrinking = [](const toy_engine::latent& x, float, int, toy_engine::latent& x0) {
-        x0.channels = x.channels;
-        x0.height = x.height - 1;
-        x0.width = x.width;
-        x0.data.assign(static_cast<std::size_t>(x0.channels * x0.height * x0.width), 0.0f);
-    };
-    const toy_engine::denoise_callback tiled = bridge::make_tiled_denoiser(shrinking, settings);
-    toy_engine::latent x{channels, latent, latent, settings.original}, x0 = x;
-    CHECK_THROWS_WITH_AS(tiled(x, 0.5f, 0, x0),
-                         doctest::Contains("the engine's denoise callback returned a latent of 4x7x8 (224 values) for "
-                                           "a tile of 4x8x8 (256 values)"),
-                         model_error);
-
-    const toy_engine::denoise_callback exact =
-        bridge::make_tiled_denoiser([](const toy_engine::latent& x, float, int, toy_engine::latent& x0) { x0 = x; },
-                                    settings);
-    toy_engine::latent short_x{channels, latent, latent, std::vector<float>(100, 0.0f)};
-    CHECK_THROWS_WITH_AS(exact(short_x, 0.5f, 0, x0),
-                         doctest::Contains("x.size() = 100: must be C x H x W = 256, the tiled canvas"),
-                         invalid_argument);
 }
 
 // ---- image files ----------------------------------------------------------------------------------------------

@@ -1,32 +1,44 @@
-// A C++17 engine (toy_engine.h) gaining quadtree tiling without changing its sampler: its denoise callback is
-// wrapped by the quadflow bridge (quadflow_bridge.cpp, the only C++20 file). The model behind the callback
-// is analytic (per-element Gaussian data around a per-channel target), so the results can be checked.
+// A C++17 engine (toy_engine.h, stable-diffusion.cpp's conventions) gaining quadtree tiling without changing its
+// sampler: its denoise callback becomes quadflow::engine::tiled_denoiser (C++17 header; the implementation is
+// the one C++20 file tiled_denoiser.cpp). The engine's model is analytic (per-element Gaussian data around a
+// per-channel target), so the results can be checked: tiled at strength 1 equals the untiled engine, and the
+// regions of strength 0 stay the original.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <vector>
 
-#include "quadflow_bridge.h"
+#include "quadflow/engine/tiled_denoiser.hpp"
 #include "toy_engine.h"
 
 namespace {
 
-constexpr int image_size = 256, latent_scale = 8, channels = 4, latent_size = image_size / latent_scale;
+constexpr int image_size = 512, latent_scale = 8, channels = 4, latent_size = image_size / latent_scale;
 constexpr float data_std = 0.3f;
 const float target[channels] = {0.6f, -0.4f, 0.2f, -0.1f};
 
-/// The engine's model: E[x0 | x] for x0 ~ N(target_c, data_std^2) per element; it sees one latent only.
-void analytic_denoise(const toy_engine::latent& x, float sigma, int, toy_engine::latent& x0) {
-    const float keep = 1.0f - sigma, var = data_std * data_std;
-    const std::size_t plane = static_cast<std::size_t>(x.height) * x.width;
-    for (std::size_t k = 0; k < x.size(); ++k) {
-        const float mu = target[k / plane];
-        x0.data[k] = mu + keep * var * (x.data[k] - keep * mu) / (keep * keep * var + sigma * sigma);
-    }
+float posterior_mean(float x, float sigma, int channel) {
+    const float keep = 1.0f - sigma, var = data_std * data_std, mu = target[channel];
+    return mu + keep * var * (x - keep * mu) / (keep * keep * var + sigma * sigma);
 }
 
-/// A flat image with one detailed corner, so the quadtree has large calm tiles and small busy ones.
+/// The engine's model on a whole latent: E[x0 | x] for x0 ~ N(target_c, data_std^2) per element.
+void analytic_denoise(const toy_engine::latent& x, float sigma, int, toy_engine::latent& x0) {
+    const std::size_t plane = static_cast<std::size_t>(x.height) * x.width;
+    for (std::size_t k = 0; k < x.size(); ++k) x0.data[k] = posterior_mean(x.data[k], sigma, static_cast<int>(k / plane));
+}
+
+/// The same model on a batch of tiles: what the engine hands the bridge (one call per batch).
+int batches = 0;
+void analytic_batch(const quadflow::engine::tile_batch& b) {
+    ++batches;
+    const std::size_t plane = static_cast<std::size_t>(b.height) * b.width, item = plane * b.channels;
+    for (std::size_t k = 0; k < item * b.count; ++k)
+        b.denoised[k] = posterior_mean(b.x[k], b.sigma, static_cast<int>(k % item / plane));
+}
+
+/// A flat image with one detailed quarter, so the quadtree has large calm leaves and small busy ones.
 std::vector<std::uint8_t> test_image() {
     std::vector<std::uint8_t> rgb(static_cast<std::size_t>(image_size) * image_size * 3, 120);
     for (int y = 0; y < image_size / 2; ++y)
@@ -44,10 +56,22 @@ toy_engine::latent make_latent(float phase) {
     return l;
 }
 
-float max_difference(const std::vector<float>& a, const std::vector<float>& b) {
+/// max |a - b| over the calm three quarters (all but the top-left one), or everywhere.
+float max_difference(const std::vector<float>& a, const std::vector<float>& b, bool calm_only) {
     float worst = 0.0f;
-    for (std::size_t k = 0; k < a.size(); ++k) worst = std::max(worst, std::abs(a[k] - b[k]));
+    for (std::size_t k = 0; k < a.size(); ++k) {
+        const std::size_t y = k / latent_size % latent_size, x = k % latent_size;
+        if (calm_only && y < latent_size / 2 && x < latent_size / 2) continue;
+        worst = std::max(worst, std::abs(a[k] - b[k]));
+    }
     return worst;
+}
+
+/// The engine's callback made from a tiled denoiser.
+toy_engine::denoise_callback as_callback(quadflow::engine::tiled_denoiser& tiled) {
+    return [&tiled](const toy_engine::latent& x, float sigma, int step, toy_engine::latent& x0) {
+        tiled(x.data.data(), sigma, step, x0.data.data());
+    };
 }
 
 }  // namespace
@@ -57,42 +81,48 @@ int main() {
     for (int i = 0; i <= 20; ++i) sigmas.push_back(1.0f - static_cast<float>(i) / 20.0f);
     const toy_engine::latent original = make_latent(0.3f), noise = make_latent(1.9f);
 
-    // The engine as it is: plain img2img at full strength from the noise.
-    toy_engine::latent plain = noise;
-    toy_engine::sample_euler(analytic_denoise, plain, sigmas);
-
-    bridge::tiling_settings settings;
-    settings.sigmas = sigmas;
+    quadflow::engine::tiling_settings settings;
+    settings.sigmas = sigmas;  // stable-diffusion.cpp numbering (the default): steps from 1
     settings.original = original.data;
     settings.rgb = test_image();
     settings.image_width = settings.image_height = image_size;
     settings.latent_scale = latent_scale;
+    settings.min_tile = 16;  // a 64x64 latent: model tiles of 16..32 latent px
+    settings.max_tile = 32;
+    settings.overlap = 4;
 
-    // Every tile at strength 1: the tiled run must equal the plain one (the model is per element).
-    settings.min_denoise = settings.max_denoise = 1.0;
-    toy_engine::latent tiled = noise;
-    toy_engine::sample_euler(bridge::make_tiled_denoiser(analytic_denoise, settings), tiled, sigmas);
-    const float tiled_vs_plain = max_difference(tiled.data, plain.data);
-    const int tiles = bridge::last_tile_count();
+    try {
+        // The engine as it is, against tiled with every pixel at strength 1: the same result.
+        toy_engine::latent plain = noise, tiled = noise;
+        toy_engine::sample_heun(analytic_denoise, plain, sigmas);
+        settings.min_denoise = settings.max_denoise = 1.0;
+        quadflow::engine::tiled_denoiser full(analytic_batch, settings);
+        toy_engine::sample_heun(as_callback(full), tiled, sigmas);
+        const float tiled_vs_plain = max_difference(tiled.data, plain.data, false);
 
-    // Calm tiles at strength 0 (kept), busy ones regenerated: with no overlap, kept cores are exact.
-    settings.min_denoise = 0.0;
-    settings.max_denoise = 0.8;
-    settings.overlap_pixels = 0;
-    toy_engine::latent mixed = noise;
-    toy_engine::sample_euler(bridge::make_tiled_denoiser(analytic_denoise, settings), mixed, sigmas);
-    const int half = latent_size / 2;
-    float kept_error = 0.0f;  // the calm bottom-right quarter is one tile of the largest area: d = 0
-    for (int c = 0; c < channels; ++c)
-        for (int y = half; y < latent_size; ++y)
-            for (int x = half; x < latent_size; ++x) {
-                const std::size_t k = (static_cast<std::size_t>(c) * latent_size + y) * latent_size + x;
-                kept_error = std::max(kept_error, std::abs(mixed.data[k] - original.data[k]));
-            }
+        // img2img: calm regions at strength 0 (kept exactly), busy ones regenerated at up to 0.8.
+        settings.min_denoise = 0.0;
+        settings.max_denoise = 0.8;
+        quadflow::engine::tiled_denoiser mixed_denoiser(analytic_batch, settings);
+        toy_engine::latent mixed = noise;
+        for (std::size_t k = 0; k < mixed.size(); ++k)  // noised at sigmas[0] = 1: the noise itself
+            mixed.data[k] = original.data[k] * (1.0f - sigmas[0]) + noise.data[k] * sigmas[0];
+        batches = 0;
+        toy_engine::sample_euler(as_callback(mixed_denoiser), mixed, sigmas);
+        const float kept_error = max_difference(mixed.data, original.data, true);
 
-    std::printf("tiles %d\ntiled (strength 1) vs plain engine: max |diff| = %.3g\n", tiles, tiled_vs_plain);
-    std::printf("kept quarter (strength 0) vs original: max |diff| = %.3g\n", kept_error);
-    const bool ok = tiled_vs_plain <= 1e-5f && kept_error <= 1e-5f && tiles > 4;
-    std::printf("%s\n", ok ? "engine bridge: OK" : "engine bridge: FAILED");
-    return ok ? 0 : 1;
+        std::printf("strength tiles (quadtree leaves) %d, model tiles %d (smallest side %d latent px)\n",
+                    mixed_denoiser.strength_tile_count(), mixed_denoiser.model_tile_count(),
+                    mixed_denoiser.smallest_model_tile());
+        std::printf("img2img: %lld tiles in %d engine calls over 20 Euler steps\n",
+                    static_cast<long long>(mixed_denoiser.tiles_evaluated()), batches);
+        std::printf("tiled (strength 1, Heun) vs plain engine: max |diff| = %.3g\n", tiled_vs_plain);
+        std::printf("calm regions (strength 0) vs original: max |diff| = %.3g\n", kept_error);
+        const bool ok = tiled_vs_plain <= 1e-5f && kept_error <= 1e-5f && mixed_denoiser.smallest_model_tile() >= 16;
+        std::printf("%s\n", ok ? "engine bridge: OK" : "engine bridge: FAILED");
+        return ok ? 0 : 1;
+    } catch (const quadflow::error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 2;
+    }
 }

@@ -108,8 +108,8 @@ public:
 
     /// Called by quadflow::sampler::sample / cuda::sample before each step: evaluations until the next
     /// call belong to step `step`.
-    void on_step(int step, double /*sigma*/, double /*sigma_next*/) {
-        require(step >= 0, "step", step, "must be >= 0");
+    void on_step(int step, double sigma, double sigma_next) {
+        field::detail::check_step(options_.sigmas, step, sigma, sigma_next);
         step_ = step;
     }
 
@@ -119,8 +119,8 @@ public:
         require_contiguous_device(velocity, "velocity");
         field::detail::check_evaluation(x.shape(), velocity.shape(), canvas_, sigma, step_, "device_tiled_field",
                                         "quadflow::cuda::sample");
+        field::detail::check_sigma_in_step(options_.sigmas, step_, sigma);
         const prediction::kind kind = model_->prediction_kind();
-        prediction::require_convertible(kind, sigma);
         ++stats_.evaluations;
 
         tables_uploaded_.wait();  // the previous upload has read the pinned tables
@@ -309,6 +309,9 @@ private:
         const model::batch_request request{
             input, sigma, step_,
             std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count))};
+        prediction::require_convertible(model_->prediction_kind(), sigma);
+        // An element the model leaves unwritten stays NaN (all bits set), so the non-finite check names its tile.
+        QUADFLOW_CUDA_CHECK(cudaMemsetAsync(output.data(), 0xff, static_cast<std::size_t>(batch_shape.numel()) * sizeof(float), stream_));
         (*model_)(request, output, stream_);
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;
@@ -327,7 +330,8 @@ private:
                           quadflow::detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
                           quadflow::detail::to_text(sigma) + ", in tile " + std::to_string(tl.id) + " " + to_string(p) +
                           ", image " + std::to_string(r.image) + ", channel " + std::to_string(c) + ", pixel (x=" +
-                          std::to_string(x) + ", y=" + std::to_string(y) + ")");
+                          std::to_string(x) + ", y=" + std::to_string(y) + ")" +
+                          field::detail::unwritten_hint(r.prediction));
     }
 
     M* model_;

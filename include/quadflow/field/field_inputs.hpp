@@ -116,6 +116,56 @@ inline void check_evaluation(const shape4& x, const shape4& velocity, const shap
                     std::string(sampler) + " does)");
 }
 
+/// Largest difference between a sigma an engine hands the field and the field's schedule that still counts
+/// as the same grid point: engines keep sigmas as float and compute them in float arithmetic, and adjacent
+/// points of any practical schedule lie more than 1e-4 apart.
+inline constexpr double schedule_tolerance = 1e-5;
+
+inline std::string schedule_source(const std::vector<double>& sigmas) {
+    return "the field's schedule (field_options.sigmas, " + std::to_string(sigmas.size() - 1) + " steps)";
+}
+
+/// The step handshake: on_step(step, sigma, sigma_next) must name a step of the field's schedule with that
+/// step's own sigma and sigma_next. With no schedule any step >= 0 is accepted. Throws invalid_argument
+/// naming the step, the sigma given and the schedule's.
+inline void check_step(const std::vector<double>& sigmas, int step, double sigma, double sigma_next) {
+    require(step >= 0, "step", step, "must be >= 0 (steps are numbered from 0; see docs/engines.md for engines that count from 1)");
+    if (sigmas.size() < 2) return;
+    const auto steps = static_cast<int>(sigmas.size()) - 1;
+    require(step < steps, "step", step,
+            "is past the last step of " + schedule_source(sigmas) + ", whose steps are 0.." + std::to_string(steps - 1) +
+                "; give the field the schedule being sampled");
+    const auto i = static_cast<std::size_t>(step);
+    const auto mismatch = [&](std::string_view what, double given, double expected) {
+        return invalid_argument(std::string(what) + " at step " + std::to_string(step), quadflow::detail::to_text(given),
+                                schedule_source(sigmas) + " has " + quadflow::detail::to_text(expected) +
+                                    " there; sample the schedule the field was given (after any img2img truncation), "
+                                    "or give the field the schedule being sampled");
+    };
+    if (!(std::abs(sigma - sigmas[i]) <= schedule_tolerance)) throw mismatch("sigma", sigma, sigmas[i]);
+    if (!(std::abs(sigma_next - sigmas[i + 1]) <= schedule_tolerance))
+        throw mismatch("sigma_next", sigma_next, sigmas[i + 1]);
+}
+
+/// Every evaluation of step `step` must be at a sigma of that step: its grid point, the next one (a corrector),
+/// or between them (midpoint samplers). Throws invalid_argument naming the sigma, the step and its interval.
+inline void check_sigma_in_step(const std::vector<double>& sigmas, int step, double sigma) {
+    if (sigmas.size() < 2 || step < 0 || step + 1 >= static_cast<int>(sigmas.size())) return;
+    const double from = sigmas[static_cast<std::size_t>(step)], to = sigmas[static_cast<std::size_t>(step) + 1];
+    if (sigma <= from + schedule_tolerance && sigma >= to - schedule_tolerance) return;
+    throw invalid_argument("sigma at step " + std::to_string(step), quadflow::detail::to_text(sigma),
+                           "step " + std::to_string(step) + " of " + schedule_source(sigmas) + " runs from sigma " +
+                               quadflow::detail::to_text(from) + " to " + quadflow::detail::to_text(to) +
+                               "; an evaluation must lie on that interval (a different schedule, or steps numbered "
+                               "otherwise than from 0?)");
+}
+
+/// Appended to a non-finite model-output error: a NaN output may be an element the model never wrote, since
+/// the fields fill each batch's output with NaN before calling the model.
+inline std::string unwritten_hint(float prediction) {
+    return std::isnan(prediction) ? " (NaN: the model wrote NaN there or did not write that element at all)" : "";
+}
+
 /// The policy's view of tile `tile` (with run-long plan `plan`) at an evaluation of step `step`, noise level
 /// `sigma`, on the schedule `sigmas` (empty: a schedule of one step; tau then stays 1).
 inline policy::tile_context tile_context_at(const tile::tile& tile, const tile_plan& plan, double sigma, int step,

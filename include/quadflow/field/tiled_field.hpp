@@ -108,9 +108,10 @@ public:
     }
 
     /// Called by quadflow::sampler::sample before each step: evaluations until the next call belong
-    /// to step `step` (Heun's corrector included).
-    void on_step(int step, double /*sigma*/, double /*sigma_next*/) {
-        require(step >= 0, "step", step, "must be >= 0");
+    /// to step `step` (Heun's corrector included). With a schedule in the options, `sigma` and `sigma_next`
+    /// must be that step's (detail::check_step), so a field never runs silently on another schedule.
+    void on_step(int step, double sigma, double sigma_next) {
+        detail::check_step(options_.sigmas, step, sigma, sigma_next);
         step_ = step;
     }
 
@@ -119,7 +120,7 @@ public:
         require_contiguous_host(velocity, "velocity");
         detail::check_evaluation(x.shape(), velocity.shape(), canvas_, sigma, step_, "tiled_field",
                                  "quadflow::sampler::sample");
-        prediction::require_convertible(model_->prediction_kind(), sigma);
+        detail::check_sigma_in_step(options_.sigmas, step_, sigma);
         ++stats_.evaluations;
         for (std::int64_t n = 0; n < canvas_.n; ++n) evaluate_image(x, sigma, velocity, n);
     }
@@ -321,7 +322,8 @@ private:
                                           quadflow::detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
                                           quadflow::detail::to_text(sigma) + ", in tile " + std::to_string(layout_.tiles[t].id) +
                                           " " + to_string(r) + ", channel " + std::to_string(c) + ", pixel (x=" +
-                                          std::to_string(px) + ", y=" + std::to_string(y) + ")");
+                                          std::to_string(px) + ", y=" + std::to_string(y) + ")" +
+                                          detail::unwritten_hint(out[local]));
                     }
         }
         throw model_error("model output is non-finite at step " + std::to_string(step_));
@@ -343,6 +345,9 @@ private:
         const model::batch_request request{
             input, sigma, step_,
             std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count))};
+        prediction::require_convertible(model_->prediction_kind(), sigma);
+        // An element the model leaves unwritten stays NaN, so the blend's non-finite check names its tile.
+        std::fill_n(output.data(), batch_shape.numel(), std::numeric_limits<float>::quiet_NaN());
         (*model_)(request, output);
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;

@@ -48,8 +48,17 @@ concept tile_model = requires(M& m, const batch_request& request, mutable_view o
     m(request, out);
 };
 
-/// Wraps any `void(const batch_request&, mutable_view)` callable with the kind it predicts.
+/// batch_callback: what make_model wraps. Requirements, for `F& f`, `const batch_request& request`,
+/// `mutable_view out`: `f(request, out)` is valid, i.e. the callable has the signature
+/// `void(const quadflow::model::batch_request& request, quadflow::mutable_view out)` (any return type is
+/// ignored). A callable of another signature, e.g. the whole-latent `(const_view, double sigma, int step,
+/// mutable_view)` of an engine's denoise callback, is rejected where it is wrapped: wrap that one in
+/// latent_denoiser instead.
 template <class F>
+concept batch_callback = std::invocable<F&, const batch_request&, mutable_view>;
+
+/// Wraps any `void(const batch_request&, mutable_view)` callable with the kind it predicts.
+template <batch_callback F>
 class callback_model {
 public:
     callback_model(prediction::kind kind, F fn) : kind_(kind), fn_(std::move(fn)) {}
@@ -61,7 +70,7 @@ private:
     F fn_;
 };
 
-template <class F>
+template <batch_callback F>
 callback_model<F> make_model(prediction::kind kind, F fn) {
     return callback_model<F>(kind, std::move(fn));
 }

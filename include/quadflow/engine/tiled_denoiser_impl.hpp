@@ -1,0 +1,219 @@
+// quadflow engine bridge, implementation (C++20): include it in exactly one C++20 translation unit of the engine.
+//
+// It defines the out-of-line members of quadflow::engine::tiled_denoiser (not inline, so that the engine's C++17
+// files link against them), as stb's implementation headers do: a second translation unit including it would
+// define them twice.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "quadflow/engine/tiled_denoiser.hpp"
+#include "quadflow/field/tiled_field.hpp"
+#include "quadflow/model/concepts.hpp"
+#include "quadflow/policy/any_policy.hpp"
+#include "quadflow/schedule/strength.hpp"
+#include "quadflow/schedule/validate.hpp"
+#include "quadflow/tile/model_tiles.hpp"
+#include "quadflow/tile/quadtree.hpp"
+#include "quadflow/tile/strength_map.hpp"
+
+namespace quadflow::engine {
+
+struct tiled_denoiser::state {
+    /// The engine's batch model as a quadflow tile model (denoised slot).
+    struct engine_model {
+        state* owner = nullptr;
+        prediction::kind prediction_kind() const { return prediction::kind::denoised; }
+        void operator()(const model::batch_request& request, mutable_view out) {
+            model::check_request(request, out);
+            const shape4 s = request.x.shape();
+            owner->metas.resize(request.tiles.size());
+            for (std::size_t i = 0; i < request.tiles.size(); ++i) {
+                const model::tile_info& t = request.tiles[i];
+                owner->metas[i] = tile_meta{{t.padded.x, t.padded.y, t.padded.w, t.padded.h},
+                                            {t.core.x, t.core.y, t.core.w, t.core.h},
+                                            t.id};
+            }
+            tile_batch batch;
+            batch.x = request.x.data();
+            batch.denoised = out.data();
+            batch.count = static_cast<int>(s.n);
+            batch.channels = static_cast<int>(s.c);
+            batch.height = static_cast<int>(s.h);
+            batch.width = static_cast<int>(s.w);
+            batch.sigma = static_cast<float>(request.sigma);
+            batch.step = owner->engine_step;
+            batch.tiles = owner->metas.data();
+            owner->engine(batch);
+        }
+    };
+
+    /// The tiled field of whichever policy the settings name, behind one interface.
+    struct field_interface {
+        virtual ~field_interface() = default;
+        virtual void on_step(int step, double sigma, double sigma_next) = 0;
+        virtual void evaluate(const_view x, double sigma, mutable_view velocity) = 0;
+        virtual const field::field_stats& stats() const = 0;
+    };
+    template <class P>
+    struct field_of final : field_interface {
+        field::tiled_field<engine_model, P> f;
+        template <class... A>
+        explicit field_of(A&&... args) : f(std::forward<A>(args)...) {}
+        void on_step(int step, double sigma, double sigma_next) override { f.on_step(step, sigma, sigma_next); }
+        void evaluate(const_view x, double sigma, mutable_view velocity) override { f(x, sigma, velocity); }
+        const field::field_stats& stats() const override { return f.stats(); }
+    };
+
+    batch_denoiser engine;
+    step_numbering numbering;
+    std::vector<double> sigmas;
+    tile::layout strength_tiles, model_tiles;
+    shape4 shape;
+    host_tensor original, strength_map, velocity;
+    engine_model model{this};
+    std::vector<tile_meta> metas;
+    int engine_step = 0;
+    std::unique_ptr<field_interface> field;
+
+    state(batch_denoiser engine_model_fn, const tiling_settings& s)
+        : engine(std::move(engine_model_fn)), numbering(s.numbering), sigmas(s.sigmas.begin(), s.sigmas.end()) {
+        if (!engine) throw invalid_argument("model", "empty", "the tiled denoiser needs the engine's batch model");
+        require(sigmas.size() >= 2, "tiling_settings.sigmas.size()", sigmas.size(),
+                "needs the schedule the engine samples (at least 2 sigmas)");
+        schedule::validate_schedule(sigmas);
+        require(s.numbering == step_numbering::from_zero || s.numbering == step_numbering::sdcpp,
+                "tiling_settings.numbering", static_cast<int>(s.numbering), "must be from_zero or sdcpp");
+        require(s.image_width > 0 && s.image_height > 0 &&
+                    s.rgb.size() == static_cast<std::size_t>(s.image_width) * static_cast<std::size_t>(s.image_height) * 3,
+                "tiling_settings.rgb.size()", s.rgb.size(),
+                "must be image_width x image_height x 3 = " + std::to_string(s.image_width) + " x " +
+                    std::to_string(s.image_height) + " x 3");
+        require(s.latent_scale >= 1, "tiling_settings.latent_scale", s.latent_scale, "must be >= 1");
+
+        tile::quadtree_options tree;
+        tree.latent_scale = s.latent_scale;
+        tree.align = std::max(8, s.latent_scale);
+        tree.min_denoise = s.min_denoise;
+        tree.max_denoise = s.max_denoise;
+        tree.overlap = s.seed_tiles ? s.seed_overlap_pixels : 0;
+        strength_tiles = tile::build_quadtree(tile::packed_rgb_view(s.rgb.data(), s.image_width, s.image_height), tree);
+        if (s.seed_tiles) {
+            model_tiles = strength_tiles;
+        } else {
+            tile::model_tile_options m;
+            m.min_tile = s.min_tile;
+            m.max_tile = s.max_tile;
+            m.align = s.align;
+            m.overlap = s.overlap;
+            model_tiles = tile::build_model_tiles(strength_tiles, m);
+        }
+
+        const std::int64_t plane = model_tiles.width * model_tiles.height;
+        require(!s.original.empty() && static_cast<std::int64_t>(s.original.size()) % plane == 0,
+                "tiling_settings.original.size()", s.original.size(),
+                "must be channels x " + std::to_string(model_tiles.height) + " x " + std::to_string(model_tiles.width) +
+                    " (the image's latent size)");
+        shape = shape4{1, static_cast<std::int64_t>(s.original.size()) / plane, model_tiles.height, model_tiles.width};
+        original = host_tensor(shape);
+        std::copy(s.original.begin(), s.original.end(), original.data());
+        strength_map = tile::paint_strength_map(strength_tiles);
+        velocity = host_tensor(shape);
+
+        field::field_options options;
+        options.sigmas = sigmas;
+        options.strength_rule = schedule::parse_strength_rule(s.strength_rule);
+        options.tile_batch_size = s.tile_batch_size;
+        std::visit(
+            [&](auto p) {
+                using P = decltype(p);
+                const const_view map = std::string_view(P::name) == "mask" ? strength_map.cview() : const_view{};
+                field = std::make_unique<field_of<P>>(model, model_tiles, shape, p, options, original.cview(), map);
+            },
+            policy::parse_policy(s.policy));
+    }
+
+    /// The schedule step an engine's step number names.
+    int schedule_step(int step) const {
+        if (numbering == step_numbering::from_zero) {
+            require(step >= 0, "step", step,
+                    "must be >= 0 with steps numbered from 0 (tiling_settings::numbering = from_zero)");
+            return step;
+        }
+        require(step != 0, "step", step,
+                "stable-diffusion.cpp numbers steps from 1 (i + 1, or -(i + 1) for the first call of a two-call step); "
+                "for steps from 0 set tiling_settings::numbering = step_numbering::from_zero");
+        return std::abs(step) - 1;
+    }
+
+    std::string numbered(int step) const {
+        return numbering == step_numbering::sdcpp ? "stable-diffusion.cpp step " + std::to_string(step)
+                                                  : "step " + std::to_string(step);
+    }
+
+    void denoise(const float* x, float sigma, int step, float* denoised) {
+        if (x == nullptr || denoised == nullptr)
+            throw invalid_argument(x == nullptr ? "x" : "denoised", "nullptr", "the denoiser needs the latent's memory");
+        const int i = schedule_step(step);
+        const int steps = static_cast<int>(sigmas.size()) - 1;
+        if (i >= steps)
+            throw invalid_argument("step", std::to_string(step),
+                                   "names schedule step " + std::to_string(i) + ", past the last step of tiling_settings.sigmas (" +
+                                       std::to_string(steps) + " steps): the engine samples a longer schedule than the "
+                                       "bridge was given");
+        const double from = sigmas[static_cast<std::size_t>(i)], to = sigmas[static_cast<std::size_t>(i) + 1];
+        if (!(sigma <= from + field::detail::schedule_tolerance && sigma >= to - field::detail::schedule_tolerance))
+            throw invalid_argument("sigma", quadflow::detail::to_text(sigma),
+                                   "the engine's " + numbered(step) + " is schedule step " + std::to_string(i) +
+                                       ", which runs from sigma " + quadflow::detail::to_text(from) + " to " +
+                                       quadflow::detail::to_text(to) +
+                                       " in tiling_settings.sigmas; give the bridge the schedule the engine samples "
+                                       "(after img2img truncation) and the engine's step numbering");
+        engine_step = step;
+        field->on_step(i, from, to);
+        const std::size_t n = static_cast<std::size_t>(shape.numel());
+        const const_view xv(x, shape);
+        field->evaluate(xv, sigma, velocity.view());
+        const float* v = velocity.data();
+        for (std::size_t k = 0; k < n; ++k) denoised[k] = x[k] - sigma * v[k];  // x0 = x - sigma v
+    }
+};
+
+tiled_denoiser::tiled_denoiser(batch_denoiser model, const tiling_settings& settings)
+    : state_(std::make_unique<state>(std::move(model), settings)) {}
+tiled_denoiser::tiled_denoiser(tiled_denoiser&&) noexcept = default;
+tiled_denoiser& tiled_denoiser::operator=(tiled_denoiser&&) noexcept = default;
+tiled_denoiser::~tiled_denoiser() = default;
+
+void tiled_denoiser::operator()(const float* x, float sigma, int step, float* denoised) {
+    state_->denoise(x, sigma, step, denoised);
+}
+
+int tiled_denoiser::model_tile_count() const { return static_cast<int>(state_->model_tiles.tiles.size()); }
+int tiled_denoiser::strength_tile_count() const { return static_cast<int>(state_->strength_tiles.tiles.size()); }
+int tiled_denoiser::smallest_model_tile() const {
+    std::int64_t smallest = std::max(state_->model_tiles.width, state_->model_tiles.height);
+    for (const tile::tile& t : state_->model_tiles.tiles) smallest = std::min({smallest, t.core.w, t.core.h});
+    return static_cast<int>(smallest);
+}
+std::int64_t tiled_denoiser::model_calls() const { return state_->field->stats().model_calls; }
+std::int64_t tiled_denoiser::tiles_evaluated() const { return state_->field->stats().tiles_evaluated; }
+
+std::vector<float> sdcpp_img2img_schedule(const std::vector<float>& sigmas, float strength) {
+    require(sigmas.size() >= 2, "sigmas.size()", sigmas.size(), "needs a schedule of at least one step");
+    require(strength > 0.0f && strength <= 1.0f, "strength", strength, "must be in (0, 1]");
+    const std::size_t steps = sigmas.size() - 1;
+    if (strength >= 1.0f) return sigmas;
+    auto t_enc = static_cast<std::size_t>(static_cast<float>(steps) * strength);
+    if (t_enc == steps) --t_enc;
+    return std::vector<float>(sigmas.begin() + static_cast<std::ptrdiff_t>(steps - t_enc - 1), sigmas.end());
+}
+
+}  // namespace quadflow::engine
