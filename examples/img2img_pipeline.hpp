@@ -1,5 +1,10 @@
 // quadflow example pipeline: pixel-space img2img of an image over a quadtree, with an analytic "prompt" model.
 //
+// By default the model runs on the quadtree's own leaves. With `model_tiles` set, the quadtree (the fine tree)
+// only gives the strengths and the model runs on tile::build_model_tiles of it: the `mask` policy then reads
+// the fine tree's painted strength map, so each pixel keeps its leaf's strength while the model sees tiles of
+// model size; any other policy sees only each model tile's denoise, the largest of the fine leaves it meets.
+//
 // The latent is the image itself scaled to [-1, 1] (latent scale 1), so "preserved" can be checked
 // pixel for pixel. The prompt model is the Gaussian model of quadflow::model whose target is the
 // original recoloured ("make it red") with a little texture (its data_std): a model whose exact
@@ -10,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <variant>
@@ -29,6 +35,7 @@
 #include "quadflow/schedule/comfy.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
+#include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow/tile/strength_map.hpp"
 
@@ -51,6 +58,9 @@ struct img2img_settings {
     std::optional<double> mask_slope;      ///< mask: limit the map's slope (strength per latent px), tile::slope_limited
     std::uint64_t seed = 42;
     double texture = 0.05;  ///< data_std of the prompt model: texture added on top of the recoloured target
+    /// Set: the model runs on build_model_tiles(quadtree, *model_tiles) (see the header comment); unset: on the
+    /// quadtree's leaves.
+    std::optional<tile::model_tile_options> model_tiles;
 
     static tile::quadtree_options default_quadtree() {
         tile::quadtree_options o;
@@ -58,22 +68,34 @@ struct img2img_settings {
         o.overlap = 8;
         return o;
     }
+
+    /// The quadtree as a strength map under the `mask` policy, the model on model-sized tiles (default
+    /// model_tile_options: 64..128 px sides here, at latent scale 1).
+    static img2img_settings model_sized() {
+        img2img_settings s;
+        s.policy = "mask";
+        s.model_tiles = tile::model_tile_options{};
+        return s;
+    }
 };
 
 struct img2img_report {
     std::string policy;
     double low_strength_error = 0;    ///< mean |output - original| on tiles with d < 0.5, 0..255
     double high_strength_change = 0;  ///< mean |output - original| on tiles with d >= 0.5, 0..255
-    double seam_score = 0;
+    double seam_score = 0;  ///< metrics::seam_score at the borders of the tiles the model ran on
     std::int64_t model_calls = 0;
     std::int64_t tile_pixels = 0;
-    std::int64_t tiles = 0;
+    std::int64_t tiles = 0;               ///< tiles the model ran on
+    std::int64_t fine_tiles = 0;          ///< quadtree leaves (equal to tiles without model tiles)
+    std::int64_t smallest_tile_side = 0;  ///< smallest core side, image px, of the tiles the model ran on
     double seconds = 0;
 };
 
 struct img2img_result {
     rgb_image output;
-    tile::layout layout;
+    tile::layout layout;        ///< the quadtree (strengths; the report's low/high-strength regions)
+    tile::layout model_layout;  ///< the tiles the model ran on: model tiles of `layout`, or a copy of it
     img2img_report report;
 };
 
@@ -164,6 +186,8 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     img2img_result result;
     result.layout = given_layout ? *given_layout : tile::build_quadtree(image.view(), settings.quadtree);
     const tile::layout& layout = result.layout;
+    result.model_layout = settings.model_tiles ? tile::build_model_tiles(layout, *settings.model_tiles) : layout;
+    const tile::layout& model_layout = result.model_layout;
     const host_tensor original = to_latent(image, layout.width, layout.height);
     const shape4 shape = original.shape();
     const host_tensor target = make_it_red(original);
@@ -203,7 +227,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     field::field_stats stats;
     std::visit(
         [&](const auto& p) {
-            field::tiled_field f(prompt_model, layout, shape, p, options, original.cview(),
+            field::tiled_field f(prompt_model, model_layout, shape, p, options, original.cview(),
                                  strength_map.numel() > 0 ? strength_map.cview() : const_view{});
             if (settings.sampler == "euler") run_sampler<sampler::euler>(f, x.view(), sigmas, name, progress);
             else if (settings.sampler == "heun") run_sampler<sampler::heun>(f, x.view(), sigmas, name, progress);
@@ -220,10 +244,14 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
                                                               [](const tile::tile& t) { return t.denoise < 0.5; }).mean;
     r.high_strength_change = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
                                                                 [](const tile::tile& t) { return t.denoise >= 0.5; }).mean;
-    r.seam_score = metrics::seam_score(x.cview(), layout);
+    r.seam_score = metrics::seam_score(x.cview(), model_layout);
     r.model_calls = stats.model_calls;
     r.tile_pixels = stats.tile_pixels;
-    r.tiles = static_cast<std::int64_t>(layout.tiles.size());
+    r.tiles = static_cast<std::int64_t>(model_layout.tiles.size());
+    r.fine_tiles = static_cast<std::int64_t>(layout.tiles.size());
+    r.smallest_tile_side = std::numeric_limits<std::int64_t>::max();
+    for (const tile::tile& t : model_layout.tiles)
+        r.smallest_tile_side = std::min({r.smallest_tile_side, t.pixel_core.w, t.pixel_core.h});
     r.seconds = seconds;
     result.output = to_image(x.cview());
     return result;
