@@ -243,3 +243,9 @@ quadflow_cli_error_test("grid --overlay image of another size" "--image = .*corn
   grid --width 128 --height 64 --image ${corner} --overlay ${out}/x.png)
 quadflow_cli_error_test("grid --overlay with another extension" "--overlay = .*x\\.gif: must end in \\.png, \\.jpg or \\.jpeg"
   grid --width 64 --height 64 --overlay ${out}/x.gif)
+# bench/README.md's layout commands (bench/peers/run_peers.py runs the same).
+quadflow_cli_file_test("bench README quadtree layout command" ${out}/bench_quadtree.json "7b227769647468223a20353132"
+  "^\\{\"width\": 512, \"height\": 512, \"tiles\": \\["
+  quadtree --image ${demo_image} --latent-scale 1 --min-tile 16 --overlap 8 --json ${out}/bench_quadtree.json)
+quadflow_cli_test("bench README grid layout command" 0 "^\\{\"width\": 512, \"height\": 512, \"tiles\": \\["
+  grid --width 512 --height 512 --latent-scale 1 --tile 96 --overlap 8)
