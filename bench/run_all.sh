@@ -18,6 +18,16 @@ jobs=$(nproc 2>/dev/null || echo 2)
 started=$(date +%s)
 image=examples/data/astronaut.png
 cd "$root"
+
+if ! "$python" -c 'import torch, numpy' >/dev/null 2>&1; then
+  cat >&2 <<EOF
+run_all.sh: $python cannot import torch and numpy, which the PyTorch comparison needs. Install them with
+  $python -m pip install torch numpy
+or, on Debian, apt-get install python3-torch python3-numpy and run with PYTHON=/usr/bin/python3.
+Nothing was built.
+EOF
+  exit 1
+fi
 mkdir -p "$results" "$build"
 
 echo "== configure and build (Release) in $build"

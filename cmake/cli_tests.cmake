@@ -12,7 +12,19 @@ function(quadflow_cli_error_test name regex)
   quadflow_cli_test("${name}" 2 "${regex}" ${ARGN})
 endfunction()
 
-# Golden values: ../shared/golden/schedules.json and torch_randn_cpu.json.
+# A run whose stderr (not a terminal under ctest) must hold no '\r' progress redraws.
+function(quadflow_cli_plain_progress_test name regex)
+  set(QUADFLOW_CLI_TEST_EXTRA "-DNO_CARRIAGE_RETURN=ON")
+  quadflow_cli_test("${name}" 0 "${regex}" ${ARGN})
+endfunction()
+
+# A successful run that writes `file`, whose first bytes are `head` (hex).
+function(quadflow_cli_file_test name file head regex)
+  set(QUADFLOW_CLI_TEST_EXTRA "-DEXPECT_FILE=${file}" "-DEXPECT_FILE_HEAD=${head}")
+  quadflow_cli_test("${name}" 0 "${regex}" ${ARGN})
+endfunction()
+
+# Golden values: tests/golden (make_schedule_golden.py, make_torch_randn_golden.py).
 quadflow_cli_test("schedule flux 4 steps" 0
   "^\\{\"sigmas\": \\[1, 0\\.904530766738639[0-9]*, 0\\.759510916949111[0-9]*, 0\\.512844101509133[0-9]*, 0\\]\\}"
   schedule --steps 4)
@@ -29,7 +41,7 @@ quadflow_cli_test("toy heun" 0 "^\\{\"x\": 0\\.217605[0-9]*\\}" toy --sampler he
 quadflow_cli_test("toy dpmpp-2m" 0 "^\\{\"x\": 0\\.212485[0-9]*\\}" toy --sampler dpmpp-2m --steps 4)
 
 quadflow_cli_error_test("unknown flag" "--frobnicate" schedule --frobnicate 3)
-quadflow_cli_error_test("steps 0" "--steps.*0" schedule --steps 0)
+quadflow_cli_error_test("steps 0" "^error: --steps = 0: must be >= 1\n$" schedule --steps 0)
 quadflow_cli_error_test("bad scheduler" "--scheduler.*karras" schedule --scheduler karras)
 quadflow_cli_error_test("denoise out of range" "denoise = 1\\.5" schedule --denoise 1.5)
 quadflow_cli_error_test("strength out of range" "strength = -0\\.1" schedule --strength -0.1)
@@ -122,7 +134,7 @@ quadflow_cli_test("img2img strength keeps preserved tiles exactly" 0
   img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_strength.png --policy strength --min-denoise 0 --steps 8)
 quadflow_cli_test("img2img scale freezes preserved tiles in noise" 0 "\"low_strength_error\": ([4-9][0-9]|1[0-9][0-9])\\."
   img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_scale.png --policy scale --min-denoise 0 --steps 8)
-quadflow_cli_test("demo writes the contact sheet and report" 0 "wrote .*contact_sheet"
+quadflow_cli_plain_progress_test("demo writes the contact sheet and report" "wrote .*contact_sheet"
   demo --out-dir ${CMAKE_CURRENT_BINARY_DIR}/demo --steps 6)
 quadflow_cli_error_test("img2img unknown policy" "--policy.*magic"
   img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy magic)
@@ -144,13 +156,14 @@ quadflow_cli_error_test("schedule more than max_steps" "steps = 2000000: must be
 quadflow_cli_error_test("schedule --denoise with --strength" "--denoise = 0\\.5: cannot be combined with --strength"
   schedule --denoise 0.5 --strength 0.5)
 quadflow_cli_error_test("schedule mu nan" "mu = nan: must be finite" schedule --mu nan)
-quadflow_cli_error_test("schedule steps not a number" "--steps: Value abc" schedule --steps abc)
+quadflow_cli_error_test("schedule steps not a number" "Could not convert: --steps = abc\n$" schedule --steps abc)
 quadflow_cli_error_test("schedule static shift 0" "shift = 0: must be finite and > 0" schedule --scheduler shift --shift 0)
 quadflow_cli_error_test("noise too many values"
   "--shape = \\[1, 16, 1024, 1024\\]: must have at most 1048576 values" noise --seed 1 --shape 1,16,1024,1024)
-quadflow_cli_error_test("noise negative extent" "--shape: Value -1" noise --seed 1 --shape 1,-1,2,2)
+quadflow_cli_error_test("noise negative extent" "--shape = \\[1, -1, 2, 2\\]: every extent must be >= 0"
+  noise --seed 1 --shape 1,-1,2,2)
 quadflow_cli_error_test("toy x1 nan" "x\\[0\\] = nan: the starting canvas must be finite" toy --x1 nan)
-quadflow_cli_error_test("toy negative data std" "--data-std: Value -1" toy --data-std -1)
+quadflow_cli_error_test("toy negative data std" "--data-std = -1: must be >= 0" toy --data-std -1)
 quadflow_cli_error_test("quadtree image is a directory" "--image: cannot read image '.*': Is a directory"
   quadtree --image ${QUADFLOW_TEST_IMAGES})
 quadflow_cli_error_test("quadtree latent scale 0" "--latent-scale = 0: must be > 0"
@@ -167,15 +180,72 @@ quadflow_cli_error_test("grid wider than max_layout_side" "--width = 1073741824:
 quadflow_cli_error_test("grid more than max_grid_tiles"
   "--tile = 1: with --overlap = 0 gives 1050625 tiles on a 1025x1025 canvas, more than max_grid_tiles = 1048576"
   grid --width 8200 --height 8200 --tile 1 --overlap 0)
-quadflow_cli_error_test("img2img tile batch 0" "--tile-batch: Value 0"
+quadflow_cli_error_test("img2img tile batch 0" "--tile-batch = 0: must be >= 1"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --tile-batch 0)
 quadflow_cli_error_test("img2img unwritable output, before any work"
   "--out: cannot write '/nonexistent_quadflow_dir/x\\.png': No such file or directory"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out /nonexistent_quadflow_dir/x.png --steps 1)
-quadflow_cli_error_test("img2img min denoise 2" "min_denoise = 2: must be in \\[0, 1\\]"
+quadflow_cli_error_test("img2img min denoise 2" "--min-denoise = 2: must be in \\[0, 1\\]"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --min-denoise 2)
 quadflow_cli_error_test("img2img truncated image" "cannot read image '.*truncated\\.png': Corrupt PNG"
   img2img --image ${QUADFLOW_TEST_IMAGES}/truncated.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png)
-quadflow_cli_error_test("demo steps 0" "--steps: Value 0" demo --steps 0)
+quadflow_cli_error_test("demo steps 0" "--steps = 0: must be >= 1" demo --steps 0)
 quadflow_cli_error_test("demo output folder cannot be created" "--out-dir: cannot create '.*flat_64\\.png/demo'"
   demo --out-dir ${QUADFLOW_TEST_IMAGES}/flat_64.png/demo --steps 1)
+
+# Issue 14: CLI and docs found stale or surprising.
+set(out ${QUADFLOW_CLI_OUTPUT})
+set(corner ${QUADFLOW_TEST_IMAGES}/corner_64.png)
+quadflow_cli_plain_progress_test("img2img progress without a terminal is one plain line" "(^|\n)strength: 2/2 steps\n"
+  img2img --image ${corner} --out ${out}/progress.png --steps 2)
+quadflow_cli_test("help shows defaults" 0 "--steps INT=20 .*--min-denoise FLOAT=0 .*--seed UINT64=42"
+  img2img --help)
+quadflow_cli_test("demo help shows the same defaults" 0 "--steps INT=20 .*--seed UINT64=42 .*--min-denoise FLOAT=0 .*--max-denoise FLOAT=0\\.8"
+  demo --help)
+quadflow_cli_test("version" 0 "^${PROJECT_VERSION}\n$" --version)
+quadflow_cli_error_test("unknown command is named"
+  "^error: unknown command 'frobnicate' \\(commands: schedule, noise, toy, quadtree, grid, img2img, demo\\)\n$" frobnicate)
+quadflow_cli_error_test("img2img skip flag with another policy"
+  "--skip-below = 64: only --policy skip reads it, not --policy strength"
+  img2img --image ${corner} --out ${out}/x.png --policy strength --skip-below 64)
+quadflow_cli_error_test("img2img mask flag with another policy" "--mask-slope = 0\\.1: only --policy mask reads it, not --policy scale"
+  img2img --image ${corner} --out ${out}/x.png --policy scale --mask-slope 0.1)
+quadflow_cli_error_test("img2img preservation with another policy"
+  "--preservation = exact: only --policy preservation_blend reads it, not --policy strength"
+  img2img --image ${corner} --out ${out}/x.png --preservation exact)
+quadflow_cli_error_test("img2img strength rule with another policy" "--strength-rule = bfl: only --policy strength reads it, not --policy mask"
+  img2img --image ${corner} --out ${out}/x.png --policy mask --strength-rule bfl)
+quadflow_cli_error_test("noise seed above 2^64 - 1"
+  "^error: --seed = 18446744073709551616: must be an integer in \\[0, 18446744073709551615\\]\n$"
+  noise --seed 18446744073709551616 --shape 1,1,1,1)
+quadflow_cli_error_test("img2img negative seed" "--seed = -1: must be an integer"
+  img2img --image ${corner} --out ${out}/x.png --seed -1)
+quadflow_cli_test("noise seed 2^64 - 1" 0 "^\\{\"values\": \\[" noise --seed 18446744073709551615 --shape 1,1,1,1)
+quadflow_cli_file_test("img2img --out .jpg writes a JPEG" ${out}/img2img.jpg "ffd8ff" "\"policy\": \"strength\""
+  img2img --image ${corner} --out ${out}/img2img.jpg --steps 2)
+quadflow_cli_file_test("img2img --out .png writes a PNG" ${out}/img2img.png "89504e47" "\"policy\": \"strength\""
+  img2img --image ${corner} --out ${out}/img2img.png --steps 2)
+quadflow_cli_file_test("quadtree --overlay .jpeg writes a JPEG" ${out}/overlay.jpeg "ffd8ff" "\"tiles\""
+  quadtree --image ${corner} --overlay ${out}/overlay.jpeg)
+quadflow_cli_error_test("img2img --out with another extension" "--out = .*x\\.bmp: must end in \\.png, \\.jpg or \\.jpeg"
+  img2img --image ${corner} --out ${out}/x.bmp)
+quadflow_cli_error_test("img2img latent scale 3 names the flags"
+  "^error: --align = 8: must be a positive multiple of --latent-scale = 3"
+  img2img --image ${corner} --out ${out}/x.png --latent-scale 3)
+quadflow_cli_test("img2img default min denoise is the demo's 0: preserved tiles stay exact" 0
+  "\"low_strength_error\": (0,|0\\.0000|[0-9.]+e-(0[5-9]|[1-9][0-9]))"
+  img2img --image ${corner} --out ${out}/default_min_denoise.png --steps 2)
+quadflow_cli_file_test("grid --overlay writes a PNG" ${out}/grid_overlay.png "89504e47" "\"tiles\""
+  grid --width 64 --height 64 --tile 4 --overlap 1 --image ${corner} --overlay ${out}/grid_overlay.png)
+quadflow_cli_file_test("grid --overlay without --image" ${out}/grid_grey.png "89504e47" "\"tiles\""
+  grid --width 1024 --height 512 --overlay ${out}/grid_grey.png)
+quadflow_cli_error_test("grid --overlay image of another size" "--image = .*corner_64\\.png: is 64x64 but --width x --height is 128x64"
+  grid --width 128 --height 64 --image ${corner} --overlay ${out}/x.png)
+quadflow_cli_error_test("grid --overlay with another extension" "--overlay = .*x\\.gif: must end in \\.png, \\.jpg or \\.jpeg"
+  grid --width 64 --height 64 --overlay ${out}/x.gif)
+# bench/README.md's layout commands (bench/peers/run_peers.py runs the same).
+quadflow_cli_file_test("bench README quadtree layout command" ${out}/bench_quadtree.json "7b227769647468223a20353132"
+  "^\\{\"width\": 512, \"height\": 512, \"tiles\": \\["
+  quadtree --image ${demo_image} --latent-scale 1 --min-tile 16 --overlap 8 --json ${out}/bench_quadtree.json)
+quadflow_cli_test("bench README grid layout command" 0 "^\\{\"width\": 512, \"height\": 512, \"tiles\": \\["
+  grid --width 512 --height 512 --latent-scale 1 --tile 96 --overlap 8)

@@ -25,3 +25,18 @@ if(QUADFLOW_CUDA_FOUND)
   quadflow_consumer_test("find_package with CUDA" -DCONSUMER_WITH_CUDA=ON
     -DCMAKE_CUDA_COMPILER=${CMAKE_CUDA_COMPILER} "-DCMAKE_CUDA_ARCHITECTURES=${QUADFLOW_CUDA_ARCHITECTURES}")
 endif()
+
+# No CUDA probe where nothing CUDA is built: quadflow under add_subdirectory (OFF unless the parent asks), and an
+# install-only configure of quadflow itself.
+function(quadflow_configure_test name source)
+  set(dir ${CMAKE_BINARY_DIR}/consumer/configure_${name})
+  add_test(NAME "consumer: ${name} probes no CUDA"
+    COMMAND ${CMAKE_COMMAND} -S ${source} -B ${dir} -G ${CMAKE_GENERATOR} ${ARGN})
+  set_tests_properties("consumer: ${name} probes no CUDA" PROPERTIES
+    PASS_REGULAR_EXPRESSION "quadflow: CUDA OFF" FAIL_REGULAR_EXPRESSION "Looking for a CUDA compiler")
+endfunction()
+quadflow_configure_test("add_subdirectory with examples" ${consumer_source} -DCONSUMER_USE_SUBDIRECTORY=ON
+  -DQUADFLOW_BUILD_EXAMPLES=ON
+  -DQUADFLOW_SOURCE_DIR=${PROJECT_SOURCE_DIR})
+quadflow_configure_test("install-only configure" ${PROJECT_SOURCE_DIR} -DQUADFLOW_BUILD_TESTS=OFF
+  -DQUADFLOW_BUILD_EXAMPLES=OFF -DQUADFLOW_BUILD_BENCHMARKS=OFF)

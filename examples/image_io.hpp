@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -288,6 +289,29 @@ inline void save_png(const std::string& path, const rgb_image& image) {
     if (!stbi_write_png(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
                         image.pixels.data(), static_cast<int>(image.width * 3)))
         throw io_error(what + (errno ? std::strerror(errno) : "stb_image_write failed"));
+}
+
+/// Writes `image` as a JPEG of the given quality (1..100); throws quadflow::io_error naming the path on failure.
+inline void save_jpeg(const std::string& path, const rgb_image& image, int quality = 95) {
+    const std::string what = "cannot write JPEG '" + path + "': ";
+    if (image.width <= 0 || image.height <= 0 || image.width > 65535 || image.height > 65535)
+        throw io_error(what + "unsupported size " + std::to_string(image.width) + "x" + std::to_string(image.height));
+    if (image.pixels.size() != static_cast<std::size_t>(image.width * image.height * 3))
+        throw io_error(what + "pixel buffer has " + std::to_string(image.pixels.size()) + " bytes, expected " +
+                       std::to_string(image.width * image.height * 3));
+    errno = 0;
+    if (!stbi_write_jpg(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
+                        image.pixels.data(), quality))
+        throw io_error(what + (errno ? std::strerror(errno) : "stb_image_write failed"));
+}
+
+/// PNG for .png, JPEG for .jpg and .jpeg (any case); any other extension is an io_error.
+inline void save_image(const std::string& path, const rgb_image& image) {
+    std::string lower = path;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.ends_with(".png")) save_png(path, image);
+    else if (lower.ends_with(".jpg") || lower.ends_with(".jpeg")) save_jpeg(path, image);
+    else throw io_error("cannot write '" + path + "': unknown image extension (use .png, .jpg or .jpeg)");
 }
 
 /// Fills `area` (clipped to the image) with `colour`.

@@ -486,6 +486,30 @@ TEST_CASE("a directory where an image file is expected") {
                          contains("cannot read image '" + directory + "': Is a directory"), io_error);
 }
 
+TEST_CASE("save_image writes PNG or JPEG by the extension and refuses any other") {
+    const examples::rgb_image image(8, 8, {200, 10, 10});
+    const std::filesystem::path folder = std::filesystem::temp_directory_path();
+    auto first_bytes = [](const std::filesystem::path& path) {
+        std::vector<unsigned char> bytes(4);
+        std::FILE* file = std::fopen(path.string().c_str(), "rb");
+        REQUIRE(file);
+        bytes.resize(std::fread(bytes.data(), 1, bytes.size(), file));
+        std::fclose(file);
+        return bytes;
+    };
+    const auto png = folder / "quadflow_save_image.png", jpg = folder / "quadflow_save_image.JPG";
+    examples::save_image(png.string(), image);
+    examples::save_image(jpg.string(), image);
+    CHECK(first_bytes(png) == std::vector<unsigned char>{0x89, 'P', 'N', 'G'});
+    CHECK(first_bytes(jpg) == std::vector<unsigned char>{0xFF, 0xD8, 0xFF, first_bytes(jpg)[3]});
+    CHECK(examples::load_rgb(jpg.string()).width == 8);
+    CHECK_THROWS_WITH_AS(examples::save_image("out.bmp", image),
+                         contains("cannot write 'out.bmp': unknown image extension (use .png, .jpg or .jpeg)"),
+                         io_error);
+    std::filesystem::remove(png);
+    std::filesystem::remove(jpg);
+}
+
 TEST_CASE("load_rgb and load_rgb_from_memory agree on a file") {
     const std::string path = std::string(QUADFLOW_SOURCE_DIR) + "/tests/data/corner_64.png";
     std::FILE* file = std::fopen(path.c_str(), "rb");

@@ -86,7 +86,7 @@ def make_layouts(cli: str, image: str, folder: str) -> dict:
                         "--tile", "96", "--overlap", "8"], check=True, stdout=f)
     return {
         "quadtree": {"path": quadtree, "rectangles": "cores", "overlap": 8,
-                     "command": f"quadflow quadtree --image {image} --latent-scale 1 --min-tile 16 --overlap 8 --json"},
+                     "command": f"quadflow quadtree --image {image} --latent-scale 1 --min-tile 16 --overlap 8 --json {quadtree}"},
         "grid": {"path": grid, "rectangles": "padded", "overlap": 0,
                  "command": f"quadflow grid --width {LATENT} --height {LATENT} --latent-scale 1 --tile 96 --overlap 8"},
     }

@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "cli/commands.hpp"
+#include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "image_io.hpp"
 #include "img2img_pipeline.hpp"
@@ -27,24 +30,33 @@ using examples::img2img_report;
 using examples::img2img_settings;
 using examples::rgb_image;
 
+/// Defaults shared by `img2img` and `demo`: the seed system's settings (min_denoise = 0 leaves the largest,
+/// flattest tiles unchanged, as its user report asks).
+struct shared_defaults {
+    static constexpr const char* sampler = "euler";
+    static constexpr int steps = 20;
+    static constexpr std::uint64_t seed = 42;
+    static constexpr double min_denoise = 0.0, max_denoise = 0.8;
+};
+
 struct img2img_options {
-    std::string image, out, policy = "strength", preservation = "naive", sampler = "euler", strength_rule = "diffusers";
-    std::string weights = "gaussian", denoise_rule = "area";
+    std::string image, out, policy = "strength", preservation = "naive", sampler = shared_defaults::sampler;
+    std::string strength_rule = "diffusers", weights = "gaussian", denoise_rule = "area";
     std::optional<std::string> mask, stats;
     std::optional<double> mask_slope;
-    int steps = 20, tile_batch = 4, latent_scale = 1;
-    double denoise = 1.0, min_denoise = 0.2, max_denoise = 0.8, threshold = 25, skip_denoise = 0.35;
+    int steps = shared_defaults::steps, tile_batch = 4, latent_scale = 1;
+    double denoise = 1.0, min_denoise = shared_defaults::min_denoise, max_denoise = shared_defaults::max_denoise;
+    double threshold = 25, skip_denoise = 0.35;
     std::int64_t overlap = 8, skip_below = 0, min_tile = 4, align = 8;
-    std::uint64_t seed = 42;
+    std::uint64_t seed = shared_defaults::seed;
 };
 
 struct demo_options {
-    std::string image = QUADFLOW_DEMO_IMAGE, out_dir = "out/demo", sampler = "euler";
-    int steps = 20;
-    std::uint64_t seed = 42;
+    std::string image = QUADFLOW_DEMO_IMAGE, out_dir = "out/demo", sampler = shared_defaults::sampler;
+    int steps = shared_defaults::steps;
+    std::uint64_t seed = shared_defaults::seed;
     double texture = img2img_settings{}.texture;
-    // The seed document's user report: min_denoise = 0 should leave large tiles unchanged.
-    double min_denoise = 0.0, max_denoise = 0.8;
+    double min_denoise = shared_defaults::min_denoise, max_denoise = shared_defaults::max_denoise;
 };
 
 img2img_settings settings_of(const img2img_options& o) {
@@ -88,8 +100,13 @@ void write_text(const std::string& path, const std::string& text) {
     if (!file) throw io_error("cannot write " + path);
 }
 
-/// A progress bar on stderr, redrawn in place.
+/// A progress bar on stderr, redrawn in place on a terminal; otherwise one line when a run finishes.
 void show_progress(const std::string& name, int done, int total) {
+    static const bool terminal = isatty(fileno(stderr));
+    if (!terminal) {
+        if (done == total) std::fprintf(stderr, "%s: %d/%d steps\n", name.c_str(), done, total);
+        return;
+    }
     const int width = 30, filled = total > 0 ? done * width / total : width;
     std::fprintf(stderr, "\r%-28s [%s%s] %d/%d", name.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
                  std::string(static_cast<std::size_t>(width - filled), '.').c_str(), done, total);
@@ -108,12 +125,29 @@ void check_writable(const std::string& flag, const std::string& path) {
     if (!existed) std::filesystem::remove(path, ignored);
 }
 
-void run_img2img_command(const img2img_options& o) {
+/// Flags only some policies read: setting one for another policy is an error.
+void check_policy_flags(const img2img_options& o, const CLI::App& cmd) {
+    const std::vector<std::pair<std::string, std::string>> policy_of_flag = {
+        {"--preservation", "preservation_blend"}, {"--strength-rule", "strength"}, {"--skip-below", "skip"},
+        {"--skip-denoise", "skip"},               {"--mask", "mask"},              {"--mask-slope", "mask"}};
+    for (const auto& [flag, reader] : policy_of_flag)
+        if (cmd.count(flag) > 0 && o.policy != reader)
+            throw invalid_argument(flag, cmd.get_option(flag)->as<std::string>(),
+                                   "only --policy " + reader + " reads it, not --policy " + o.policy);
+}
+
+void run_img2img_command(const img2img_options& o, const CLI::App& cmd) {
+    check_policy_flags(o, cmd);
+    require_at_least("--steps", o.steps, 1);
+    require_at_least("--tile-batch", o.tile_batch, 1);
+    require_image_extension("--out", o.out);
+    const img2img_settings settings = settings_of(o);
+    with_flag_names(quadtree_flag_names(), [&] { tile::validate(settings.quadtree); });
     check_writable("--out", o.out);
     if (o.stats) check_writable("--stats", *o.stats);
     const rgb_image image = examples::load_rgb(o.image);
-    const auto result = examples::run_img2img(image, settings_of(o), show_progress);
-    examples::save_png(o.out, result.output);
+    const auto result = examples::run_img2img(image, settings, show_progress);
+    examples::save_image(o.out, result.output);
     const std::string json = report_json(result.report);
     if (o.stats) write_text(*o.stats, json + "\n");
     std::cout << json << "\n";
@@ -173,6 +207,8 @@ std::string fixed(double v, int digits) {
 }
 
 void run_demo(const demo_options& o) {
+    require_at_least("--steps", o.steps, 1);
+    require_at_least("--texture", o.texture, 0.0);
     namespace fs = std::filesystem;
     std::error_code failure;
     fs::create_directories(o.out_dir, failure);
@@ -249,17 +285,17 @@ void add_img2img_commands(CLI::App& app) {
     auto o = std::make_shared<img2img_options>();
     CLI::App* cmd = app.add_subcommand("img2img", "Pixel-space img2img over a quadtree with one velocity policy");
     cmd->add_option("--image", o->image, "Input image (PNG/JPEG)")->required();
-    cmd->add_option("--out", o->out, "Output PNG")->required();
+    cmd->add_option("--out", o->out, "Output image: .png (PNG), .jpg or .jpeg (JPEG)")->required();
     cmd->add_option("--policy", o->policy, "Velocity policy")
         ->check(CLI::IsMember({"scale", "floor_070", "preservation_blend", "skip", "strength", "mask", "progress_ramp"}));
     cmd->add_option("--preservation", o->preservation, "naive|exact (preservation_blend)")
         ->check(CLI::IsMember({"naive", "exact"}));
     cmd->add_option("--sampler", o->sampler, "euler|heun|dpmpp-2m")->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
-    cmd->add_option("--steps", o->steps, "Sampling steps")->check(CLI::PositiveNumber);
+    cmd->add_option("--steps", o->steps, "Sampling steps (>= 1)");
     cmd->add_option("--denoise", o->denoise, "Global denoise in (0, 1]");
     cmd->add_option("--strength-rule", o->strength_rule, "comfy|diffusers|bfl|sdcpp")
         ->check(CLI::IsMember({"comfy", "diffusers", "bfl", "sdcpp"}));
-    cmd->add_option("--min-denoise", o->min_denoise, "Smallest tile strength");
+    cmd->add_option("--min-denoise", o->min_denoise, "Smallest tile strength (default as in demo: 0 keeps flat tiles)");
     cmd->add_option("--max-denoise", o->max_denoise, "Largest tile strength");
     cmd->add_option("--denoise-rule", o->denoise_rule, "area|depth")->check(CLI::IsMember({"area", "depth"}));
     cmd->add_option("--threshold", o->threshold, "Quadtree content threshold (0..255)");
@@ -269,26 +305,26 @@ void add_img2img_commands(CLI::App& app) {
     cmd->add_option("--latent-scale", o->latent_scale, "Image pixels per latent pixel (1 = pixel space)");
     cmd->add_option("--weights", o->weights, "uniform|gaussian|smootherstep")
         ->check(CLI::IsMember({"uniform", "gaussian", "smootherstep"}));
-    cmd->add_option("--tile-batch", o->tile_batch, "Tiles per model call")->check(CLI::PositiveNumber);
+    cmd->add_option("--tile-batch", o->tile_batch, "Tiles per model call (>= 1)");
     cmd->add_option("--skip-below", o->skip_below, "skip: tiles whose smaller side is below this many pixels");
     cmd->add_option("--skip-denoise", o->skip_denoise, "skip: tiles with strength at most this");
     cmd->add_option("--mask", o->mask, "mask: grayscale PNG of per-pixel strength (white = 1)");
     cmd->add_option("--mask-slope", o->mask_slope,
                     "mask: limit the strength map's change to this much per latent pixel (ramps at tile borders)");
-    cmd->add_option("--seed", o->seed, "Noise seed (torch.manual_seed)");
+    add_seed_option(*cmd, o->seed, "Noise seed (torch.manual_seed), 0 to 2^64 - 1");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
-    cmd->callback([o] { run_img2img_command(*o); });
+    cmd->callback([o, cmd] { run_img2img_command(*o, *cmd); });
 
     auto d = std::make_shared<demo_options>();
     CLI::App* demo = app.add_subcommand("demo", "Quadtree + img2img of the bundled photo once per policy, with a report");
     demo->add_option("--image", d->image, "Input image");
     demo->add_option("--out-dir", d->out_dir, "Output folder");
     demo->add_option("--sampler", d->sampler, "euler|heun|dpmpp-2m")->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
-    demo->add_option("--steps", d->steps, "Sampling steps")->check(CLI::PositiveNumber);
-    demo->add_option("--seed", d->seed, "Noise seed");
-    demo->add_option("--min-denoise", d->min_denoise, "Smallest tile strength (default 0: preserve)");
+    demo->add_option("--steps", d->steps, "Sampling steps (>= 1)");
+    add_seed_option(*demo, d->seed, "Noise seed, 0 to 2^64 - 1");
+    demo->add_option("--min-denoise", d->min_denoise, "Smallest tile strength (default 0: preserve, as in img2img)");
     demo->add_option("--max-denoise", d->max_denoise, "Largest tile strength");
-    demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture)")->check(CLI::NonNegativeNumber);
+    demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture, >= 0)");
     demo->callback([d] { run_demo(*d); });
 }
 

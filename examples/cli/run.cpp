@@ -1,26 +1,51 @@
 // quadflow CLI: the whole tool as a function (the `quadflow` program and the CLI fuzz target call it).
 #include <iostream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "quadflow/core/error.hpp"
+#include "quadflow/version.hpp"
 
 namespace quadflow::cli {
 
 void add_all_commands(CLI::App& app) {
     app.require_subcommand(1);
+    app.option_defaults()->always_capture_default();
+    app.set_version_flag("--version", QUADFLOW_VERSION_STRING);
     add_sampling_commands(app);
     add_tile_commands(app);
     add_img2img_commands(app);
 }
 
+/// The first argument when it is neither a flag nor a subcommand.
+std::string unknown_command(const CLI::App& app, int argc, const char* const* argv) {
+    if (argc < 2 || argv[1][0] == '-') return {};
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        if (sub->check_name(argv[1])) return {};
+    return argv[1];
+}
+
+std::string command_names(const CLI::App& app) {
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+    return names;
+}
+
 int run_app(CLI::App& app, int argc, const char* const* argv) {
+    if (const std::string command = unknown_command(app, argc, argv); !command.empty()) {
+        std::cerr << "error: unknown command '" << command << "' (commands: " << command_names(app) << ")\n";
+        return 2;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::cerr << "error: " << e.what() << "\n";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "cli/schedule_options.hpp"
 #include "quadflow/model/canvas_field.hpp"
@@ -38,6 +39,8 @@ constexpr std::int64_t max_printed_values = std::int64_t{1} << 20;
 void run_noise(const noise_options& o) {
     require(o.shape.size() == 4, "--shape", o.shape.size(), "needs four extents N,C,H,W");
     const shape4 shape{o.shape[0], o.shape[1], o.shape[2], o.shape[3]};
+    require(shape.n >= 0 && shape.c >= 0 && shape.h >= 0 && shape.w >= 0, "--shape", to_string(shape),
+            "every extent must be >= 0");
     require(element_count_fits(shape) && shape.numel() <= max_printed_values, "--shape", to_string(shape),
             "must have at most " + std::to_string(max_printed_values) + " values (N x C x H x W)");
     const host_tensor values = noise::torch_randn(o.seed, shape);
@@ -56,6 +59,7 @@ float run_toy_with(const toy_options& o, const std::vector<double>& sigmas) {
 }
 
 void run_toy(const toy_options& o) {
+    require_at_least("--data-std", o.data_std, 0.0);
     const std::vector<double> sigmas = o.schedule.build();
     float x = 0.0f;
     if (o.sampler == "euler") x = run_toy_with<sampler::euler>(o, sigmas);
@@ -78,9 +82,8 @@ void add_sampling_commands(CLI::App& app) {
     auto noise = std::make_shared<noise_options>();
     CLI::App* noise_cmd =
         app.add_subcommand("noise", "Print torch.manual_seed(S); torch.randn(shape) as {\"values\": [...]}");
-    noise_cmd->add_option("--seed", noise->seed, "Seed (as torch.manual_seed)")->required();
-    noise_cmd->add_option("--shape", noise->shape, "N,C,H,W")->required()->delimiter(',')->expected(4)->check(
-        CLI::NonNegativeNumber);
+    add_seed_option(*noise_cmd, noise->seed, "Seed (as torch.manual_seed), 0 to 2^64 - 1")->required();
+    noise_cmd->add_option("--shape", noise->shape, "N,C,H,W, each >= 0")->required()->delimiter(',')->expected(4);
     noise_cmd->callback([noise] { run_noise(*noise); });
 
     auto toy = std::make_shared<toy_options>();
@@ -89,7 +92,7 @@ void add_sampling_commands(CLI::App& app) {
     add_schedule_flags(*toy_cmd, toy->schedule);
     toy_cmd->add_option("--sampler", toy->sampler, "euler|heun|dpmpp-2m")
         ->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
-    toy_cmd->add_option("--data-std", toy->data_std, "Standard deviation of the data")->check(CLI::NonNegativeNumber);
+    toy_cmd->add_option("--data-std", toy->data_std, "Standard deviation of the data (>= 0)");
     toy_cmd->add_option("--x1", toy->x1, "Starting value at sigma = 1");
     toy_cmd->callback([toy] { run_toy(*toy); });
 }

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/flag_checks.hpp"
 #include "quadflow/schedule/schedule.hpp"
 
 namespace quadflow::cli {
@@ -35,6 +36,7 @@ struct schedule_options {
 
     /// The full schedule after --denoise (ComfyUI KSampler truncation) and --strength (img2img rule).
     std::vector<double> build() const {
+        require_at_least("--steps", steps, 1);
         const schedule::schedule_spec s = spec();
         if (!strength) return schedule::build(s, denoise);
         require(denoise == 1.0, "--denoise", denoise, "cannot be combined with --strength");
@@ -46,7 +48,7 @@ struct schedule_options {
 };
 
 inline void add_schedule_flags(CLI::App& cmd, schedule_options& o) {
-    cmd.add_option("--steps", o.steps, "Number of sampling steps")->check(CLI::PositiveNumber);
+    cmd.add_option("--steps", o.steps, "Number of sampling steps (>= 1)");
     cmd.add_option("--scheduler", o.scheduler, "flux|shift|diffusers-shift|comfy-simple|comfy-beta|linear")
         ->check(CLI::IsMember({"flux", "shift", "diffusers-shift", "comfy-simple", "comfy-beta", "linear"}));
     cmd.add_option("--width", o.width, "Image width in pixels (FLUX dynamic shift)");

@@ -1,5 +1,4 @@
 // quadflow CLI: the `quadtree` and `grid` subcommands, tile layouts as JSON in image pixels (and an overlay PNG).
-#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "image_io.hpp"
 #include "overlay.hpp"
@@ -43,49 +43,8 @@ struct grid_command_options {
     std::int64_t width = 0, height = 0;
     std::int64_t tile = 96, overlap = 8;
     int latent_scale = 8;
+    std::string image, overlay_path;
 };
-
-/// `text` with every whole-word option name replaced by its flag ("max_denoise" -> "--max-denoise").
-std::string with_flags(std::string text, const std::map<std::string, std::string>& flag_of_option) {
-    auto is_word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
-    for (const auto& [option, flag] : flag_of_option) {
-        for (std::size_t at = text.find(option); at != std::string::npos; at = text.find(option, at)) {
-            const std::size_t end = at + option.size();
-            if ((at > 0 && is_word(text[at - 1])) || (end < text.size() && is_word(text[end]))) {
-                at = end;
-                continue;
-            }
-            text.replace(at, option.size(), flag);
-            at += flag.size();
-        }
-    }
-    return text;
-}
-
-/// Runs `check`; an invalid_argument about a library option is rethrown naming the CLI flags instead.
-template <class Check>
-void with_flag_names(const std::map<std::string, std::string>& flag_of_option, Check check) {
-    try {
-        check();
-    } catch (const invalid_argument& e) {
-        const auto flag = flag_of_option.find(e.parameter());
-        if (flag == flag_of_option.end()) throw;
-        const std::string prefix = e.parameter() + " = " + e.value() + ": ";
-        const std::string message = e.what();
-        const std::string requirement = message.starts_with(prefix) ? message.substr(prefix.size()) : message;
-        throw invalid_argument(flag->second, e.value(), with_flags(requirement, flag_of_option));
-    }
-}
-
-/// Runs `action`; an io_error is rethrown with the flag that named the file in front.
-template <class Action>
-auto with_flag_name(const std::string& flag, Action action) {
-    try {
-        return action();
-    } catch (const io_error& e) {
-        throw io_error(flag + ": " + e.what());
-    }
-}
 
 /// {"width": W, "height": H, "tiles": [{"x", "y", "w", "h", "denoise"}, ...]}, rectangles in image pixels.
 std::string layout_json(const tile::layout& layout, bool padded) {
@@ -123,12 +82,8 @@ void run_quadtree(const quadtree_command_options& o) {
     options.overlap = o.overlap;
     options.latent_scale = o.latent_scale;
     options.max_pixels = o.max_pixels;
-    const std::map<std::string, std::string> flags{
-        {"content_threshold", "--threshold"}, {"min_tile_size", "--min-tile"}, {"max_tile_size", "--max-tile"},
-        {"max_depth", "--max-depth"},         {"align", "--align"},            {"min_denoise", "--min-denoise"},
-        {"max_denoise", "--max-denoise"},     {"overlap", "--overlap"},        {"latent_scale", "--latent-scale"},
-        {"max_pixels", "--max-pixels"}};
-    with_flag_names(flags, [&] { tile::validate(options); });
+    with_flag_names(quadtree_flag_names(), [&] { tile::validate(options); });
+    if (!o.overlay_path.empty()) require_image_extension("--overlay", o.overlay_path);
 
     const examples::rgb_image image =
         with_flag_name("--image", [&] { return examples::load_rgb(o.image, o.max_pixels); });
@@ -137,8 +92,27 @@ void run_quadtree(const quadtree_command_options& o) {
     if (!o.json_path.empty()) write_text_file("--json", o.json_path, json);
     if (!o.overlay_path.empty())
         with_flag_name("--overlay",
-                       [&] { examples::save_png(o.overlay_path, examples::draw_tile_overlay(image, layout)); });
+                       [&] { examples::save_image(o.overlay_path, examples::draw_tile_overlay(image, layout)); });
     std::cout << json;
+}
+
+constexpr std::int64_t max_overlay_pixels = std::int64_t{1} << 28;
+
+/// The grid's tiles drawn over --image (of --width x --height), or over a grey canvas without one.
+void write_grid_overlay(const grid_command_options& o, const tile::layout& layout) {
+    require_image_extension("--overlay", o.overlay_path);
+    require(o.width * o.height <= max_overlay_pixels, "--overlay", o.overlay_path,
+            "an overlay of " + std::to_string(o.width) + "x" + std::to_string(o.height) + " is more than " +
+                std::to_string(max_overlay_pixels) + " pixels");
+    examples::rgb_image background(o.width, o.height, {128, 128, 128});
+    if (!o.image.empty()) {
+        background = with_flag_name("--image", [&] { return examples::load_rgb(o.image); });
+        require(background.width == o.width && background.height == o.height, "--image", o.image,
+                "is " + std::to_string(background.width) + "x" + std::to_string(background.height) +
+                    " but --width x --height is " + std::to_string(o.width) + "x" + std::to_string(o.height));
+    }
+    with_flag_name("--overlay",
+                   [&] { examples::save_image(o.overlay_path, examples::draw_tile_overlay(background, layout)); });
 }
 
 void run_grid(const grid_command_options& o) {
@@ -159,6 +133,7 @@ void run_grid(const grid_command_options& o) {
     tile::layout layout;
     with_flag_names(flags,
                     [&] { layout = tile::build_grid(o.width / o.latent_scale, o.height / o.latent_scale, options); });
+    if (!o.overlay_path.empty()) write_grid_overlay(o, layout);
     std::cout << layout_json(layout, true);
 }
 
@@ -200,6 +175,9 @@ void add_tile_commands(CLI::App& app) {
     grid_cmd->add_option("--tile", grid->tile, "Tile side, latent px");
     grid_cmd->add_option("--overlap", grid->overlap, "Overlap between neighbouring tiles, latent px");
     grid_cmd->add_option("--latent-scale", grid->latent_scale, "Image pixels per latent pixel");
+    grid_cmd->add_option("--image", grid->image, "Image to draw the --overlay on (default: a grey canvas)");
+    grid_cmd->add_option("--overlay", grid->overlay_path,
+                         "Write a PNG or JPEG of the image with the tiles' cores outlined");
     grid_cmd->callback([grid] { run_grid(*grid); });
 }
 
