@@ -15,7 +15,7 @@ using namespace quadflow;
 
 namespace {
 
-// ../shared/golden/schedules.json, "toy": flux 1024^2, 4 steps, x1 = 1, data_std = 0.5.
+// The project's golden schedules (tests/golden/schedules_golden.inc), "toy": flux 1024^2, 4 steps, x1 = 1, data_std = 0.5.
 const std::vector<double> flux_4_steps = {1.0, 0.9045307667386396, 0.7595109169491111, 0.5128441015091338, 0.0};
 
 template <class S>

@@ -2,7 +2,7 @@
 """Writes tests/golden/schedules_golden.inc, the golden schedules that tests/test_schedule.cpp checks.
 
 Sources:
-  * every schedule of ../shared/golden/schedules.json (the project's golden table), as given;
+  * every schedule of the golden table schedules.json from the reference engines (kept outside the repository), as given;
   * extra cases computed here by the reference code itself where it is installed:
       diffusers FlowMatchEulerDiscreteScheduler (static shift, and the FLUX dynamic shift exactly as
       FluxPipeline drives it: calculate_shift + sigmas = linspace(1, 1/N, N)), and

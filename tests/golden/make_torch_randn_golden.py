@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/golden/torch_randn_golden.inc: torch.manual_seed(seed); torch.randn(shape) values as C++ hex floats.
 
-Cases: those of ../shared/golden/torch_randn_cpu.json (torch 1.13, AVX2), which this script checks against the
+Cases: those of the golden torch_randn_cpu.json (kept outside the repository) (torch 1.13, AVX2), which this script checks against the
 local torch, plus every value of extra (seed, numel) cases computed with the local torch on its AVX2 dispatch.
 Run from the repository root: python3 tests/golden/make_torch_randn_golden.py [path/to/torch_randn_cpu.json]
 """

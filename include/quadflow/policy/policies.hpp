@@ -15,7 +15,7 @@
 // Preservation velocity: exact v_pres = (x - x0) / sigma lands on x0 at sigma = 0 in any number of
 // steps (it is the velocity of the line through x and x0); the seed's naive v_pres = x - x0 (its
 // "u = x0 - X", no division by sigma) removes only a fraction (sigma - sigma') of the error per step
-// and never converges (../shared/reference/conventions.md section 1).
+// and never converges (docs/policies.md).
 #pragma once
 
 #include <concepts>
