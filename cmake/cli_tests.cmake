@@ -129,6 +129,15 @@ quadflow_cli_error_test("img2img unknown policy" "--policy.*magic"
 quadflow_cli_test("img2img mask with a slope-limited map keeps preserved tiles exactly" 0
   "\"low_strength_error\": (0,|0\\.0000|[0-9.]+e-(0[5-9]|[1-9][0-9]))"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_mask_slope.png --policy mask --mask-slope 0.1 --min-denoise 0 --steps 4)
+# Model tiles of 32..64 px over corner_64's 10 quadtree leaves: four of 32 px; the mask keeps d = 0 leaves exactly.
+quadflow_cli_test("img2img model tiles: no tile below the minimum, preserved leaves exact" 0
+  "\"policy\": \"mask\", \"low_strength_error\": (0|[0-9.]+e-(0[5-9]|[1-9][0-9])),.*\"tiles\": 4, \"fine_tiles\": 10, \"smallest_tile_side\": 32,"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_model_tiles.png
+  --model-tiles --min-model-tile 32 --max-model-tile 64 --align-model 2 --min-denoise 0 --steps 4)
+quadflow_cli_error_test("img2img model tiles max below twice the min" "--max-model-tile = 100: must be >= 127"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --model-tiles --max-model-tile 100)
+quadflow_cli_error_test("img2img model tile size without --model-tiles" "--min-model-tile requires --model-tiles"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --min-model-tile 32)
 quadflow_cli_error_test("img2img mask slope 0" "slope = 0: must be > 0"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy mask --mask-slope 0 --steps 1)
 quadflow_cli_error_test("img2img mask of the wrong size" "--mask = .*64x64.*512x512"

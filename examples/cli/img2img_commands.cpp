@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct img2img_options {
     double denoise = 1.0, min_denoise = 0.2, max_denoise = 0.8, threshold = 25, skip_denoise = 0.35;
     std::int64_t overlap = 8, skip_below = 0, min_tile = 4, align = 8;
     std::uint64_t seed = 42;
+    bool model_tiles = false;  ///< --model-tiles: the model runs on tile::build_model_tiles of the quadtree
+    tile::model_tile_options model;
 };
 
 struct demo_options {
@@ -70,6 +73,11 @@ img2img_settings settings_of(const img2img_options& o) {
     s.mask_path = o.mask;
     s.mask_slope = o.mask_slope;
     s.seed = o.seed;
+    if (o.model_tiles) {
+        s.model_tiles = o.model;
+        // --overlap in latent px, as the quadtree takes it; a bad --latent-scale is reported by the quadtree.
+        s.model_tiles->overlap = o.latent_scale > 0 ? o.overlap / o.latent_scale : o.overlap;
+    }
     return s;
 }
 
@@ -78,6 +86,8 @@ std::string report_json(const img2img_report& r) {
            ", \"high_strength_change\": " + shortest(r.high_strength_change) + ", \"seam_score\": " +
            shortest(r.seam_score) + ", \"model_calls\": " + std::to_string(r.model_calls) +
            ", \"tile_pixels\": " + std::to_string(r.tile_pixels) + ", \"tiles\": " + std::to_string(r.tiles) +
+           ", \"fine_tiles\": " + std::to_string(r.fine_tiles) +
+           ", \"smallest_tile_side\": " + std::to_string(r.smallest_tile_side) +
            ", \"seconds\": " + shortest(r.seconds) + "}";
 }
 
@@ -108,11 +118,29 @@ void check_writable(const std::string& flag, const std::string& path) {
     if (!existed) std::filesystem::remove(path, ignored);
 }
 
+/// Checks the model tile options first, naming their flags.
+void validate_model_tiles(const img2img_settings& s) {
+    if (!s.model_tiles) return;
+    try {
+        tile::validate(*s.model_tiles);
+    } catch (const invalid_argument& e) {
+        const std::map<std::string, std::string> flags{
+            {"min_tile", "--min-model-tile"}, {"max_tile", "--max-model-tile"}, {"align", "--align-model"}};
+        const auto flag = flags.find(e.parameter());
+        if (flag == flags.end()) throw;
+        const std::string message = e.what(), prefix = e.parameter() + " = " + e.value() + ": ";
+        throw invalid_argument(flag->second, e.value(),
+                               message.starts_with(prefix) ? message.substr(prefix.size()) : message);
+    }
+}
+
 void run_img2img_command(const img2img_options& o) {
+    const img2img_settings settings = settings_of(o);
+    validate_model_tiles(settings);
     check_writable("--out", o.out);
     if (o.stats) check_writable("--stats", *o.stats);
     const rgb_image image = examples::load_rgb(o.image);
-    const auto result = examples::run_img2img(image, settings_of(o), show_progress);
+    const auto result = examples::run_img2img(image, settings, show_progress);
     examples::save_png(o.out, result.output);
     const std::string json = report_json(result.report);
     if (o.stats) write_text(*o.stats, json + "\n");
@@ -277,7 +305,23 @@ void add_img2img_commands(CLI::App& app) {
                     "mask: limit the strength map's change to this much per latent pixel (ramps at tile borders)");
     cmd->add_option("--seed", o->seed, "Noise seed (torch.manual_seed)");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
-    cmd->callback([o] { run_img2img_command(*o); });
+    CLI::Option* model_flag =
+        cmd->add_flag("--model-tiles", o->model_tiles,
+                      "Run the model on model-sized tiles built from the quadtree, which stays the strength map "
+                      "(policy mask unless --policy is given)");
+    cmd->add_flag("--seed-tiles")
+        ->description("Run the model on the quadtree's own leaves (the default)")
+        ->excludes(model_flag);
+    cmd->add_option("--min-model-tile", o->model.min_tile, "--model-tiles: smallest model tile side, latent px")
+        ->needs(model_flag);
+    cmd->add_option("--max-model-tile", o->model.max_tile, "--model-tiles: largest model tile side, latent px")
+        ->needs(model_flag);
+    cmd->add_option("--align-model", o->model.align, "--model-tiles: model tile origin alignment, latent px")
+        ->needs(model_flag);
+    cmd->callback([o, cmd] {
+        if (o->model_tiles && cmd->count("--policy") == 0) o->policy = "mask";
+        run_img2img_command(*o);
+    });
 
     auto d = std::make_shared<demo_options>();
     CLI::App* demo = app.add_subcommand("demo", "Quadtree + img2img of the bundled photo once per policy, with a report");
