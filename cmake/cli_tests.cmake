@@ -131,9 +131,9 @@ set(demo_image ${PROJECT_SOURCE_DIR}/examples/data/astronaut.png)
 # Exact to float rounding: below 1e-4 in 0..255 units.
 quadflow_cli_test("img2img strength keeps preserved tiles exactly" 0
   "\"low_strength_error\": (0,|0\\.0000|[0-9.]+e-(0[5-9]|[1-9][0-9]))"
-  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_strength.png --policy strength --min-denoise 0 --steps 8)
+  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_strength.png --policy strength --min-denoise 0 --steps 8 --seed-tiles)
 quadflow_cli_test("img2img scale freezes preserved tiles in noise" 0 "\"low_strength_error\": ([4-9][0-9]|1[0-9][0-9])\\."
-  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_scale.png --policy scale --min-denoise 0 --steps 8)
+  img2img --image ${demo_image} --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_scale.png --policy scale --min-denoise 0 --steps 8 --seed-tiles)
 quadflow_cli_plain_progress_test("demo writes the contact sheet and report" "wrote .*contact_sheet"
   demo --out-dir ${CMAKE_CURRENT_BINARY_DIR}/demo --steps 6)
 quadflow_cli_error_test("img2img unknown policy" "--policy.*magic"
@@ -141,6 +141,22 @@ quadflow_cli_error_test("img2img unknown policy" "--policy.*magic"
 quadflow_cli_test("img2img mask with a slope-limited map keeps preserved tiles exactly" 0
   "\"low_strength_error\": (0,|0\\.0000|[0-9.]+e-(0[5-9]|[1-9][0-9]))"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_mask_slope.png --policy mask --mask-slope 0.1 --min-denoise 0 --steps 4)
+# Model tiles of 32..64 px over corner_64's 10 quadtree leaves: four of 32 px; the mask keeps d = 0 leaves exactly.
+quadflow_cli_test("img2img model tiles: no tile below the minimum, preserved leaves exact" 0
+  "\"policy\": \"mask\", \"low_strength_error\": (0|[0-9.]+e-(0[5-9]|[1-9][0-9])),.*\"tiles\": 4, \"fine_tiles\": 10, \"smallest_tile_side\": 32,"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_model_tiles.png
+  --model-tiles --min-model-tile 32 --max-model-tile 64 --align-model 2 --min-denoise 0 --steps 4)
+quadflow_cli_error_test("img2img model tiles max below twice the min" "--max-model-tile = 100: must be >= 127"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --model-tiles --max-model-tile 100)
+quadflow_cli_error_test("img2img model tile size with --seed-tiles" "--min-model-tile excludes --seed-tiles"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --min-model-tile 32 --seed-tiles)
+# The default: model-sized tiles (64..128 latent px at latent scale 1 here: one tile for a 64 px image).
+quadflow_cli_test("img2img runs on model tiles by default, with the mask policy" 0
+  "\"policy\": \"mask\", \"low_strength_error\": (0|[0-9.]+e-(0[5-9]|[1-9][0-9])),.*\"tiles\": 1, \"fine_tiles\": 10, \"smallest_tile_side\": 64,"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_default_tiles.png --steps 4)
+quadflow_cli_test("img2img --seed-tiles sends the quadtree's leaves to the model" 0
+  "\"policy\": \"strength\", .*\"tiles\": 10, \"fine_tiles\": 10,"
+  img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/img2img_seed_tiles.png --steps 4 --seed-tiles)
 quadflow_cli_error_test("img2img mask slope 0" "slope = 0: must be > 0"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --policy mask --mask-slope 0 --steps 1)
 quadflow_cli_error_test("img2img mask of the wrong size" "--mask = .*64x64.*512x512"
@@ -196,7 +212,7 @@ quadflow_cli_error_test("demo output folder cannot be created" "--out-dir: canno
 # Issue 14: CLI and docs found stale or surprising.
 set(out ${QUADFLOW_CLI_OUTPUT})
 set(corner ${QUADFLOW_TEST_IMAGES}/corner_64.png)
-quadflow_cli_plain_progress_test("img2img progress without a terminal is one plain line" "(^|\n)strength: 2/2 steps\n"
+quadflow_cli_plain_progress_test("img2img progress without a terminal is one plain line" "(^|\n)mask: 2/2 steps\n"
   img2img --image ${corner} --out ${out}/progress.png --steps 2)
 quadflow_cli_test("help shows defaults" 0 "--steps INT=20 .*--min-denoise FLOAT=0 .*--seed UINT64=42"
   img2img --help)

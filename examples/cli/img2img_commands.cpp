@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct img2img_options {
     double threshold = 25, skip_denoise = 0.35;
     std::int64_t overlap = 8, skip_below = 0, min_tile = 4, align = 8;
     std::uint64_t seed = shared_defaults::seed;
+    /// The model runs on tile::build_model_tiles of the quadtree (the default); --seed-tiles: on its own leaves.
+    bool model_tiles = true;
+    tile::model_tile_options model;
 };
 
 struct demo_options {
@@ -82,6 +86,11 @@ img2img_settings settings_of(const img2img_options& o) {
     s.mask_path = o.mask;
     s.mask_slope = o.mask_slope;
     s.seed = o.seed;
+    if (o.model_tiles) {
+        s.model_tiles = o.model;
+        // --overlap in latent px, as the quadtree takes it; a bad --latent-scale is reported by the quadtree.
+        s.model_tiles->overlap = o.latent_scale > 0 ? o.overlap / o.latent_scale : o.overlap;
+    }
     return s;
 }
 
@@ -90,6 +99,8 @@ std::string report_json(const img2img_report& r) {
            ", \"high_strength_change\": " + shortest(r.high_strength_change) + ", \"seam_score\": " +
            shortest(r.seam_score) + ", \"model_calls\": " + std::to_string(r.model_calls) +
            ", \"tile_pixels\": " + std::to_string(r.tile_pixels) + ", \"tiles\": " + std::to_string(r.tiles) +
+           ", \"fine_tiles\": " + std::to_string(r.fine_tiles) +
+           ", \"smallest_tile_side\": " + std::to_string(r.smallest_tile_side) +
            ", \"seconds\": " + shortest(r.seconds) + "}";
 }
 
@@ -136,6 +147,22 @@ void check_policy_flags(const img2img_options& o, const CLI::App& cmd) {
                                    "only --policy " + reader + " reads it, not --policy " + o.policy);
 }
 
+/// Checks the model tile options first, naming their flags.
+void validate_model_tiles(const img2img_settings& s) {
+    if (!s.model_tiles) return;
+    try {
+        tile::validate(*s.model_tiles);
+    } catch (const invalid_argument& e) {
+        const std::map<std::string, std::string> flags{
+            {"min_tile", "--min-model-tile"}, {"max_tile", "--max-model-tile"}, {"align", "--align-model"}};
+        const auto flag = flags.find(e.parameter());
+        if (flag == flags.end()) throw;
+        const std::string message = e.what(), prefix = e.parameter() + " = " + e.value() + ": ";
+        throw invalid_argument(flag->second, e.value(),
+                               message.starts_with(prefix) ? message.substr(prefix.size()) : message);
+    }
+}
+
 void run_img2img_command(const img2img_options& o, const CLI::App& cmd) {
     check_policy_flags(o, cmd);
     require_at_least("--steps", o.steps, 1);
@@ -143,6 +170,7 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd) {
     require_image_extension("--out", o.out);
     const img2img_settings settings = settings_of(o);
     with_flag_names(quadtree_flag_names(), [&] { tile::validate(settings.quadtree); });
+    validate_model_tiles(settings);
     check_writable("--out", o.out);
     if (o.stats) check_writable("--stats", *o.stats);
     const rgb_image image = examples::load_rgb(o.image);
@@ -286,7 +314,7 @@ void add_img2img_commands(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("img2img", "Pixel-space img2img over a quadtree with one velocity policy");
     cmd->add_option("--image", o->image, "Input image (PNG/JPEG)")->required();
     cmd->add_option("--out", o->out, "Output image: .png (PNG), .jpg or .jpeg (JPEG)")->required();
-    cmd->add_option("--policy", o->policy, "Velocity policy")
+    cmd->add_option("--policy", o->policy, "Velocity policy (mask on model tiles; strength with --seed-tiles)")
         ->check(CLI::IsMember({"scale", "floor_070", "preservation_blend", "skip", "strength", "mask", "progress_ramp"}));
     cmd->add_option("--preservation", o->preservation, "naive|exact (preservation_blend)")
         ->check(CLI::IsMember({"naive", "exact"}));
@@ -313,7 +341,21 @@ void add_img2img_commands(CLI::App& app) {
                     "mask: limit the strength map's change to this much per latent pixel (ramps at tile borders)");
     add_seed_option(*cmd, o->seed, "Noise seed (torch.manual_seed), 0 to 2^64 - 1");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
-    cmd->callback([o, cmd] { run_img2img_command(*o, *cmd); });
+    CLI::Option* seed_flag = cmd->add_flag("--seed-tiles")
+                                 ->description("Run the model on the quadtree's own leaves, as the seed system does "
+                                               "(down to --min-tile px), instead of model-sized tiles");
+    cmd->add_flag("--model-tiles")
+        ->description("Run the model on model-sized tiles built from the quadtree, which stays the strength map "
+                      "(the default; policy mask unless --policy is given)")
+        ->excludes(seed_flag);
+    cmd->add_option("--min-model-tile", o->model.min_tile, "Smallest model tile side, latent px")->excludes(seed_flag);
+    cmd->add_option("--max-model-tile", o->model.max_tile, "Largest model tile side, latent px")->excludes(seed_flag);
+    cmd->add_option("--align-model", o->model.align, "Model tile origin alignment, latent px")->excludes(seed_flag);
+    cmd->callback([o, cmd] {
+        o->model_tiles = cmd->count("--seed-tiles") == 0;
+        if (o->model_tiles && cmd->count("--policy") == 0) o->policy = "mask";
+        run_img2img_command(*o, *cmd);
+    });
 
     auto d = std::make_shared<demo_options>();
     CLI::App* demo = app.add_subcommand("demo", "Quadtree + img2img of the bundled photo once per policy, with a report");
