@@ -148,7 +148,7 @@ quadflow_cli_test("img2img model tiles: no tile below the minimum, preserved lea
   --model-tiles --min-model-tile 32 --max-model-tile 64 --align-model 2 --min-denoise 0 --steps 4)
 quadflow_cli_error_test("img2img model tiles max below twice the min" "--max-model-tile = 100: must be >= 127"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --model-tiles --max-model-tile 100)
-quadflow_cli_error_test("img2img model tile size with --seed-tiles" "--min-model-tile excludes --seed-tiles"
+quadflow_cli_error_test("img2img model tile size with --seed-tiles" "--seed-tiles excludes --min-model-tile"
   img2img --image ${QUADFLOW_TEST_IMAGES}/corner_64.png --out ${CMAKE_CURRENT_BINARY_DIR}/x.png --min-model-tile 32 --seed-tiles)
 # The default: model-sized tiles (64..128 latent px at latent scale 1 here: one tile for a 64 px image).
 quadflow_cli_test("img2img runs on model tiles by default, with the mask policy" 0
@@ -227,7 +227,7 @@ quadflow_cli_error_test("img2img skip flag with another policy"
 quadflow_cli_error_test("img2img mask flag with another policy" "--mask-slope = 0\\.1: only --policy mask reads it, not --policy scale"
   img2img --image ${corner} --out ${out}/x.png --policy scale --mask-slope 0.1)
 quadflow_cli_error_test("img2img preservation with another policy"
-  "--preservation = exact: only --policy preservation_blend reads it, not --policy strength"
+  "--preservation = exact: only --policy preservation_blend reads it, not --policy mask"
   img2img --image ${corner} --out ${out}/x.png --preservation exact)
 quadflow_cli_error_test("img2img strength rule with another policy" "--strength-rule = bfl: only --policy strength reads it, not --policy mask"
   img2img --image ${corner} --out ${out}/x.png --policy mask --strength-rule bfl)
@@ -237,9 +237,9 @@ quadflow_cli_error_test("noise seed above 2^64 - 1"
 quadflow_cli_error_test("img2img negative seed" "--seed = -1: must be an integer"
   img2img --image ${corner} --out ${out}/x.png --seed -1)
 quadflow_cli_test("noise seed 2^64 - 1" 0 "^\\{\"values\": \\[" noise --seed 18446744073709551615 --shape 1,1,1,1)
-quadflow_cli_file_test("img2img --out .jpg writes a JPEG" ${out}/img2img.jpg "ffd8ff" "\"policy\": \"strength\""
+quadflow_cli_file_test("img2img --out .jpg writes a JPEG" ${out}/img2img.jpg "ffd8ff" "\"policy\": \"mask\""
   img2img --image ${corner} --out ${out}/img2img.jpg --steps 2)
-quadflow_cli_file_test("img2img --out .png writes a PNG" ${out}/img2img.png "89504e47" "\"policy\": \"strength\""
+quadflow_cli_file_test("img2img --out .png writes a PNG" ${out}/img2img.png "89504e47" "\"policy\": \"mask\""
   img2img --image ${corner} --out ${out}/img2img.png --steps 2)
 quadflow_cli_file_test("quadtree --overlay .jpeg writes a JPEG" ${out}/overlay.jpeg "ffd8ff" "\"tiles\""
   quadtree --image ${corner} --overlay ${out}/overlay.jpeg)

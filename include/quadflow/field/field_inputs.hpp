@@ -132,9 +132,10 @@ inline void check_step(const std::vector<double>& sigmas, int step, double sigma
     require(step >= 0, "step", step, "must be >= 0 (steps are numbered from 0; see docs/engines.md for engines that count from 1)");
     if (sigmas.size() < 2) return;
     const auto steps = static_cast<int>(sigmas.size()) - 1;
-    require(step < steps, "step", step,
-            "is past the last step of " + schedule_source(sigmas) + ", whose steps are 0.." + std::to_string(steps - 1) +
-                "; give the field the schedule being sampled");
+    if (step >= steps)  // no require(): its message would be built on every call
+        throw invalid_argument("step", std::to_string(step),
+                               "is past the last step of " + schedule_source(sigmas) + ", whose steps are 0.." +
+                                   std::to_string(steps - 1) + "; give the field the schedule being sampled");
     const auto i = static_cast<std::size_t>(step);
     const auto mismatch = [&](std::string_view what, double given, double expected) {
         return invalid_argument(std::string(what) + " at step " + std::to_string(step), quadflow::detail::to_text(given),
