@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
         proposal.rule = tile::parse_denoise_rule(flags.text("proposal-rule", "depth"));
         proposal.content_threshold = flags.number("proposal-threshold", seed_quadtree.content_threshold);
 
-        examples::img2img_settings base;
+        examples::img2img_settings base = examples::img2img_settings::seed_tiles();
         base.steps = static_cast<int>(flags.integer("steps", 20));
         base.seed = static_cast<std::uint64_t>(flags.integer("seed", 42));
         base.skip_below = flags.integer("skip-below", 0);

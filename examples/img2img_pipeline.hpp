@@ -1,9 +1,10 @@
 // quadflow example pipeline: pixel-space img2img of an image over a quadtree, with an analytic "prompt" model.
 //
-// By default the model runs on the quadtree's own leaves. With `model_tiles` set, the quadtree (the fine tree)
-// only gives the strengths and the model runs on tile::build_model_tiles of it: the `mask` policy then reads
+// By default (`model_tiles` set) the quadtree (the fine tree) only gives the strengths and the model runs on
+// model-sized tiles, tile::build_model_tiles of it: the `mask` policy then reads
 // the fine tree's painted strength map, so each pixel keeps its leaf's strength while the model sees tiles of
 // model size; any other policy sees only each model tile's denoise, the largest of the fine leaves it meets.
+// img2img_settings::seed_tiles() runs the model on the quadtree's own leaves instead, as the seed system does.
 //
 // The latent is the image itself scaled to [-1, 1] (latent scale 1), so "preserved" can be checked
 // pixel for pixel. The prompt model is the Gaussian model of quadflow::model whose target is the
@@ -42,7 +43,7 @@
 namespace quadflow::examples {
 
 struct img2img_settings {
-    std::string policy = "strength";
+    std::string policy = "mask";
     policy::preservation preservation = policy::preservation::naive;  ///< for preservation_blend (the seed's)
     std::string sampler = "euler";
     int steps = 20;
@@ -58,9 +59,9 @@ struct img2img_settings {
     std::optional<double> mask_slope;      ///< mask: limit the map's slope (strength per latent px), tile::slope_limited
     std::uint64_t seed = 42;
     double texture = 0.05;  ///< data_std of the prompt model: texture added on top of the recoloured target
-    /// Set: the model runs on build_model_tiles(quadtree, *model_tiles) (see the header comment); unset: on the
-    /// quadtree's leaves.
-    std::optional<tile::model_tile_options> model_tiles;
+    /// Set (the default): the model runs on build_model_tiles(quadtree, *model_tiles) (see the header comment);
+    /// unset: on the quadtree's leaves.
+    std::optional<tile::model_tile_options> model_tiles = tile::model_tile_options{};
 
     static tile::quadtree_options default_quadtree() {
         tile::quadtree_options o;
@@ -69,12 +70,11 @@ struct img2img_settings {
         return o;
     }
 
-    /// The quadtree as a strength map under the `mask` policy, the model on model-sized tiles (default
-    /// model_tile_options: 64..128 px sides here, at latent scale 1).
-    static img2img_settings model_sized() {
+    /// The seed system's setup: the model on the quadtree's own leaves, the `strength` policy.
+    static img2img_settings seed_tiles() {
         img2img_settings s;
-        s.policy = "mask";
-        s.model_tiles = tile::model_tile_options{};
+        s.policy = "strength";
+        s.model_tiles.reset();
         return s;
     }
 };

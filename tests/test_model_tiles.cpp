@@ -240,10 +240,11 @@ TEST_CASE("bad model tile options name the field and its value") {
 
 TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees model-sized tiles") {
     const examples::rgb_image image = busy_patch(256, 192, {0, 0, 96, 96}, 4);
-    examples::img2img_settings s = examples::img2img_settings::model_sized();
+    examples::img2img_settings s;  // the default: model tiles, the mask policy
     s.steps = 4;
     s.quadtree.min_denoise = 0.0;
     REQUIRE(s.policy == "mask");
+    REQUIRE(s.model_tiles.has_value());
     const examples::img2img_result result = examples::run_img2img(image, s);
     CHECK(result.layout.tiles.size() > 20);
     CHECK(result.report.fine_tiles == static_cast<std::int64_t>(result.layout.tiles.size()));
@@ -265,8 +266,10 @@ TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees m
     CHECK(worst <= 1);
     CHECK(result.report.high_strength_change > 5.0);
 
-    examples::img2img_settings seed_tiles = s;
-    seed_tiles.model_tiles.reset();
+    examples::img2img_settings seed_tiles = examples::img2img_settings::seed_tiles();
+    seed_tiles.policy = "mask";
+    seed_tiles.steps = s.steps;
+    seed_tiles.quadtree = s.quadtree;
     const examples::img2img_result plain = examples::run_img2img(image, seed_tiles);
     CHECK(plain.report.tiles == plain.report.fine_tiles);
     CHECK(plain.report.tiles == result.report.fine_tiles);

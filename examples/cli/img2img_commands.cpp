@@ -86,6 +86,7 @@ img2img_settings settings_of(const img2img_options& o) {
     s.mask_path = o.mask;
     s.mask_slope = o.mask_slope;
     s.seed = o.seed;
+    s.model_tiles.reset();
     if (o.model_tiles) {
         s.model_tiles = o.model;
         // --overlap in latent px, as the quadtree takes it; a bad --latent-scale is reported by the quadtree.
@@ -242,7 +243,7 @@ void run_demo(const demo_options& o) {
     fs::create_directories(o.out_dir, failure);
     if (failure) throw io_error("--out-dir: cannot create '" + o.out_dir + "': " + failure.message());
     const rgb_image image = examples::load_rgb(o.image);
-    img2img_settings base;
+    img2img_settings base = img2img_settings::seed_tiles();  // the seed's policies on the seed's own tiles
     base.sampler = o.sampler;
     base.steps = o.steps;
     base.seed = o.seed;
@@ -257,6 +258,7 @@ void run_demo(const demo_options& o) {
 
     struct run {
         std::string policy, preservation, file;
+        bool model_tiles = false;  ///< img2img's default: model-sized tiles, the quadtree as the mask's strengths
     };
     const std::vector<run> runs = {{"scale", "naive", "scale"},
                                    {"floor_070", "naive", "floor_070"},
@@ -265,7 +267,8 @@ void run_demo(const demo_options& o) {
                                    {"progress_ramp", "exact", "progress_ramp"},
                                    {"skip", "exact", "skip"},
                                    {"strength", "exact", "strength"},
-                                   {"mask", "exact", "mask"}};
+                                   {"mask", "exact", "mask"},
+                                   {"mask", "exact", "mask_model_tiles", true}};
     std::vector<std::pair<rgb_image, std::vector<std::string>>> panels;
     panels.push_back({half_size(examples::to_image(examples::to_latent(image, layout.pixel_width(), layout.pixel_height()).cview())),
                       {"original", std::to_string(layout.tiles.size()) + " quadtree tiles, " + std::to_string(o.steps) + " " +
@@ -279,9 +282,11 @@ void run_demo(const demo_options& o) {
         img2img_settings s = base;
         s.policy = runs[i].policy;
         s.preservation = policy::parse_preservation(runs[i].preservation);
+        if (runs[i].model_tiles) s.model_tiles = tile::model_tile_options{};
         const auto result = examples::run_img2img(image, s, show_progress, &layout);
         examples::save_png(o.out_dir + "/" + runs[i].file + ".png", result.output);
-        const img2img_report& r = result.report;
+        img2img_report r = result.report;
+        if (runs[i].model_tiles) r.policy += " (model tiles)";
         reports.push_back(r);
         std::string title = r.policy;
         if (title.rfind("preservation_blend", 0) == 0) title.replace(0, 18, "blend");
