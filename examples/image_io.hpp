@@ -276,15 +276,23 @@ inline rgb_image load_rgb(const std::string& path, std::int64_t max_pixels = std
     return load_rgb_from_memory(bytes, max_pixels, path);
 }
 
-/// Writes `image` as an 8-bit RGB PNG; throws quadflow::io_error naming the path on failure.
-inline void save_png(const std::string& path, const rgb_image& image) {
-    const std::string what = "cannot write PNG '" + path + "': ";
-    if (image.width <= 0 || image.height <= 0 || image.width * 3 > std::numeric_limits<int>::max() ||
-        image.height > std::numeric_limits<int>::max())
+namespace detail {
+/// Throws io_error (prefixed by `what`) for a size outside 1..max_width x 1..max_height or a pixel buffer that
+/// does not hold width * height * 3 bytes.
+inline void check_image_to_write(const std::string& what, const rgb_image& image, std::int64_t max_width,
+                                 std::int64_t max_height) {
+    if (image.width <= 0 || image.height <= 0 || image.width > max_width || image.height > max_height)
         throw io_error(what + "unsupported size " + std::to_string(image.width) + "x" + std::to_string(image.height));
     if (image.pixels.size() != static_cast<std::size_t>(image.width * image.height * 3))
         throw io_error(what + "pixel buffer has " + std::to_string(image.pixels.size()) + " bytes, expected " +
                        std::to_string(image.width * image.height * 3));
+}
+}  // namespace detail
+
+/// Writes `image` as an 8-bit RGB PNG; throws quadflow::io_error naming the path on failure.
+inline void save_png(const std::string& path, const rgb_image& image) {
+    const std::string what = "cannot write PNG '" + path + "': ";
+    detail::check_image_to_write(what, image, std::numeric_limits<int>::max() / 3, std::numeric_limits<int>::max());
     errno = 0;
     if (!stbi_write_png(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
                         image.pixels.data(), static_cast<int>(image.width * 3)))
@@ -294,11 +302,7 @@ inline void save_png(const std::string& path, const rgb_image& image) {
 /// Writes `image` as a JPEG of the given quality (1..100); throws quadflow::io_error naming the path on failure.
 inline void save_jpeg(const std::string& path, const rgb_image& image, int quality = 95) {
     const std::string what = "cannot write JPEG '" + path + "': ";
-    if (image.width <= 0 || image.height <= 0 || image.width > 65535 || image.height > 65535)
-        throw io_error(what + "unsupported size " + std::to_string(image.width) + "x" + std::to_string(image.height));
-    if (image.pixels.size() != static_cast<std::size_t>(image.width * image.height * 3))
-        throw io_error(what + "pixel buffer has " + std::to_string(image.pixels.size()) + " bytes, expected " +
-                       std::to_string(image.width * image.height * 3));
+    detail::check_image_to_write(what, image, 65535, 65535);
     errno = 0;
     if (!stbi_write_jpg(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
                         image.pixels.data(), quality))

@@ -13,6 +13,7 @@
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow/tile/strength_map.hpp"
+#include "image_fixtures.hpp"
 
 using quadflow::host_tensor;
 using quadflow::invalid_argument;
@@ -22,14 +23,7 @@ namespace examples = quadflow::examples;
 
 namespace {
 
-/// A pseudo-random byte per (cell, channel).
-std::uint8_t hashed_byte(std::uint32_t cell, std::uint32_t channel) {
-    std::uint32_t h = cell * 0x9E3779B1u + channel * 0x85EBCA77u;
-    h ^= h >> 15;
-    h *= 0x2C1B3C6Du;
-    h ^= h >> 12;
-    return static_cast<std::uint8_t>(h >> 8);
-}
+using fixtures::hashed_byte;
 
 /// Flat grey with random blocks of `block` px inside `busy` (image px): the quadtree splits finely there only.
 examples::rgb_image busy_patch(std::int64_t w, std::int64_t h, const rect& busy, std::int64_t block) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "quadflow/tile/quadtree.hpp"
+#include "image_fixtures.hpp"
 
 using quadflow::invalid_argument;
 using quadflow::rect;
@@ -50,14 +51,7 @@ test_image checker(std::int64_t w, std::int64_t h, std::int64_t square) {
     return image;
 }
 
-/// A pseudo-random byte per (cell, channel).
-std::uint8_t hashed_byte(std::uint32_t cell, std::uint32_t channel) {
-    std::uint32_t h = cell * 0x9E3779B1u + channel * 0x85EBCA77u;
-    h ^= h >> 15;
-    h *= 0x2C1B3C6Du;
-    h ^= h >> 12;
-    return static_cast<std::uint8_t>(h >> 8);
-}
+using fixtures::hashed_byte;
 
 std::vector<rect> leaf_rects(const layout& l) {
     std::vector<rect> rects;
