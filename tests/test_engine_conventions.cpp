@@ -192,3 +192,43 @@ TEST_CASE("make_model accepts only callables of the batch signature") {
     CHECK(model::batch_callback<right_signature>);
     CHECK_FALSE(makes_a_model<void (*)(mutable_view)>);
 }
+
+namespace {
+/// A user's own Differential-Diffusion-like policy: not named "mask", but it reads a strength map.
+struct my_soft_mask {
+    static constexpr std::string_view name = "my_soft_mask";
+    static constexpr bool needs_original = true;
+    static constexpr bool needs_strength_map = true;
+    static constexpr bool needs_schedule = true;
+    bool needs_model(const policy::tile_context& t) const { return t.max_pixel_strength >= t.tau; }
+    float velocity(const policy::tile_context& t, const policy::element& e) const {
+        return e.strength >= t.tau ? e.model_velocity : (e.x - e.original) / t.sigma;
+    }
+};
+/// A policy that happens to be called "mask" and reads nothing but the model.
+struct named_mask {
+    static constexpr std::string_view name = "mask";
+    static constexpr bool needs_original = false;
+    bool needs_model(const policy::tile_context&) const { return true; }
+    float velocity(const policy::tile_context&, const policy::element& e) const { return e.model_velocity; }
+};
+}  // namespace
+
+TEST_CASE("a policy's needs are its declared traits, not its name") {
+    static_assert(policy::needs_strength_map_v<policy::mask> && policy::needs_schedule_v<policy::mask>);
+    static_assert(policy::needs_schedule_v<policy::strength> && !policy::needs_strength_map_v<policy::strength>);
+    static_assert(!policy::needs_schedule_v<policy::scale> && !policy::needs_strength_map_v<policy::scale>);
+    const auto layout = grid_layout(2, 2, 8, 2, {1.0});
+    auto model = constant_denoiser();
+    host_tensor original = wavy(canvas, 0.5f, 0.3f);
+    const std::vector<double> sigmas = {1.0, 0.5, 0.0};
+    // Before, my_soft_mask was built without a map (the field asked only a policy named "mask" for one) and
+    // read nulls; a policy named "mask" had to bring a map it never reads.
+    CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, my_soft_mask{}, options_with(sigmas), original.cview()),
+                         doctest::Contains("strength_map = none: the my_soft_mask policy needs a per-pixel strength map"),
+                         invalid_argument);
+    CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, my_soft_mask{}, field::field_options{}, original.cview(),
+                                            host_tensor(shape4{1, 1, 16, 16}, 1.0f).cview()),
+                         doctest::Contains("the my_soft_mask policy needs the schedule being sampled"), invalid_argument);
+    CHECK_NOTHROW(field::tiled_field(model, layout, canvas, named_mask{}, field::field_options{}));
+}

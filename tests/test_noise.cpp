@@ -30,7 +30,7 @@ TEST_CASE("torch_randn reproduces torch bit for bit, for every golden case") {
         for (std::size_t i = 0; i < golden.values.size(); ++i) {
             const std::size_t index = golden.indices.empty() ? i : static_cast<std::size_t>(golden.indices[i]);
             const std::uint32_t expected = bits_of(golden.values[i]);
-            const std::uint32_t from_tensor = bits_of(noise.values()[index]);
+            const std::uint32_t from_tensor = bits_of(noise.span()[index]);
             const std::uint32_t from_span_overload = bits_of(from_span[index]);
             if (from_tensor != expected || from_span_overload != expected) {
                 INFO(golden.source, " seed ", golden.seed, " shape ", to_string(golden.shape), " index ", index);

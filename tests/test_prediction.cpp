@@ -64,3 +64,9 @@ TEST_CASE("the Gaussian model's velocity is exact along its ODE solution") {
     // s = 0: a point target, the velocity lands exactly on mu.
     CHECK(model::gaussian_posterior_mean(0.123, 0.4, 0.8, 0.0) == doctest::Approx(0.8));
 }
+
+TEST_CASE("to_string of a value outside the enum throws, as every to_string does") {
+    CHECK(prediction::to_string(prediction::kind::epsilon) == "epsilon");
+    CHECK_THROWS_WITH_AS(prediction::to_string(static_cast<prediction::kind>(99)),
+                         "prediction_kind = 99: is not a prediction::kind", invalid_argument);
+}

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <span>
+#include <type_traits>
+#include <utility>
 #include <new>
 #include <string>
 
@@ -114,7 +117,7 @@ TEST_CASE("host memory: buffers of 2 MiB and more start on a 2 MiB boundary, adv
         for (int round = 0; round < 3; ++round) {
             host_tensor scratch = host_tensor::uninitialized(shape4{1, 4, 256, 512});
             CHECK(scratch.shape() == shape4{1, 4, 256, 512});
-            CHECK(scratch.values().size() == 4u * 256u * 512u);
+            CHECK(scratch.span().size() == 4u * 256u * 512u);
             std::fill(scratch.span().begin(), scratch.span().end(), 7.0f);
         }
         const host_tensor zeros(shape4{1, 4, 256, 512});
@@ -126,4 +129,12 @@ TEST_CASE("host memory: buffers of 2 MiB and more start on a 2 MiB boundary, adv
         host_memory_allocator<float> allocator;
         CHECK_THROWS_AS(allocator.allocate(std::numeric_limits<std::size_t>::max() / 2), std::bad_array_new_length);
     }
+}
+
+TEST_CASE("a host tensor hands out its values as a fixed-size span, never as a resizable buffer") {
+    // A resize of a handed-out std::vector would desynchronise the shape from the storage.
+    static_assert(!requires(host_tensor& t) { t.values(); });
+    static_assert(std::is_same_v<decltype(std::declval<host_tensor&>().span()), std::span<float>>);
+    host_tensor t(shape4{1, 2, 3, 4}, 1.5f);
+    CHECK(t.span().size() == static_cast<std::size_t>(t.numel()));
 }

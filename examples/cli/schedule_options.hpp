@@ -26,8 +26,6 @@ struct schedule_options {
         schedule::schedule_spec s;
         s.kind = schedule::parse_scheduler(scheduler);
         s.steps = steps;
-        s.width = width;
-        s.height = height;
         s.shift = shift;
         if (mu) s.mu = *mu;
         else if (s.kind == schedule::scheduler::flux) s.mu = schedule::flux_mu(width, height);

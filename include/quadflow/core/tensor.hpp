@@ -154,8 +154,6 @@ public:
     const float* data() const { return data_.data(); }
     std::span<float> span() { return data_; }
     std::span<const float> span() const { return data_; }
-    host_buffer& values() { return data_; }
-    const host_buffer& values() const { return data_; }
 
     mutable_view view() { return {data_.data(), shape_}; }
     const_view view() const { return {data_.data(), shape_}; }

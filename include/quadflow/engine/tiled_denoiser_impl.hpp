@@ -134,7 +134,7 @@ struct tiled_denoiser::state {
         std::visit(
             [&](auto p) {
                 using P = decltype(p);
-                const const_view map = std::string_view(P::name) == "mask" ? strength_map.cview() : const_view{};
+                const const_view map = policy::needs_strength_map_v<P> ? strength_map.cview() : const_view{};
                 field = std::make_unique<field_of<P>>(model, model_tiles, shape, p, options, original.cview(), map);
             },
             policy::parse_policy(s.policy));

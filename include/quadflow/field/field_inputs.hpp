@@ -58,8 +58,9 @@ void check_field_inputs(const field_inputs& in) {
                 throw invalid_argument("original[" + std::to_string(i) + "]", quadflow::detail::to_text(in.original_values[i]),
                                        "the original latent must be finite");
     }
-    if (name == "mask" && !in.has_strength_map)
-        throw invalid_argument("strength_map", "none", "the mask policy needs a per-pixel strength map");
+    if (policy::needs_strength_map_v<P> && !in.has_strength_map)
+        throw invalid_argument("strength_map", "none",
+                               "the " + std::string(name) + " policy needs a per-pixel strength map");
     if (in.has_strength_map) {
         const shape4 s = in.strength_shape;
         if (!((s.n == 1 || s.n == in.canvas.n) && s.c == 1 && s.h == in.canvas.h && s.w == in.canvas.w))
@@ -72,7 +73,7 @@ void check_field_inputs(const field_inputs& in) {
                                        "must be in [0, 1]");
         }
     }
-    if (name == "strength" || name == "mask" || name == "progress_ramp")
+    if (policy::needs_schedule_v<P>)
         require(in.sigmas.size() >= 2, "field_options.sigmas.size()", in.sigmas.size(),
                 "the " + std::string(name) + " policy needs the schedule being sampled");
     if (!in.sigmas.empty()) schedule::validate_schedule(in.sigmas);

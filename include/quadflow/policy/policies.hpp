@@ -76,8 +76,12 @@ QUADFLOW_HOST_DEVICE inline float preservation_gain(preservation kind, float sig
 // velocity_policy: a small value type describing a per-tile velocity rule.
 //
 // Requirements, for `const P& p`, `const tile_context& t`, `const element& e`:
-// - `P::name` is a std::string_view (CLI and report spelling).
+// - `P::name` is a std::string_view (CLI and report spelling); fields never decide anything by it.
 // - `P::needs_original` is a bool: whether `velocity` reads `e.original` (img2img only).
+// - Optional needs, each a `static constexpr bool` that defaults to false when absent (read them through
+//   needs_strength_map_v / needs_schedule_v): `P::needs_strength_map`, the policy reads a per-pixel strength
+//   map (`e.strength`, `t.max_pixel_strength`) and the field must be given one; `P::needs_schedule`, the
+//   policy reads `t.start_step`, `t.tau` or `t.total_steps`, so the field must be given the schedule sampled.
 // - `p.needs_model(t)` says whether the tile's model prediction is needed at this evaluation; a tile
 //   that answers false is not sent to the model and `e.model_velocity` is 0 for it.
 // - `p.velocity(t, e)` returns the element's flow velocity (sigma convention); host-device, pure.
@@ -85,6 +89,20 @@ QUADFLOW_HOST_DEVICE inline float preservation_gain(preservation kind, float sig
 //   every element of the tile (all but `mask`); `velocity` is then that form, and fields use it to
 //   vectorise.
 // Minimal conforming type: `scale`.
+
+/// Whether P declares `needs_strength_map = true`; false when P does not declare it.
+template <class P>
+inline constexpr bool needs_strength_map_v = [] {
+    if constexpr (requires { P::needs_strength_map; }) return static_cast<bool>(P::needs_strength_map);
+    else return false;
+}();
+
+/// Whether P declares `needs_schedule = true`; false when P does not declare it.
+template <class P>
+inline constexpr bool needs_schedule_v = [] {
+    if constexpr (requires { P::needs_schedule; }) return static_cast<bool>(P::needs_schedule);
+    else return false;
+}();
 
 /// v = d * v_m: the seed system's commit 98e3cbf. d = 0 freezes the tile in its starting noise.
 struct scale {
@@ -146,6 +164,7 @@ struct skip {
 struct strength {
     static constexpr std::string_view name = "strength";
     static constexpr bool needs_original = true;
+    static constexpr bool needs_schedule = true;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.step >= t.start_step; }
     QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
         return needs_model(t) ? linear_velocity{1.0f, 0.0f}
@@ -159,6 +178,8 @@ struct strength {
 struct mask {
     static constexpr std::string_view name = "mask";
     static constexpr bool needs_original = true;
+    static constexpr bool needs_strength_map = true;
+    static constexpr bool needs_schedule = true;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.max_pixel_strength >= t.tau; }
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const {
         const linear_velocity released{1.0f, 0.0f}, kept{0.0f, preservation_gain(preservation::exact, t.sigma)};
@@ -170,6 +191,7 @@ struct mask {
 struct progress_ramp {
     static constexpr std::string_view name = "progress_ramp";
     static constexpr bool needs_original = true;
+    static constexpr bool needs_schedule = true;
     preservation kind = preservation::exact;
     QUADFLOW_HOST_DEVICE float weight(const tile_context& t) const {
         return t.denoise + (1.0f - t.denoise) * static_cast<float>(t.step) / static_cast<float>(t.total_steps);
@@ -195,6 +217,17 @@ concept linear_policy = velocity_policy<P> && requires(const P& p, const tile_co
     { p.linear(t) } -> std::same_as<linear_velocity>;
 };
 
+namespace detail {
+/// The smallest velocity_policy: the model's velocity everywhere, no optional needs.
+struct archetype_policy {
+    static constexpr std::string_view name = "archetype";
+    static constexpr bool needs_original = false;
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context&) const { return true; }
+    QUADFLOW_HOST_DEVICE float velocity(const tile_context&, const element& e) const { return e.model_velocity; }
+};
+}  // namespace detail
+static_assert(velocity_policy<detail::archetype_policy>);
+static_assert(!needs_strength_map_v<detail::archetype_policy> && !needs_schedule_v<detail::archetype_policy>);
 static_assert(velocity_policy<scale>);
 static_assert(velocity_policy<floor_070>);
 static_assert(velocity_policy<preservation_blend>);

@@ -27,14 +27,14 @@ enum class kind {
     epsilon,        ///< noise estimate
 };
 
-constexpr std::string_view to_string(kind k) {
+inline std::string_view to_string(kind k) {
     switch (k) {
         case kind::flow_velocity: return "flow_velocity";
         case kind::denoised: return "denoised";
         case kind::seed_velocity: return "seed_velocity";
         case kind::epsilon: return "epsilon";
     }
-    return "unknown";
+    throw invalid_argument("prediction_kind", std::to_string(static_cast<int>(k)), "is not a prediction::kind");
 }
 
 inline kind parse_kind(std::string_view name) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cmath>
+#include <utility>
 #include <string_view>
 
 #include "quadflow/sampler/concepts.hpp"
@@ -49,7 +50,7 @@ public:
             const float decay = static_cast<float>(-std::expm1(-h));
             xa = ratio * xa + decay * (weight_now * denoised - weight_prev * denoised_prev);
         }
-        denoised_prev_.values().swap(denoised_.values());
+        std::swap(denoised_prev_, denoised_);  // same shapes: only the buffers trade places
         sigma_prev_ = sigma;
         has_history_ = true;
     }

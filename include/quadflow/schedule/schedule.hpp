@@ -48,11 +48,10 @@ inline scheduler parse_scheduler(std::string_view name) {
 ///   comfy_simple    steps, mu: comfy_simple(steps, mu)
 ///   comfy_beta      steps, mu: comfy_beta(steps, mu)
 ///   linear          steps: linear(steps)
-/// width and height record the image size; schedule_for_image() fills mu from them.
+/// schedule_for_image() fills mu from an image size.
 struct schedule_spec {
     scheduler kind = scheduler::flux;
     int steps = 20;
-    int width = 1024, height = 1024;
     double mu = 1.15;
     double shift = 3.0;
 };
@@ -61,8 +60,6 @@ struct schedule_spec {
 inline schedule_spec schedule_for_image(int steps, int width, int height) {
     schedule_spec spec;
     spec.steps = steps;
-    spec.width = width;
-    spec.height = height;
     spec.mu = flux_mu(width, height);
     return spec;
 }
