@@ -131,9 +131,14 @@ TEST_CASE("host memory: buffers of 2 MiB and more start on a 2 MiB boundary, adv
     }
 }
 
+namespace {
+template <class T>
+concept hands_out_its_buffer = requires(T& t) { t.values(); };
+}  // namespace
+
 TEST_CASE("a host tensor hands out its values as a fixed-size span, never as a resizable buffer") {
     // A resize of a handed-out std::vector would desynchronise the shape from the storage.
-    static_assert(!requires(host_tensor& t) { t.values(); });
+    static_assert(!hands_out_its_buffer<host_tensor>);
     static_assert(std::is_same_v<decltype(std::declval<host_tensor&>().span()), std::span<float>>);
     host_tensor t(shape4{1, 2, 3, 4}, 1.5f);
     CHECK(t.span().size() == static_cast<std::size_t>(t.numel()));
