@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "image_io.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/policy/policies.hpp"
@@ -32,7 +32,7 @@ struct instant_model {
 /// tile of 16 px, read as a 512x512 latent (a 4096^2 FLUX image) with 8 latent px of overlap.
 const tile::layout& demo_quadtree() {
     static const tile::layout layout = [] {
-        const auto image = examples::load_rgb(QUADFLOW_DEMO_IMAGE);
+        const auto image = app::load_rgb(QUADFLOW_DEMO_IMAGE);
         tile::quadtree_options o;
         o.latent_scale = 1;
         o.min_tile_size = 16;

@@ -28,8 +28,9 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
-#include "command_flags.hpp"
+#include "program.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/noise/torch_randn.hpp"
@@ -54,13 +55,12 @@ void write_floats(const std::string& path, std::span<const float> values) {
     if (!file) throw io_error("cannot write " + path);
 }
 
-/// The integer after `"key":` in `text`, searching from `from` up to `until`.
-std::int64_t json_integer(const std::string& text, const std::string& key, std::size_t from, std::size_t until) {
-    const std::string quoted = "\"" + key + "\"";
-    const std::size_t at = text.find(quoted, from);
-    if (at == std::string::npos || at >= until) throw io_error("layout JSON: no \"" + key + "\" where expected");
-    const std::size_t colon = text.find(':', at + quoted.size());
-    return std::stoll(text.substr(colon + 1, 32));
+/// The integer `object[key]`; a missing key or another type is an io_error naming the file.
+std::int64_t json_integer(const nlohmann::json& object, const char* key, const std::string& path) {
+    const auto found = object.find(key);
+    if (found == object.end() || !found->is_number_integer())
+        throw io_error(path + ": layout JSON has no integer \"" + key + "\" where expected");
+    return found->get<std::int64_t>();
 }
 
 /// A layout from the JSON of `quadflow quadtree --json` (rectangles = cores) or `quadflow grid` (rectangles =
@@ -70,18 +70,23 @@ std::int64_t json_integer(const std::string& text, const std::string& key, std::
 tile::layout read_layout(const std::string& path, const std::string& rectangles, std::int64_t overlap_px, int scale) {
     require(rectangles == "cores" || rectangles == "padded", "--rectangles", rectangles, "must be cores|padded");
     require(scale > 0, "--latent-scale", scale, "must be > 0");
-    const std::string text = read_text(path);
-    const std::size_t tiles_at = text.find("\"tiles\"");
-    if (tiles_at == std::string::npos) throw io_error(path + ": no \"tiles\" array");
+    nlohmann::json document;
+    try {
+        document = nlohmann::json::parse(read_text(path));
+    } catch (const nlohmann::json::parse_error& e) {
+        throw io_error(path + ": not JSON: " + e.what());
+    }
+    if (!document.is_object() || !document.contains("tiles") || !document["tiles"].is_array())
+        throw io_error(path + ": no \"tiles\" array");
     tile::layout layout;
     layout.latent_scale = scale;
-    layout.width = json_integer(text, "width", 0, tiles_at) / scale;
-    layout.height = json_integer(text, "height", 0, tiles_at) / scale;
+    layout.width = json_integer(document, "width", path) / scale;
+    layout.height = json_integer(document, "height", path) / scale;
     const std::int64_t overlap =
         tile::clamped_overlap_latent(overlap_px, scale, layout.width, layout.height);
-    for (std::size_t open = text.find('{', tiles_at); open != std::string::npos; open = text.find('{', open + 1)) {
-        const std::size_t close = text.find('}', open);
-        auto value = [&](const char* key) { return json_integer(text, key, open, close) / scale; };
+    for (const nlohmann::json& tile_json : document["tiles"]) {
+        if (!tile_json.is_object()) throw io_error(path + ": a tile is not an object");
+        auto value = [&](const char* key) { return json_integer(tile_json, key, path) / scale; };
         const rect r{value("x"), value("y"), value("w"), value("h")};
         tile::tile t;
         t.core = r;
@@ -155,24 +160,33 @@ std::vector<double> time_each(int warmup, int evaluations, Work work) {
     return times;
 }
 
-int run_blend(int argc, char** argv) {
-    const bench::command_flags flags(argc, argv, 2,
-                                     {"layout", "rectangles", "overlap", "latent-scale", "channels", "threads",
-                                      "evaluations", "warmup", "seed", "velocity-out", "tile-batch"});
-    const std::string layout_path = flags.text("layout", "");
-    require(!layout_path.empty(), "--layout", "", "is required (a quadflow quadtree/grid JSON)");
-    const tile::layout layout = read_layout(layout_path, flags.text("rectangles", "padded"), flags.integer("overlap", 0),
-                                            static_cast<int>(flags.integer("latent-scale", 1)));
-    const shape4 shape{1, flags.integer("channels", 16), layout.height, layout.width};
-    const int evaluations = static_cast<int>(flags.integer("evaluations", 20));
-    const int warmup = static_cast<int>(flags.integer("warmup", 3));
+struct blend_flags {
+    std::string layout, rectangles = "padded", velocity_out;
+    std::int64_t overlap = 0, channels = 16;
+    int latent_scale = 1, threads = 1, tile_batch = 4, evaluations = 20, warmup = 3;
+    std::uint64_t seed = 42;
+};
+
+struct noise_flags {
+    std::uint64_t seed = 42;
+    std::vector<std::int64_t> shape{1, 16, 512, 512};
+    int evaluations = 10, warmup = 2;
+    std::string values_out;
+};
+
+void run_blend(const blend_flags& flags) {
+    const std::string& layout_path = flags.layout;
+    const tile::layout layout = read_layout(layout_path, flags.rectangles, flags.overlap, flags.latent_scale);
+    const shape4 shape{1, flags.channels, layout.height, layout.width};
+    const int evaluations = flags.evaluations;
+    const int warmup = flags.warmup;
     require(evaluations >= 1, "--evaluations", evaluations, "must be >= 1");
 
     field::field_options options;
-    options.threads = static_cast<int>(flags.integer("threads", 1));
-    options.tile_batch_size = static_cast<int>(flags.integer("tile-batch", 4));
+    options.threads = flags.threads;
+    options.tile_batch_size = flags.tile_batch;
     const double sigma = 0.5;
-    const host_tensor x = noise::torch_randn(static_cast<std::uint64_t>(flags.integer("seed", 42)), shape);
+    const host_tensor x = noise::torch_randn(flags.seed, shape);
     host_tensor velocity(shape);
 
     instant_model instant;
@@ -205,7 +219,7 @@ int run_blend(int argc, char** argv) {
         benchmark::ClobberMemory();
     });
 
-    const std::string velocity_out = flags.text("velocity-out", "");
+    const std::string& velocity_out = flags.velocity_out;
     if (!velocity_out.empty()) {
         check_model checker;
         field::tiled_field checked(checker, layout, shape, policy::scale{}, options);
@@ -226,38 +240,55 @@ int run_blend(int argc, char** argv) {
         static_cast<long long>(padded_pixels), static_cast<long long>(padded_pixels_in_canvas), median(times),
         json_list(times).c_str(), median(copy_times), json_list(copy_times).c_str(), static_cast<long long>(least_bytes),
         median(same_bytes_times));
-    return 0;
 }
 
-int run_noise(int argc, char** argv) {
-    const bench::command_flags flags(argc, argv, 2, {"seed", "shape", "evaluations", "warmup", "values-out"});
-    const std::vector<std::int64_t> extents = flags.integers("shape", "1,16,512,512");
-    require(extents.size() == 4, "--shape", flags.text("shape", ""), "needs four extents N,C,H,W");
+void run_noise(const noise_flags& flags) {
+    const std::vector<std::int64_t>& extents = flags.shape;
     const shape4 shape{extents[0], extents[1], extents[2], extents[3]};
-    const auto seed = static_cast<std::uint64_t>(flags.integer("seed", 42));
-    const int evaluations = static_cast<int>(flags.integer("evaluations", 10));
+    const std::uint64_t seed = flags.seed;
+    const int evaluations = flags.evaluations;
     require(evaluations >= 1, "--evaluations", evaluations, "must be >= 1");
     host_tensor values;
-    const std::vector<double> times = time_each(static_cast<int>(flags.integer("warmup", 2)), evaluations,
-                                                [&] { values = noise::torch_randn(seed, shape); });
-    const std::string values_out = flags.text("values-out", "");
+    const std::vector<double> times =
+        time_each(flags.warmup, evaluations, [&] { values = noise::torch_randn(seed, shape); });
+    const std::string& values_out = flags.values_out;
     if (!values_out.empty()) write_floats(values_out, values.span());
     std::printf("{\"benchmark\": \"noise\", \"seed\": %llu, \"shape\": [%lld, %lld, %lld, %lld], \"median_ms\": %.6g, "
                 "\"times_ms\": %s}\n",
                 static_cast<unsigned long long>(seed), static_cast<long long>(shape.n), static_cast<long long>(shape.c),
                 static_cast<long long>(shape.h), static_cast<long long>(shape.w), median(times), json_list(times).c_str());
-    return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    return quadflow::bench::run_program([&] {
-        const std::string command = argc > 1 ? argv[1] : "";
-        if (command == "blend") return run_blend(argc, argv);
-        if (command == "noise") return run_noise(argc, argv);
-        std::fprintf(stderr, "usage: bench_peers blend|noise [--flag value ...] (see the comment at the top of "
-                             "bench/bench_peers.cpp)\n");
-        return 2;
-    });
+    CLI::App app{"quadflow peer benchmark (see the comment at the top of bench/bench_peers.cpp)"};
+    app.require_subcommand(1);
+    app.option_defaults()->always_capture_default();
+
+    blend_flags blend;
+    CLI::App* blend_cmd = app.add_subcommand("blend", "Time one tiled_field evaluation on a layout");
+    blend_cmd->add_option("--layout", blend.layout, "A quadflow quadtree --json or grid JSON file")->required();
+    blend_cmd->add_option("--rectangles", blend.rectangles, "cores|padded")->check(CLI::IsMember({"cores", "padded"}));
+    blend_cmd->add_option("--overlap", blend.overlap, "Overlap of the cores, image px");
+    blend_cmd->add_option("--latent-scale", blend.latent_scale, "Image pixels per latent pixel");
+    blend_cmd->add_option("--channels", blend.channels, "Latent channels");
+    blend_cmd->add_option("--threads", blend.threads, "Field threads");
+    blend_cmd->add_option("--tile-batch", blend.tile_batch, "Tiles per model call");
+    blend_cmd->add_option("--evaluations", blend.evaluations, "Timed evaluations (>= 1)");
+    blend_cmd->add_option("--warmup", blend.warmup, "Untimed evaluations first");
+    blend_cmd->add_option("--seed", blend.seed, "Seed of x = torch.randn");
+    blend_cmd->add_option("--velocity-out", blend.velocity_out, "Write the check model's blended velocity (float32)");
+    blend_cmd->callback([&] { run_blend(blend); });
+
+    noise_flags noise;
+    CLI::App* noise_cmd = app.add_subcommand("noise", "Time torch_randn(seed, shape)");
+    noise_cmd->add_option("--seed", noise.seed, "Seed (as torch.manual_seed)");
+    noise_cmd->add_option("--shape", noise.shape, "N,C,H,W")->delimiter(',')->expected(4);
+    noise_cmd->add_option("--evaluations", noise.evaluations, "Timed evaluations (>= 1)");
+    noise_cmd->add_option("--warmup", noise.warmup, "Untimed evaluations first");
+    noise_cmd->add_option("--values-out", noise.values_out, "Write the values (float32)");
+    noise_cmd->callback([&] { run_noise(noise); });
+
+    return quadflow::bench::run_program(app, argc, argv);
 }

@@ -9,7 +9,7 @@
 // Per scale: the photo is upscaled with a bilinear filter; the quadtree is built on that image with the seed
 // system's defaults (threshold 25, min tile 4 px, align 8, overlap off, area rule min..max denoise, latent scale 8);
 // the "latent" is the image averaged over 8 x 8 pixel blocks (RGB, 3 channels, what a VAE's latent grid is to
-// the image), and the img2img of examples/img2img_pipeline.hpp runs on it: 20 Euler steps of the FLUX schedule
+// the image), and the img2img of apps/quadflow/include/quadflow_app/img2img_pipeline.hpp runs on it: 20 Euler steps of the FLUX schedule
 // for the full image size, the analytic "make it red" model, noise torch.randn(seed).
 //
 // Configurations:
@@ -39,25 +39,28 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "command_flags.hpp"
-#include "image_io.hpp"
-#include "img2img_pipeline.hpp"
+#include <CLI/CLI.hpp>
+
+#include "program.hpp"
+#include "quadflow_app/image_io.hpp"
+#include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/quadtree.hpp"
 
 #ifndef QUADFLOW_DEMO_IMAGE
-#define QUADFLOW_DEMO_IMAGE "examples/data/astronaut.png"
+#define QUADFLOW_DEMO_IMAGE "apps/quadflow/data/astronaut.png"
 #endif
 
 namespace {
 
 using namespace quadflow;
-using examples::rgb;
-using examples::rgb_image;
+using app::rgb;
+using app::rgb_image;
 
 constexpr int latent_scale = 8;
 
@@ -142,32 +145,57 @@ std::string json_row(const row& r) {
 
 }  // namespace
 
+struct work_flags {
+    std::string image = QUADFLOW_DEMO_IMAGE, json_out, images_dir, proposal_rule = "depth";
+    std::vector<std::int64_t> scales{1, 2, 4};
+    int steps = 20;
+    std::uint64_t seed = 42;
+    double min_denoise = 0.2, max_denoise = 0.8, grid_denoise = 0.8, skip_denoise = 0.35, mask_slope = 0.1;
+    std::int64_t skip_below = 0, proposal_overlap = 0;
+    std::optional<double> proposal_threshold;
+};
+
 int main(int argc, char** argv) {
-    return quadflow::bench::run_program([&] {
-        const bench::command_flags flags(argc, argv, 1,
-                                         {"image", "scales", "steps", "seed", "min-denoise", "max-denoise", "grid-denoise",
-                                          "skip-denoise", "skip-below", "mask-slope", "proposal-overlap", "proposal-rule",
-                                          "proposal-threshold", "json-out", "images-dir"});
-        const std::string image_path = flags.text("image", QUADFLOW_DEMO_IMAGE);
-        const std::vector<std::int64_t> scales = flags.integers("scales", "1,2,4");
-        const std::string images_dir = flags.text("images-dir", "");
+    work_flags flags;
+    CLI::App app{"quadflow model work: whole img2img runs of the demo photo per configuration and scale"};
+    app.option_defaults()->always_capture_default();
+    app.add_option("--image", flags.image, "Input image");
+    app.add_option("--scales", flags.scales, "Upscale factors, each in [1, 16]")->delimiter(',');
+    app.add_option("--steps", flags.steps, "Sampling steps");
+    app.add_option("--seed", flags.seed, "Noise seed");
+    app.add_option("--min-denoise", flags.min_denoise, "Quadtree min_denoise");
+    app.add_option("--max-denoise", flags.max_denoise, "Quadtree max_denoise");
+    app.add_option("--grid-denoise", flags.grid_denoise, "Denoise of every grid tile");
+    app.add_option("--skip-denoise", flags.skip_denoise, "skip: tiles with strength at most this");
+    app.add_option("--skip-below", flags.skip_below, "skip: tiles whose smaller side is below this many pixels");
+    app.add_option("--mask-slope", flags.mask_slope, "mask: strength change per latent px (> 0)");
+    app.add_option("--proposal-overlap", flags.proposal_overlap, "The proposal's quadtree overlap, px");
+    app.add_option("--proposal-rule", flags.proposal_rule, "The proposal's denoise rule: area|depth");
+    app.add_option("--proposal-threshold", flags.proposal_threshold,
+                   "The proposal's content threshold (default: the seed quadtree's)");
+    app.add_option("--json-out", flags.json_out, "Write the rows and goals as JSON here");
+    app.add_option("--images-dir", flags.images_dir, "Write every output image here");
+    app.callback([&] {
+        const std::string& image_path = flags.image;
+        const std::vector<std::int64_t>& scales = flags.scales;
+        const std::string& images_dir = flags.images_dir;
         if (!images_dir.empty()) std::filesystem::create_directories(images_dir);
 
         tile::quadtree_options seed_quadtree;  // the seed system's defaults, latent scale 8, overlap off
-        seed_quadtree.min_denoise = flags.number("min-denoise", 0.2);
-        seed_quadtree.max_denoise = flags.number("max-denoise", 0.8);
+        seed_quadtree.min_denoise = flags.min_denoise;
+        seed_quadtree.max_denoise = flags.max_denoise;
         tile::quadtree_options proposal = seed_quadtree;  // the last configuration: what would meet the goal
-        proposal.overlap = flags.integer("proposal-overlap", 0);
-        proposal.rule = tile::parse_denoise_rule(flags.text("proposal-rule", "depth"));
-        proposal.content_threshold = flags.number("proposal-threshold", seed_quadtree.content_threshold);
+        proposal.overlap = flags.proposal_overlap;
+        proposal.rule = tile::parse_denoise_rule(flags.proposal_rule);
+        proposal.content_threshold = flags.proposal_threshold.value_or(seed_quadtree.content_threshold);
 
-        examples::img2img_settings base = examples::img2img_settings::seed_tiles();
-        base.steps = static_cast<int>(flags.integer("steps", 20));
-        base.seed = static_cast<std::uint64_t>(flags.integer("seed", 42));
-        base.skip_below = flags.integer("skip-below", 0);
-        base.skip_denoise_at_most = flags.number("skip-denoise", 0.35);
-        const double grid_denoise = flags.number("grid-denoise", 0.8);
-        const double mask_slope = flags.number("mask-slope", 0.1);
+        app::img2img_settings base = app::img2img_settings::seed_tiles();
+        base.steps = flags.steps;
+        base.seed = flags.seed;
+        base.skip_below = flags.skip_below;
+        base.skip_denoise_at_most = flags.skip_denoise;
+        const double grid_denoise = flags.grid_denoise;
+        const double mask_slope = flags.mask_slope;
         require(mask_slope > 0.0, "--mask-slope", mask_slope, "must be > 0 (strength per latent px)");
 
         const std::string proposal_name = "quadtree + strength, " + std::string(tile::to_string(proposal.rule)) +
@@ -184,7 +212,7 @@ int main(int argc, char** argv) {
         };
         const std::vector<const configuration*> candidates = {&configurations[3], &configurations[4], &configurations[5]};
 
-        const rgb_image photo = examples::load_rgb(image_path);
+        const rgb_image photo = app::load_rgb(image_path);
         std::vector<row> rows;
         std::printf("%-5s %-44s %11s %6s %7s %12s %8s %8s %8s %8s %8s\n", "scale", "configuration", "image px", "tiles",
                     "calls", "tile-pixels", "low-d", "high-d", "seam", "seam qt", "contr qt");
@@ -196,16 +224,16 @@ int main(int argc, char** argv) {
             const rgb_image latent_image = block_average(image, latent_scale);
             tile::grid_options grid_options;  // 96 / 8, latent scale 8, every tile at strength 1
             const tile::layout grid = tile::build_grid(quadtree.width, quadtree.height, grid_options);
-            const host_tensor original = examples::to_latent(latent_image, quadtree.width, quadtree.height);
+            const host_tensor original = app::to_latent(latent_image, quadtree.width, quadtree.height);
 
             for (const configuration& c : configurations) {
-                examples::img2img_settings s = base;
+                app::img2img_settings s = base;
                 s.policy = c.policy;
                 s.denoise = c.global_denoise;
                 if (c.slope_limited) s.mask_slope = mask_slope;
                 const tile::layout& layout = c.grid ? grid : (c.proposal ? quadtree_proposal : quadtree);
-                const examples::img2img_result result = examples::run_img2img(latent_image, s, {}, &layout);
-                const host_tensor output = examples::to_latent(result.output, quadtree.width, quadtree.height);
+                const app::img2img_result result = app::run_img2img(latent_image, s, {}, &layout);
+                const host_tensor output = app::to_latent(result.output, quadtree.width, quadtree.height);
                 row r;
                 r.scale = static_cast<int>(scale);
                 r.configuration = c.name;
@@ -233,7 +261,7 @@ int main(int argc, char** argv) {
                 if (!images_dir.empty()) {
                     std::string file = c.name;
                     std::replace_if(file.begin(), file.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
-                    examples::save_png(images_dir + "/" + std::to_string(scale) + "x_" + file + ".png", result.output);
+                    app::save_png(images_dir + "/" + std::to_string(scale) + "x_" + file + ".png", result.output);
                 }
             }
         }
@@ -274,7 +302,7 @@ int main(int argc, char** argv) {
         }
         goals += "]";
 
-        const std::string json_out = flags.text("json-out", "");
+        const std::string& json_out = flags.json_out;
         if (!json_out.empty()) {
             std::string json = "{\"image\": \"" + image_path + "\", \"steps\": " + std::to_string(base.steps) +
                                ", \"seed\": " + std::to_string(base.seed) + ", \"latent_scale\": " +
@@ -289,6 +317,6 @@ int main(int argc, char** argv) {
             file << json;
             if (!file) throw io_error("cannot write " + json_out);
         }
-        return 0;
     });
+    return quadflow::bench::run_program(app, argc, argv);
 }

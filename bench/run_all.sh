@@ -16,7 +16,7 @@ rounds=${ROUNDS:-15}
 python=${PYTHON:-python3}
 jobs=$(nproc 2>/dev/null || echo 2)
 started=$(date +%s)
-image=examples/data/astronaut.png
+image=apps/quadflow/data/astronaut.png
 cd "$root"
 
 if ! "$python" -c 'import torch, numpy' >/dev/null 2>&1; then
@@ -53,7 +53,7 @@ binaries=(--binary "$build/bench/bench_peers")
 if [[ -x "$build/bench/bench_peers_x86_64_v3" ]]; then
   binaries+=(--binary "$build/bench/bench_peers_x86_64_v3")
 fi
-"$python" "$root/bench/peers/run_peers.py" "${binaries[@]}" --cli "$build/examples/quadflow" \
+"$python" "$root/bench/peers/run_peers.py" "${binaries[@]}" --cli "$build/apps/quadflow/quadflow" \
   --image "$image" --rounds "$rounds" --json-out "$results/peers.json" \
   | tee "$results/peers.txt"
 

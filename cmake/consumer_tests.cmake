@@ -1,11 +1,13 @@
 # Consumer tests: install quadflow into a prefix inside the build tree and build tests/consumer against it
 # (find_package), once without CUDA and, when a CUDA compiler is found, once compiling a CUDA file too;
-# and once through add_subdirectory.
+# and once through add_subdirectory, which installs nothing unless the parent asks (QUADFLOW_INSTALL).
 set(consumer_prefix ${CMAKE_BINARY_DIR}/consumer/prefix)
 set(consumer_source ${PROJECT_SOURCE_DIR}/tests/consumer)
-add_test(NAME "consumer: install"
-  COMMAND ${CMAKE_COMMAND} --install ${CMAKE_BINARY_DIR} --prefix ${consumer_prefix})
-set_tests_properties("consumer: install" PROPERTIES FIXTURES_SETUP quadflow_installed)
+if(QUADFLOW_INSTALL)
+  add_test(NAME "consumer: install"
+    COMMAND ${CMAKE_COMMAND} --install ${CMAKE_BINARY_DIR} --prefix ${consumer_prefix})
+  set_tests_properties("consumer: install" PROPERTIES FIXTURES_SETUP quadflow_installed)
+endif()
 
 function(quadflow_consumer_test name)
   set(dir ${CMAKE_BINARY_DIR}/consumer/${name})
@@ -19,9 +21,17 @@ function(quadflow_consumer_test name)
     PASS_REGULAR_EXPRESSION "quadflow ${PROJECT_VERSION}: 5 sigmas" RUN_SERIAL ON)
 endfunction()
 
-quadflow_consumer_test("find_package")
+if(QUADFLOW_INSTALL)
+  quadflow_consumer_test("find_package")
+endif()
 quadflow_consumer_test("add_subdirectory" -DCONSUMER_USE_SUBDIRECTORY=ON)
-if(QUADFLOW_CUDA_FOUND)
+set_tests_properties("consumer: add_subdirectory" PROPERTIES FIXTURES_SETUP quadflow_subdirectory_built)
+add_test(NAME "consumer: add_subdirectory installs nothing"
+  COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${CMAKE_BINARY_DIR}/consumer/add_subdirectory
+          -DPREFIX=${CMAKE_BINARY_DIR}/consumer/add_subdirectory_prefix -P ${PROJECT_SOURCE_DIR}/cmake/installs_nothing.cmake)
+set_tests_properties("consumer: add_subdirectory installs nothing" PROPERTIES
+  FIXTURES_REQUIRED quadflow_subdirectory_built PASS_REGULAR_EXPRESSION "installed nothing")
+if(QUADFLOW_CUDA_FOUND AND QUADFLOW_INSTALL)
   quadflow_consumer_test("find_package with CUDA" -DCONSUMER_WITH_CUDA=ON
     -DCMAKE_CUDA_COMPILER=${CMAKE_CUDA_COMPILER} "-DCMAKE_CUDA_ARCHITECTURES=${QUADFLOW_CUDA_ARCHITECTURES}")
 endif()

@@ -26,7 +26,7 @@ run() {
   fi
 }
 
-packages=(cmake make g++ libeigen3-dev doctest-dev libbenchmark-dev libstb-dev libcli11-dev)
+packages=(cmake make g++ libeigen3-dev doctest-dev libbenchmark-dev libstb-dev libcli11-dev nlohmann-json3-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -44,7 +44,7 @@ run cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release ${QUADFLOW_CMAKE_ARG
 case "$what" in
   demo)
     run cmake --build "$build" -j "$jobs" --target quadflow_cli
-    run "$build/examples/quadflow" demo --out-dir "${QUADFLOW_DEMO_DIR:-$root/out/demo}"
+    run "$build/apps/quadflow/quadflow" demo --out-dir "${QUADFLOW_DEMO_DIR:-$root/out/demo}"
     ;;
   test)
     run cmake --build "$build" -j "$jobs"

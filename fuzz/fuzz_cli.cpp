@@ -1,6 +1,6 @@
-// libFuzzer target: the quadflow CLI's argument parsing and validation (examples/cli, through run_app). The input is
-// a command line, one argument per line. Expected: exit code 0 or 2 (bad input, one line on stderr); code 1 (an
-// exception that is not a quadflow::error) or a crash is a finding.
+// libFuzzer target: the quadflow CLI's argument parsing and validation (apps/quadflow/src/cli, through run_cli). The
+// input is a command line, one argument per line. Expected: exit code 0 or 2 (bad input, one line on stderr); code
+// 1 (an exception that is not a quadflow::error) or a crash is a finding.
 //
 // Safety and speed: every value of a file flag (--image, --mask, --json, --overlay, --out, --out-dir, --stats) is
 // replaced by a small test image or a file in a scratch folder, so the target never touches other files and
@@ -13,16 +13,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
+#include <ostream>
 #include <sstream>
 #include <streambuf>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
-#include "cli/commands.hpp"
+#include "quadflow_app/cli.hpp"
 
 #ifndef QUADFLOW_SOURCE_DIR
 #error "QUADFLOW_SOURCE_DIR must name the source tree (for the test images)"
@@ -124,24 +122,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const std::string& a : {std::string("--image"), input_files[1], std::string("--out-dir"), scratch_dir()})
             args.push_back(a);
     }
-    static const bool stdout_discarded = [] {  // the demo's table is printed with printf
-        std::fflush(stdout);
-        return std::freopen("/dev/null", "w", stdout) != nullptr;
-    }();
-    (void)stdout_discarded;
-
-    CLI::App app{"quadflow"};
-    quadflow::cli::add_all_commands(app);
-
     std::vector<const char*> argv;
     for (const std::string& a : args) argv.push_back(a.c_str());
     static null_buffer sink;
-    std::streambuf* const saved_out = std::cout.rdbuf(&sink);
+    std::ostream discarded(&sink);
     std::ostringstream errors;
-    std::streambuf* const saved_err = std::cerr.rdbuf(errors.rdbuf());
-    const int code = quadflow::cli::run_app(app, static_cast<int>(argv.size()), argv.data());
-    std::cout.rdbuf(saved_out);
-    std::cerr.rdbuf(saved_err);
+    const int code = quadflow::cli::run_cli(static_cast<int>(argv.size()), argv.data(), discarded, errors);
 
     if (code == 1 || (code != 0 && code != 2)) {
         std::string line;

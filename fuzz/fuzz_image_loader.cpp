@@ -1,11 +1,11 @@
-// libFuzzer target: examples/image_io.hpp load_rgb_from_memory (stb_image) on arbitrary bytes, then a quadtree on
+// libFuzzer target: quadflow_app/image_io.hpp load_rgb_from_memory (stb_image) on arbitrary bytes, then a quadtree on
 // what it decoded. Expected: an RGB8 image of the size it reports, or a quadflow::io_error. Anything else is a
 // finding.
 #include <cstdint>
 #include <span>
 #include <string>
 
-#include "image_io.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "layout_invariants.hpp"
 #include "quadflow/tile/quadtree.hpp"
 
@@ -16,9 +16,9 @@ constexpr std::int64_t max_pixels = std::int64_t{1} << 20;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace quadflow;
-    examples::rgb_image image;
+    app::rgb_image image;
     try {
-        image = examples::load_rgb_from_memory(std::span<const std::uint8_t>(data, size), max_pixels, "fuzz");
+        image = app::load_rgb_from_memory(std::span<const std::uint8_t>(data, size), max_pixels, "fuzz");
     } catch (const io_error&) {
         return 0;
     }

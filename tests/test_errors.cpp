@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "field_fixtures.hpp"
-#include "image_io.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "quadflow/quadflow.hpp"
 #include "quadflow/tile/tile.hpp"
 
@@ -396,14 +396,14 @@ TEST_CASE("an observer that cancels: no error, the result says so") {
 // ---- image files ----------------------------------------------------------------------------------------------
 
 TEST_CASE("an empty image buffer") {
-    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory({}),
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory({}),
                          doctest::Contains("cannot read image '<memory>': empty (0 bytes)"), io_error);
 }
 
 TEST_CASE("a PNG header that declares a zero size") {
     std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
                                      0,    0,   0,   0,   0,    0,    0,    64,   8, 2, 0, 0,  0,   0,   0,   0};
-    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory(png, std::int64_t{1} << 28, "zero.png"),
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(png, std::int64_t{1} << 28, "zero.png"),
                          doctest::Contains("cannot read image 'zero.png': zero size 0x64"), io_error);
 }
 
@@ -412,7 +412,7 @@ TEST_CASE("a PNG header whose pixel count overflows 64-bit signed arithmetic") {
     std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
     png.insert(png.end(), 8, 0xE0);
     png.insert(png.end(), {8, 2, 0, 0, 0, 0, 0, 0});
-    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory(png),
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(png),
                          doctest::Contains("3772834016x3772834016 = 14234276512286688256 pixels is more than the limit "
                                            "of 268435456"),
                          io_error);
@@ -425,7 +425,7 @@ TEST_CASE("a PNG chunk that declares more bytes than the file holds") {
         0,    0,   0,   13,  'I',  'H',  'D',  'R',  0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0,  // 16x16 RGB
         0,    0,   0,   0,                                                                  // IHDR CRC
         0x80, 0,   0,   0,   'I',  'D',  'A',  'T',  0x78, 0x9c};                            // 2^31-byte IDAT
-    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory(png),
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(png),
                          doctest::Contains("Corrupt PNG: chunk 'IDAT' declares 2147483648 bytes but 2 follow"),
                          io_error);
 }
@@ -435,13 +435,13 @@ TEST_CASE("a JPEG whose Huffman table declares more than 256 codes") {
     // Start of image, then a DHT segment of 19 bytes: table class/id, 16 counts of 32 codes each (512).
     const std::vector<std::uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00, 32, 32, 32, 32, 32, 32,
                                             32,   32,   32,   32,   32,   32,   32,   32,   32, 32};
-    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory(jpeg),
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(jpeg),
                          doctest::Contains("cannot read image '<memory>': Corrupt JPEG: a Huffman table has more than "
                                            "256 codes"),
                          io_error);
     std::vector<std::uint8_t> filled(3, 0xFF);  // fill bytes before the start-of-image marker, which stb_image takes
     filled.insert(filled.end(), jpeg.begin(), jpeg.end());
-    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory(filled), doctest::Contains("more than 256 codes"), io_error);
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(filled), doctest::Contains("more than 256 codes"), io_error);
 }
 
 TEST_CASE("a JPEG scan that uses a Huffman table no DHT segment defines") {
@@ -451,7 +451,7 @@ TEST_CASE("a JPEG scan that uses a Huffman table no DHT segment defines") {
         0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00,  // baseline frame, 16x16, 1 component
         0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00,              // scan: DC and AC table 0, never defined
         0x12, 0x34, 0x56, 0xFF, 0xD9};
-    CHECK_THROWS_WITH_AS(examples::load_rgb_from_memory(jpeg),
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(jpeg),
                          doctest::Contains("Corrupt JPEG: a scan uses a Huffman table that no DHT segment defines"),
                          io_error);
 }
@@ -459,8 +459,8 @@ TEST_CASE("a JPEG scan that uses a Huffman table no DHT segment defines") {
 TEST_CASE("baseline and progressive JPEGs still decode after the Huffman table checks") {
     for (const char* name : {"gradient_24x16.jpg", "progressive.jpg"}) {
         CAPTURE(name);
-        const examples::rgb_image image =
-            examples::load_rgb(std::string(QUADFLOW_SOURCE_DIR) + "/fuzz/corpus/image_loader/" + name);
+        const app::rgb_image image =
+            app::load_rgb(std::string(QUADFLOW_SOURCE_DIR) + "/fuzz/corpus/image_loader/" + name);
         CHECK(image.width == 24);
         CHECK(image.height == 16);
     }
@@ -471,23 +471,23 @@ TEST_CASE("a 16-bit greyscale PGM decodes within its buffer") {
     const std::string header = "P5\n2 2\n65535\n";
     std::vector<std::uint8_t> pgm(header.begin(), header.end());
     pgm.insert(pgm.end(), {0x00, 0x00, 0x80, 0x00, 0xFF, 0xFF, 0x12, 0x34});
-    const examples::rgb_image image = examples::load_rgb_from_memory(pgm);
+    const app::rgb_image image = app::load_rgb_from_memory(pgm);
     REQUIRE(image.width == 2);
     REQUIRE(image.height == 2);
-    CHECK(image.at(0, 0) == examples::rgb{0, 0, 0});
-    CHECK(image.at(0, 1) == examples::rgb{255, 255, 255});
-    const examples::rgb other = image.at(1, 1);  // stb_image's 16-to-8 bit mapping; grey in all three channels
+    CHECK(image.at(0, 0) == app::rgb{0, 0, 0});
+    CHECK(image.at(0, 1) == app::rgb{255, 255, 255});
+    const app::rgb other = image.at(1, 1);  // stb_image's 16-to-8 bit mapping; grey in all three channels
     CHECK((other.g == other.r && other.b == other.r));
 }
 
 TEST_CASE("a directory where an image file is expected") {
     const std::string directory = std::filesystem::temp_directory_path().string();
-    CHECK_THROWS_WITH_AS(examples::load_rgb(directory),
+    CHECK_THROWS_WITH_AS(app::load_rgb(directory),
                          contains("cannot read image '" + directory + "': Is a directory"), io_error);
 }
 
 TEST_CASE("save_image writes PNG or JPEG by the extension and refuses any other") {
-    const examples::rgb_image image(8, 8, {200, 10, 10});
+    const app::rgb_image image(8, 8, {200, 10, 10});
     const std::filesystem::path folder = std::filesystem::temp_directory_path();
     auto first_bytes = [](const std::filesystem::path& path) {
         std::vector<unsigned char> bytes(4);
@@ -498,12 +498,12 @@ TEST_CASE("save_image writes PNG or JPEG by the extension and refuses any other"
         return bytes;
     };
     const auto png = folder / "quadflow_save_image.png", jpg = folder / "quadflow_save_image.JPG";
-    examples::save_image(png.string(), image);
-    examples::save_image(jpg.string(), image);
+    app::save_image(png.string(), image);
+    app::save_image(jpg.string(), image);
     CHECK(first_bytes(png) == std::vector<unsigned char>{0x89, 'P', 'N', 'G'});
     CHECK(first_bytes(jpg) == std::vector<unsigned char>{0xFF, 0xD8, 0xFF, first_bytes(jpg)[3]});
-    CHECK(examples::load_rgb(jpg.string()).width == 8);
-    CHECK_THROWS_WITH_AS(examples::save_image("out.bmp", image),
+    CHECK(app::load_rgb(jpg.string()).width == 8);
+    CHECK_THROWS_WITH_AS(app::save_image("out.bmp", image),
                          contains("cannot write 'out.bmp': unknown image extension (use .png, .jpg or .jpeg)"),
                          io_error);
     std::filesystem::remove(png);
@@ -517,7 +517,7 @@ TEST_CASE("load_rgb and load_rgb_from_memory agree on a file") {
     std::vector<std::uint8_t> bytes(4096);
     bytes.resize(std::fread(bytes.data(), 1, bytes.size(), file));
     std::fclose(file);
-    const examples::rgb_image from_file = examples::load_rgb(path), from_memory = examples::load_rgb_from_memory(bytes);
+    const app::rgb_image from_file = app::load_rgb(path), from_memory = app::load_rgb_from_memory(bytes);
     CHECK(from_file.width == from_memory.width);
     CHECK(from_file.height == from_memory.height);
     CHECK(from_file.pixels == from_memory.pixels);

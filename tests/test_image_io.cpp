@@ -5,13 +5,13 @@
 #include <string>
 #include <unistd.h>
 
-#include "image_io.hpp"
-#include "img2img_pipeline.hpp"
-#include "overlay.hpp"
+#include "quadflow_app/image_io.hpp"
+#include "quadflow_app/img2img_pipeline.hpp"
+#include "quadflow_app/overlay.hpp"
 
 using namespace quadflow;
-using examples::rgb;
-using examples::rgb_image;
+using app::rgb;
+using app::rgb_image;
 
 namespace {
 
@@ -66,8 +66,8 @@ tile::layout quadrant_layout() {
 TEST_CASE("save_png and load_rgb round-trip RGB8 pixels exactly") {
     const rgb_image original = gradient(37, 19);
     temporary_file file("round_trip.png");
-    examples::save_png(file.path.string(), original);
-    const rgb_image loaded = examples::load_rgb(file.path.string());
+    app::save_png(file.path.string(), original);
+    const rgb_image loaded = app::load_rgb(file.path.string());
     CHECK(loaded.width == 37);
     CHECK(loaded.height == 19);
     CHECK(loaded.pixels == original.pixels);
@@ -80,11 +80,11 @@ TEST_CASE("save_png and load_rgb round-trip RGB8 pixels exactly") {
 }
 
 TEST_CASE("load_rgb reads the committed test images") {
-    const rgb_image flat = examples::load_rgb(data_file("flat_64.png"));
+    const rgb_image flat = app::load_rgb(data_file("flat_64.png"));
     CHECK(flat.width == 64);
     CHECK(flat.height == 64);
     CHECK(flat.at(10, 50) == rgb{128, 128, 128});
-    const rgb_image corner = examples::load_rgb(data_file("corner_64.png"));
+    const rgb_image corner = app::load_rgb(data_file("corner_64.png"));
     CHECK(corner.at(0, 0) == rgb{0, 0, 0});
     CHECK(corner.at(2, 0) == rgb{255, 255, 255});
     CHECK(corner.at(40, 40) == rgb{128, 128, 128});
@@ -94,48 +94,48 @@ TEST_CASE("load_rgb refuses an image over the pixel limit from its header, befor
     // The file is 66 bytes: a header declaring 20000x20000 grey pixels and no image data. Decoding would need
     // 1.2 GB for RGB; the size check must come first.
     const std::string huge = data_file("huge_gray_20000.png");
-    CHECK_THROWS_WITH_AS(examples::load_rgb(huge),
+    CHECK_THROWS_WITH_AS(app::load_rgb(huge),
                          doctest::Contains("20000x20000 = 400000000 pixels is more than the limit of 268435456"),
                          io_error);
-    CHECK_THROWS_WITH_AS(examples::load_rgb(huge), contains(huge), io_error);
+    CHECK_THROWS_WITH_AS(app::load_rgb(huge), contains(huge), io_error);
     // 100000x100000 RGB, beyond stb_image's own limit: the error still names the declared size.
-    CHECK_THROWS_WITH_AS(examples::load_rgb(data_file("huge_rgb_100000.png")),
+    CHECK_THROWS_WITH_AS(app::load_rgb(data_file("huge_rgb_100000.png")),
                          doctest::Contains("100000x100000 = 10000000000 pixels is more than the limit"), io_error);
-    CHECK_THROWS_WITH_AS(examples::load_rgb(data_file("flat_64.png"), 4095),
+    CHECK_THROWS_WITH_AS(app::load_rgb(data_file("flat_64.png"), 4095),
                          doctest::Contains("64x64 = 4096 pixels is more than the limit of 4095"), io_error);
-    CHECK(examples::load_rgb(data_file("flat_64.png"), 4096).width == 64);
-    CHECK_THROWS_WITH_AS(examples::load_rgb(data_file("flat_64.png"), 0), doctest::Contains("max_pixels = 0"),
+    CHECK(app::load_rgb(data_file("flat_64.png"), 4096).width == 64);
+    CHECK_THROWS_WITH_AS(app::load_rgb(data_file("flat_64.png"), 0), doctest::Contains("max_pixels = 0"),
                          invalid_argument);
 }
 
 TEST_CASE("load_rgb names the path and the reason for missing, truncated and non-image files") {
     const std::string missing = data_file("no_such_image.png");
-    CHECK_THROWS_WITH_AS(examples::load_rgb(missing), contains(missing + "': No such file or directory"), io_error);
+    CHECK_THROWS_WITH_AS(app::load_rgb(missing), contains(missing + "': No such file or directory"), io_error);
     const std::string truncated = data_file("truncated.png");
-    CHECK_THROWS_WITH_AS(examples::load_rgb(truncated), contains("cannot read image '" + truncated + "': Corrupt PNG"),
+    CHECK_THROWS_WITH_AS(app::load_rgb(truncated), contains("cannot read image '" + truncated + "': Corrupt PNG"),
                          io_error);
     const std::string text = data_file("not_an_image.png");
-    CHECK_THROWS_WITH_AS(examples::load_rgb(text),
+    CHECK_THROWS_WITH_AS(app::load_rgb(text),
                          contains("cannot read image '" + text + "': Image not of any known type"), io_error);
 }
 
 TEST_CASE("save_png reports an unwritable path and an empty image") {
     const std::string bad = data_file("no_such_directory/out.png");
-    CHECK_THROWS_WITH_AS(examples::save_png(bad, gradient(4, 4)), contains("cannot write PNG '" + bad + "'"), io_error);
+    CHECK_THROWS_WITH_AS(app::save_png(bad, gradient(4, 4)), contains("cannot write PNG '" + bad + "'"), io_error);
     temporary_file file("empty.png");
-    CHECK_THROWS_WITH_AS(examples::save_png(file.path.string(), rgb_image{}), doctest::Contains("unsupported size 0x0"),
+    CHECK_THROWS_WITH_AS(app::save_png(file.path.string(), rgb_image{}), doctest::Contains("unsupported size 0x0"),
                          io_error);
 }
 
 TEST_CASE("drawing helpers clip to the image") {
     rgb_image image(10, 8, {1, 2, 3});
-    examples::fill_rect(image, {-5, 6, 100, 100}, {9, 9, 9});
+    app::fill_rect(image, {-5, 6, 100, 100}, {9, 9, 9});
     CHECK(image.at(0, 5) == rgb{1, 2, 3});
     CHECK(image.at(0, 6) == rgb{9, 9, 9});
     CHECK(image.at(9, 7) == rgb{9, 9, 9});
 
     rgb_image outline(10, 10);
-    examples::draw_rect_outline(outline, {2, 2, 6, 6}, {255, 0, 0}, 2);
+    app::draw_rect_outline(outline, {2, 2, 6, 6}, {255, 0, 0}, 2);
     CHECK(outline.at(2, 2) == rgb{255, 0, 0});
     CHECK(outline.at(3, 5) == rgb{255, 0, 0});
     CHECK(outline.at(7, 7) == rgb{255, 0, 0});
@@ -143,7 +143,7 @@ TEST_CASE("drawing helpers clip to the image") {
     CHECK(outline.at(1, 1) == rgb{0, 0, 0});
 
     rgb_image text(60, 20);
-    examples::draw_text(text, 2, 2, "0.25 tiles", {255, 255, 255}, 1);
+    app::draw_text(text, 2, 2, "0.25 tiles", {255, 255, 255}, 1);
     std::int64_t lit = 0, right = 0, bottom = 0;
     for (std::int64_t y = 0; y < text.height; ++y)
         for (std::int64_t x = 0; x < text.width; ++x)
@@ -153,32 +153,32 @@ TEST_CASE("drawing helpers clip to the image") {
                 bottom = std::max(bottom, y + 1);
             }
     CHECK(lit > 20);
-    CHECK(right <= 2 + examples::text_width("0.25 tiles"));
-    CHECK(right >= 2 + examples::text_width("0.25 tiles") - 1);
-    CHECK(bottom <= 2 + examples::text_height() + 2);
-    CHECK(examples::text_width("abc", 3) == 3 * examples::text_width("abc"));
+    CHECK(right <= 2 + app::text_width("0.25 tiles"));
+    CHECK(right >= 2 + app::text_width("0.25 tiles") - 1);
+    CHECK(bottom <= 2 + app::text_height() + 2);
+    CHECK(app::text_width("abc", 3) == 3 * app::text_width("abc"));
 }
 
 TEST_CASE("colour_map runs from blue to red and clamps") {
-    CHECK(examples::colour_map(0.0) == rgb{60, 120, 255});
-    CHECK(examples::colour_map(1.0) == rgb{255, 60, 40});
-    CHECK(examples::colour_map(-3.0) == examples::colour_map(0.0));
-    CHECK(examples::colour_map(7.0) == examples::colour_map(1.0));
-    CHECK(examples::colour_map(0.5) == rgb{110, 220, 70});
+    CHECK(app::colour_map(0.0) == rgb{60, 120, 255});
+    CHECK(app::colour_map(1.0) == rgb{255, 60, 40});
+    CHECK(app::colour_map(-3.0) == app::colour_map(0.0));
+    CHECK(app::colour_map(7.0) == app::colour_map(1.0));
+    CHECK(app::colour_map(0.5) == rgb{110, 220, 70});
 }
 
 TEST_CASE("the overlay is the cropped image plus a legend, tile borders coloured by denoise") {
     const tile::layout layout = quadrant_layout();
     const rgb_image image = gradient(70, 66);  // larger than the layout's 64x64: cropped
-    const rgb_image overlay = examples::draw_tile_overlay(image, layout);
+    const rgb_image overlay = app::draw_tile_overlay(image, layout);
     CHECK(overlay.width >= 64);
     CHECK(overlay.height > 64 + 10);
 
-    const examples::denoise_colour_scale scale = examples::colour_scale_of(layout);
+    const app::denoise_colour_scale scale = app::colour_scale_of(layout);
     CHECK(scale.low == 0.2);
     CHECK(scale.high == 0.8);
-    CHECK(scale.colour(0.8) == examples::colour_map(1.0));
-    CHECK(scale.colour(0.2) == examples::colour_map(0.0));
+    CHECK(scale.colour(0.8) == app::colour_map(1.0));
+    CHECK(scale.colour(0.2) == app::colour_map(0.0));
     for (const tile::tile& t : layout.tiles) {
         const rect& r = t.pixel_core;
         const rgb expected = scale.colour(t.denoise);
@@ -192,7 +192,7 @@ TEST_CASE("the overlay is the cropped image plus a legend, tile borders coloured
         // The inside shows the photograph, dimmed and tinted with the tile's colour.
         const std::int64_t cx = r.x + r.w / 2, cy = r.y + r.h / 2;
         const double dimmed = std::lround(0.55 * image.at(cx, cy).r + 0.45 * 40.0);
-        const double opacity = examples::tint_opacity;
+        const double opacity = app::tint_opacity;
         CHECK(overlay.at(cx, cy) != expected);
         CHECK(overlay.at(cx, cy).r == std::uint8_t(std::lround((1 - opacity) * dimmed + opacity * expected.r)));
     }
@@ -204,33 +204,33 @@ TEST_CASE("a layout with a single denoise value draws its colour from the absolu
     layout.height = 4;
     layout.latent_scale = 8;
     layout.tiles = {make_tile(0, {0, 0, 4, 4}, 0.5, 8)};
-    const rgb_image overlay = examples::draw_tile_overlay(gradient(32, 32), layout);
-    CHECK(overlay.at(0, 0) == examples::colour_map(0.5));
+    const rgb_image overlay = app::draw_tile_overlay(gradient(32, 32), layout);
+    CHECK(overlay.at(0, 0) == app::colour_map(0.5));
     CHECK(overlay.width > 32);  // the legend needs more room than a 32-pixel image
 }
 
 TEST_CASE("the overlay refuses a layout larger than the image") {
     const tile::layout layout = quadrant_layout();
-    CHECK_THROWS_WITH_AS(examples::draw_tile_overlay(gradient(63, 64), layout),
+    CHECK_THROWS_WITH_AS(app::draw_tile_overlay(gradient(63, 64), layout),
                          doctest::Contains("must fit in the image 63x64"), invalid_argument);
 }
 
 TEST_CASE("img2img pipeline: the same image and seed give bit-identical output across runs, batch sizes and threads") {
-    const rgb_image image = examples::load_rgb(data_file("corner_64.png"));
+    const rgb_image image = app::load_rgb(data_file("corner_64.png"));
     for (const char* policy : {"strength", "mask", "preservation_blend"}) {
         CAPTURE(policy);
-        examples::img2img_settings settings = examples::img2img_settings::seed_tiles();  // 10 tiles, not 1
+        app::img2img_settings settings = app::img2img_settings::seed_tiles();  // 10 tiles, not 1
         settings.policy = policy;
         settings.sampler = std::string(policy) == "mask" ? "dpmpp-2m" : "heun";
         settings.steps = 6;
         settings.seed = 7;
-        const examples::img2img_result reference = examples::run_img2img(image, settings);
+        const app::img2img_result reference = app::run_img2img(image, settings);
         for (auto [batch, threads] : {std::pair{4, 1}, {1, 1}, {3, 2}, {16, 3}}) {
             CAPTURE(batch);
             CAPTURE(threads);
             settings.tile_batch = batch;
             settings.threads = threads;
-            const examples::img2img_result other = examples::run_img2img(image, settings);
+            const app::img2img_result other = app::run_img2img(image, settings);
             CHECK(other.output.pixels == reference.output.pixels);
             CHECK(other.report.low_strength_error == reference.report.low_strength_error);
             CHECK(other.report.high_strength_change == reference.report.high_strength_change);

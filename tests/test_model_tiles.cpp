@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "image_io.hpp"
-#include "img2img_pipeline.hpp"
+#include "quadflow_app/image_io.hpp"
+#include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow/tile/strength_map.hpp"
@@ -19,15 +19,15 @@ using quadflow::host_tensor;
 using quadflow::invalid_argument;
 using quadflow::rect;
 using namespace quadflow::tile;
-namespace examples = quadflow::examples;
+namespace app = quadflow::app;
 
 namespace {
 
 using fixtures::hashed_byte;
 
 /// Flat grey with random blocks of `block` px inside `busy` (image px): the quadtree splits finely there only.
-examples::rgb_image busy_patch(std::int64_t w, std::int64_t h, const rect& busy, std::int64_t block) {
-    examples::rgb_image image(w, h, {128, 128, 128});
+app::rgb_image busy_patch(std::int64_t w, std::int64_t h, const rect& busy, std::int64_t block) {
+    app::rgb_image image(w, h, {128, 128, 128});
     for (std::int64_t y = busy.y; y < busy.bottom(); ++y)
         for (std::int64_t x = busy.x; x < busy.right(); ++x) {
             const auto cell = static_cast<std::uint32_t>((y / block) * 4099 + x / block);
@@ -93,7 +93,7 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
     CHECK(std::all_of(owners.begin(), owners.end(), [](int n) { return n == 1; }));
 }
 
-std::string demo_photo() { return std::string(QUADFLOW_SOURCE_DIR) + "/examples/data/astronaut.png"; }
+std::string demo_photo() { return std::string(QUADFLOW_SOURCE_DIR) + "/apps/quadflow/data/astronaut.png"; }
 
 }  // namespace
 
@@ -165,7 +165,7 @@ TEST_CASE("a canvas smaller than min_tile is one tile") {
 }
 
 TEST_CASE("on the demo photo at latent scale 8 the seed's 1x1-latent leaves become no model tile below min_tile") {
-    const examples::rgb_image photo = examples::load_rgb(demo_photo());
+    const app::rgb_image photo = app::load_rgb(demo_photo());
     const layout fine = build_quadtree(photo.view(), quadtree_options{});  // the seed's tree
     REQUIRE(fine.latent_scale == 8);
     CHECK(leaves_of_side(fine, 1) > 1000);
@@ -233,13 +233,13 @@ TEST_CASE("bad model tile options name the field and its value") {
 }
 
 TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees model-sized tiles") {
-    const examples::rgb_image image = busy_patch(256, 192, {0, 0, 96, 96}, 4);
-    examples::img2img_settings s;  // the default: model tiles, the mask policy
+    const app::rgb_image image = busy_patch(256, 192, {0, 0, 96, 96}, 4);
+    app::img2img_settings s;  // the default: model tiles, the mask policy
     s.steps = 4;
     s.quadtree.min_denoise = 0.0;
     REQUIRE(s.policy == "mask");
     REQUIRE(s.model_tiles.has_value());
-    const examples::img2img_result result = examples::run_img2img(image, s);
+    const app::img2img_result result = app::run_img2img(image, s);
     CHECK(result.layout.tiles.size() > 20);
     CHECK(result.report.fine_tiles == static_cast<std::int64_t>(result.layout.tiles.size()));
     CHECK(result.report.tiles == static_cast<std::int64_t>(result.model_layout.tiles.size()));
@@ -260,11 +260,11 @@ TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees m
     CHECK(worst <= 1);
     CHECK(result.report.high_strength_change > 5.0);
 
-    examples::img2img_settings seed_tiles = examples::img2img_settings::seed_tiles();
+    app::img2img_settings seed_tiles = app::img2img_settings::seed_tiles();
     seed_tiles.policy = "mask";
     seed_tiles.steps = s.steps;
     seed_tiles.quadtree = s.quadtree;
-    const examples::img2img_result plain = examples::run_img2img(image, seed_tiles);
+    const app::img2img_result plain = app::run_img2img(image, seed_tiles);
     CHECK(plain.report.tiles == plain.report.fine_tiles);
     CHECK(plain.report.tiles == result.report.fine_tiles);
     CHECK(plain.report.smallest_tile_side < 64);

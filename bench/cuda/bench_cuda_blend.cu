@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "image_io.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
 #include "quadflow/cuda/device_field.cuh"
 #include "quadflow/cuda/device_tables.cuh"
@@ -46,7 +46,7 @@ constexpr tile::weight_params gaussian_weights{tile::weight_kind::gaussian, 0.01
 
 const tile::layout& demo_quadtree() {
     static const tile::layout layout = [] {
-        const auto image = examples::load_rgb(QUADFLOW_DEMO_IMAGE);
+        const auto image = app::load_rgb(QUADFLOW_DEMO_IMAGE);
         tile::quadtree_options o;
         o.latent_scale = 1;
         o.content_threshold = 8;

@@ -6,7 +6,7 @@ in torch_tiled_blend.py on the same inputs, checks that both compute the same va
 and their ratio.
 
   * Tiled blend (accumulate + normalise) of a 1x16x512x512 latent with a model that returns at once, on the
-    demo photo's quadtree (`quadflow quadtree --image examples/data/astronaut.png --latent-scale 1 --min-tile 16
+    demo photo's quadtree (`quadflow quadtree --image apps/quadflow/data/astronaut.png --latent-scale 1 --min-tile 16
     --overlap 8`, about 800 tiles, as bench/bench_field.cpp) and on ComfyUI-TiledDiffusion's default grid
     (`quadflow grid`, 96 latent px tiles, overlap 8). Both sides read the same layout JSON. Check: one evaluation
     with a tile-dependent model on x = torch.randn(seed), compared element by element (max |difference|).
@@ -19,7 +19,7 @@ the per-round medians and the ratio the median of the per-round ratios (the two 
 seconds apart). Prints a table and writes everything to --json-out.
 
 Usage: python3 bench/peers/run_peers.py [--binary build/bench/bench_peers] [--binary build/bench/bench_peers_x86_64_v3]
-           [--cli build/examples/quadflow] [--rounds 5] [--evaluations 15] [--json-out bench/results/peers.json]
+           [--cli build/apps/quadflow/quadflow] [--rounds 5] [--evaluations 15] [--json-out bench/results/peers.json]
 """
 
 from __future__ import annotations
@@ -212,8 +212,8 @@ def main() -> int:
     parser.add_argument("--binary", action="append",
                         help="bench_peers binary, may be repeated (default: build/bench/bench_peers, and "
                              "build/bench/bench_peers_x86_64_v3 when it exists)")
-    parser.add_argument("--cli", default=os.path.join(root, "build", "examples", "quadflow"), help="quadflow CLI")
-    parser.add_argument("--image", default=os.path.join(root, "examples", "data", "astronaut.png"))
+    parser.add_argument("--cli", default=os.path.join(root, "build", "apps", "quadflow", "quadflow"), help="quadflow CLI")
+    parser.add_argument("--image", default=os.path.join(root, "apps", "quadflow", "data", "astronaut.png"))
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--evaluations", type=int, default=5)
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")

@@ -1,4 +1,4 @@
-// quadflow example pipeline: pixel-space img2img of an image over a quadtree, with an analytic "prompt" model.
+// quadflow app pipeline: pixel-space img2img of an image over a quadtree, with an analytic "prompt" model.
 //
 // By default (`model_tiles` set) the quadtree (the fine tree) only gives the strengths and the model runs on
 // model-sized tiles, tile::build_model_tiles of it: the `mask` policy then reads
@@ -22,7 +22,7 @@
 #include <variant>
 #include <vector>
 
-#include "image_io.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/model/gaussian.hpp"
@@ -40,7 +40,7 @@
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow/tile/strength_map.hpp"
 
-namespace quadflow::examples {
+namespace quadflow::app {
 
 struct img2img_settings {
     std::string policy = "mask";
@@ -257,4 +257,4 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     return result;
 }
 
-}  // namespace quadflow::examples
+}  // namespace quadflow::app

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
+#include <ostream>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,23 +13,23 @@
 
 #include <unistd.h>
 
-#include "cli/commands.hpp"
+#include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
-#include "image_io.hpp"
-#include "img2img_pipeline.hpp"
-#include "overlay.hpp"
+#include "quadflow_app/image_io.hpp"
+#include "quadflow_app/img2img_pipeline.hpp"
+#include "quadflow_app/overlay.hpp"
 
 #ifndef QUADFLOW_DEMO_IMAGE
-#define QUADFLOW_DEMO_IMAGE "examples/data/astronaut.png"
+#define QUADFLOW_DEMO_IMAGE "apps/quadflow/data/astronaut.png"
 #endif
 
 namespace quadflow::cli {
 namespace {
 
-using examples::img2img_report;
-using examples::img2img_settings;
-using examples::rgb_image;
+using app::img2img_report;
+using app::img2img_settings;
+using app::rgb_image;
 
 /// Defaults shared by `img2img` and `demo`: the seed system's settings (min_denoise = 0 leaves the largest,
 /// flattest tiles unchanged, as its user report asks).
@@ -95,14 +95,17 @@ img2img_settings settings_of(const img2img_options& o) {
     return s;
 }
 
-std::string report_json(const img2img_report& r) {
-    return "{\"policy\": " + json_string(r.policy) + ", \"low_strength_error\": " + shortest(r.low_strength_error) +
-           ", \"high_strength_change\": " + shortest(r.high_strength_change) + ", \"seam_score\": " +
-           shortest(r.seam_score) + ", \"model_calls\": " + std::to_string(r.model_calls) +
-           ", \"tile_pixels\": " + std::to_string(r.tile_pixels) + ", \"tiles\": " + std::to_string(r.tiles) +
-           ", \"fine_tiles\": " + std::to_string(r.fine_tiles) +
-           ", \"smallest_tile_side\": " + std::to_string(r.smallest_tile_side) +
-           ", \"seconds\": " + shortest(r.seconds) + "}";
+json report_json(const img2img_report& r) {
+    return {{"policy", r.policy},
+            {"low_strength_error", r.low_strength_error},
+            {"high_strength_change", r.high_strength_change},
+            {"seam_score", r.seam_score},
+            {"model_calls", r.model_calls},
+            {"tile_pixels", r.tile_pixels},
+            {"tiles", r.tiles},
+            {"fine_tiles", r.fine_tiles},
+            {"smallest_tile_side", r.smallest_tile_side},
+            {"seconds", r.seconds}};
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -164,7 +167,7 @@ void validate_model_tiles(const img2img_settings& s) {
     }
 }
 
-void run_img2img_command(const img2img_options& o, const CLI::App& cmd) {
+void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ostream& out) {
     check_policy_flags(o, cmd);
     require_at_least("--steps", o.steps, 1);
     require_at_least("--tile-batch", o.tile_batch, 1);
@@ -174,12 +177,12 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd) {
     validate_model_tiles(settings);
     check_writable("--out", o.out);
     if (o.stats) check_writable("--stats", *o.stats);
-    const rgb_image image = examples::load_rgb(o.image);
-    const auto result = examples::run_img2img(image, settings, show_progress);
-    examples::save_image(o.out, result.output);
-    const std::string json = report_json(result.report);
-    if (o.stats) write_text(*o.stats, json + "\n");
-    std::cout << json << "\n";
+    const rgb_image image = app::load_rgb(o.image);
+    const auto result = app::run_img2img(image, settings, show_progress);
+    app::save_image(o.out, result.output);
+    const std::string report = to_text(report_json(result.report));
+    if (o.stats) write_text(*o.stats, report + "\n");
+    out << report << "\n";
 }
 
 /// Halves an image with a 2x2 box filter.
@@ -201,7 +204,7 @@ rgb_image half_size(const rgb_image& image) {
 /// Thumbnails in a grid of `columns`, each with a caption: a title line, then smaller detail lines.
 rgb_image contact_sheet(const std::vector<std::pair<rgb_image, std::vector<std::string>>>& panels, int columns) {
     const int title_scale = 2, detail_scale = 1, margin = 8;
-    const auto title_line = examples::text_height(title_scale) + 6, detail_line = examples::text_height(detail_scale) + 5;
+    const auto title_line = app::text_height(title_scale) + 6, detail_line = app::text_height(detail_scale) + 5;
     std::int64_t cell_w = 0, cell_h = 0;
     std::size_t caption_lines = 1;
     for (const auto& [img, caption] : panels) {
@@ -221,7 +224,7 @@ rgb_image contact_sheet(const std::vector<std::pair<rgb_image, std::vector<std::
         std::int64_t y = y0 + cell_h + 5;
         for (std::size_t k = 0; k < caption.size(); ++k) {
             const bool title = k == 0;
-            examples::draw_text(sheet, x0, y, caption[k], title ? examples::rgb{255, 255, 255} : examples::rgb{190, 190, 200},
+            app::draw_text(sheet, x0, y, caption[k], title ? app::rgb{255, 255, 255} : app::rgb{190, 190, 200},
                                 title ? title_scale : detail_scale);
             y += title ? title_line : detail_line;
         }
@@ -235,14 +238,14 @@ std::string fixed(double v, int digits) {
     return buffer;
 }
 
-void run_demo(const demo_options& o) {
+void run_demo(const demo_options& o, std::ostream& out) {
     require_at_least("--steps", o.steps, 1);
     require_at_least("--texture", o.texture, 0.0);
     namespace fs = std::filesystem;
     std::error_code failure;
     fs::create_directories(o.out_dir, failure);
     if (failure) throw io_error("--out-dir: cannot create '" + o.out_dir + "': " + failure.message());
-    const rgb_image image = examples::load_rgb(o.image);
+    const rgb_image image = app::load_rgb(o.image);
     img2img_settings base = img2img_settings::seed_tiles();  // the seed's policies on the seed's own tiles
     base.sampler = o.sampler;
     base.steps = o.steps;
@@ -251,8 +254,8 @@ void run_demo(const demo_options& o) {
     base.quadtree.min_denoise = o.min_denoise;
     base.quadtree.max_denoise = o.max_denoise;
     const tile::layout layout = tile::build_quadtree(image.view(), base.quadtree);
-    const rgb_image overlay = examples::draw_tile_overlay(image, layout);
-    examples::save_png(o.out_dir + "/quadtree.png", overlay);
+    const rgb_image overlay = app::draw_tile_overlay(image, layout);
+    app::save_png(o.out_dir + "/quadtree.png", overlay);
     std::fprintf(stderr, "quadtree: %zu tiles on %lldx%lld pixels\n", layout.tiles.size(),
                  static_cast<long long>(layout.pixel_width()), static_cast<long long>(layout.pixel_height()));
 
@@ -270,21 +273,20 @@ void run_demo(const demo_options& o) {
                                    {"mask", "exact", "mask"},
                                    {"mask", "exact", "mask_model_tiles", true}};
     std::vector<std::pair<rgb_image, std::vector<std::string>>> panels;
-    panels.push_back({half_size(examples::to_image(examples::to_latent(image, layout.pixel_width(), layout.pixel_height()).cview())),
+    panels.push_back({half_size(app::to_image(app::to_latent(image, layout.pixel_width(), layout.pixel_height()).cview())),
                       {"original", std::to_string(layout.tiles.size()) + " quadtree tiles, " + std::to_string(o.steps) + " " +
                                                   o.sampler + " steps", "errors and changes in 0..255 units"}});
     panels.push_back({half_size(overlay), {"quadtree (denoise)", "area rule " + fixed(o.min_denoise, 1) + ".." + fixed(o.max_denoise, 1)}});
-    std::string json = "{\"image\": " + json_string(o.image) + ", \"tiles\": " + std::to_string(layout.tiles.size()) +
-                       ", \"steps\": " + std::to_string(o.steps) + ", \"sampler\": " + json_string(o.sampler) +
-                       ", \"policies\": [";
+    json report = {{"image", o.image}, {"tiles", layout.tiles.size()}, {"steps", o.steps}, {"sampler", o.sampler},
+                   {"policies", json::array()}};
     std::vector<img2img_report> reports;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         img2img_settings s = base;
         s.policy = runs[i].policy;
         s.preservation = policy::parse_preservation(runs[i].preservation);
         if (runs[i].model_tiles) s.model_tiles = tile::model_tile_options{};
-        const auto result = examples::run_img2img(image, s, show_progress, &layout);
-        examples::save_png(o.out_dir + "/" + runs[i].file + ".png", result.output);
+        const auto result = app::run_img2img(image, s, show_progress, &layout);
+        app::save_png(o.out_dir + "/" + runs[i].file + ".png", result.output);
         img2img_report r = result.report;
         if (runs[i].model_tiles) r.policy += " (model tiles)";
         reports.push_back(r);
@@ -295,26 +297,29 @@ void run_demo(const demo_options& o) {
                            "low-d error " + fixed(r.low_strength_error, 1) + "   high-d change " +
                                fixed(r.high_strength_change, 1),
                            "model calls " + std::to_string(r.model_calls) + "   seam " + fixed(r.seam_score, 2)}});
-        json += (i ? ", " : "") + report_json(r);
+        report["policies"].push_back(report_json(r));
     }
-    json += "]}\n";
-    examples::save_png(o.out_dir + "/contact_sheet.png", contact_sheet(panels, 5));
-    write_text(o.out_dir + "/report.json", json);
+    app::save_png(o.out_dir + "/contact_sheet.png", contact_sheet(panels, 5));
+    write_text(o.out_dir + "/report.json", to_text(report) + "\n");
 
-    std::printf("%-28s %12s %12s %10s %12s %8s %8s\n", "policy", "low-d error", "high-d chg", "calls", "tile-pixels",
-                "seam", "time s");
-    for (const img2img_report& r : reports)
-        std::printf("%-28s %12.2f %12.2f %10lld %12lld %8.3f %8.2f\n", r.policy.c_str(), r.low_strength_error,
-                    r.high_strength_change, static_cast<long long>(r.model_calls),
-                    static_cast<long long>(r.tile_pixels), r.seam_score, r.seconds);
-    std::printf("0..255 units. low-d error: mean |output - original| where only tiles with d < 0.5 reach (their\n"
-                "cores minus neighbours' overlap); high-d change: the same where only tiles with d >= 0.5 reach.\n");
-    std::printf("wrote %s/{quadtree,contact_sheet,<policy>}.png and report.json\n", o.out_dir.c_str());
+    char line[256];
+    std::snprintf(line, sizeof line, "%-28s %12s %12s %10s %12s %8s %8s\n", "policy", "low-d error", "high-d chg", "calls",
+                  "tile-pixels", "seam", "time s");
+    out << line;
+    for (const img2img_report& r : reports) {
+        std::snprintf(line, sizeof line, "%-28s %12.2f %12.2f %10lld %12lld %8.3f %8.2f\n", r.policy.c_str(),
+                      r.low_strength_error, r.high_strength_change, static_cast<long long>(r.model_calls),
+                      static_cast<long long>(r.tile_pixels), r.seam_score, r.seconds);
+        out << line;
+    }
+    out << "0..255 units. low-d error: mean |output - original| where only tiles with d < 0.5 reach (their\n"
+           "cores minus neighbours' overlap); high-d change: the same where only tiles with d >= 0.5 reach.\n";
+    out << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>}.png and report.json\n";
 }
 
 }  // namespace
 
-void add_img2img_commands(CLI::App& app) {
+void add_img2img_commands(CLI::App& app, std::ostream& out) {
     auto o = std::make_shared<img2img_options>();
     CLI::App* cmd = app.add_subcommand("img2img", "Pixel-space img2img over a quadtree with one velocity policy");
     cmd->add_option("--image", o->image, "Input image (PNG/JPEG)")->required();
@@ -356,10 +361,10 @@ void add_img2img_commands(CLI::App& app) {
     cmd->add_option("--min-model-tile", o->model.min_tile, "Smallest model tile side, latent px")->excludes(seed_flag);
     cmd->add_option("--max-model-tile", o->model.max_tile, "Largest model tile side, latent px")->excludes(seed_flag);
     cmd->add_option("--align-model", o->model.align, "Model tile origin alignment, latent px")->excludes(seed_flag);
-    cmd->callback([o, cmd] {
+    cmd->callback([o, cmd, &out] {
         o->model_tiles = cmd->count("--seed-tiles") == 0;
         if (o->model_tiles && cmd->count("--policy") == 0) o->policy = "mask";
-        run_img2img_command(*o, *cmd);
+        run_img2img_command(*o, *cmd, out);
     });
 
     auto d = std::make_shared<demo_options>();
@@ -372,7 +377,7 @@ void add_img2img_commands(CLI::App& app) {
     demo->add_option("--min-denoise", d->min_denoise, "Smallest tile strength (default 0: preserve, as in img2img)");
     demo->add_option("--max-denoise", d->max_denoise, "Largest tile strength");
     demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture, >= 0)");
-    demo->callback([d] { run_demo(*d); });
+    demo->callback([d, &out] { run_demo(*d, out); });
 }
 
 }  // namespace quadflow::cli

@@ -3,18 +3,18 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <iostream>
+#include <ostream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "cli/commands.hpp"
+#include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
-#include "image_io.hpp"
-#include "overlay.hpp"
+#include "quadflow_app/image_io.hpp"
+#include "quadflow_app/overlay.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/tile/layout.hpp"
 #include "quadflow/tile/quadtree.hpp"
@@ -49,16 +49,13 @@ struct grid_command_options {
 /// {"width": W, "height": H, "tiles": [{"x", "y", "w", "h", "denoise"}, ...]}, rectangles in image pixels.
 std::string layout_json(const tile::layout& layout, bool padded) {
     const std::int64_t s = layout.latent_scale;
-    std::string out = "{\"width\": " + std::to_string(layout.pixel_width()) +
-                      ", \"height\": " + std::to_string(layout.pixel_height()) + ", \"tiles\": [";
-    for (std::size_t i = 0; i < layout.tiles.size(); ++i) {
-        const tile::tile& t = layout.tiles[i];
+    json tiles = json::array();
+    for (const tile::tile& t : layout.tiles) {
         const rect r = padded ? rect{t.padded.x * s, t.padded.y * s, t.padded.w * s, t.padded.h * s} : t.pixel_core;
-        if (i) out += ", ";
-        out += "{\"x\": " + std::to_string(r.x) + ", \"y\": " + std::to_string(r.y) + ", \"w\": " +
-               std::to_string(r.w) + ", \"h\": " + std::to_string(r.h) + ", \"denoise\": " + shortest(t.denoise) + "}";
+        tiles.push_back({{"x", r.x}, {"y", r.y}, {"w", r.w}, {"h", r.h}, {"denoise", t.denoise}});
     }
-    return out + "]}\n";
+    return to_text({{"width", layout.pixel_width()}, {"height", layout.pixel_height()}, {"tiles", std::move(tiles)}}) +
+           "\n";
 }
 
 void write_text_file(const std::string& flag, const std::string& path, const std::string& text) {
@@ -69,7 +66,7 @@ void write_text_file(const std::string& flag, const std::string& path, const std
         throw io_error(flag + ": cannot write '" + path + "': " + std::strerror(errno ? errno : EIO));
 }
 
-void run_quadtree(const quadtree_command_options& o) {
+void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
     tile::quadtree_options options;
     options.content_threshold = o.threshold;
     options.min_tile_size = o.min_tile;
@@ -85,15 +82,15 @@ void run_quadtree(const quadtree_command_options& o) {
     with_flag_names(quadtree_flag_names(), [&] { tile::validate(options); });
     if (!o.overlay_path.empty()) require_image_extension("--overlay", o.overlay_path);
 
-    const examples::rgb_image image =
-        with_flag_name("--image", [&] { return examples::load_rgb(o.image, o.max_pixels); });
+    const app::rgb_image image =
+        with_flag_name("--image", [&] { return app::load_rgb(o.image, o.max_pixels); });
     const tile::layout layout = tile::build_quadtree(image.view(), options);
-    const std::string json = layout_json(layout, false);
-    if (!o.json_path.empty()) write_text_file("--json", o.json_path, json);
+    const std::string text = layout_json(layout, false);
+    if (!o.json_path.empty()) write_text_file("--json", o.json_path, text);
     if (!o.overlay_path.empty())
         with_flag_name("--overlay",
-                       [&] { examples::save_image(o.overlay_path, examples::draw_tile_overlay(image, layout)); });
-    std::cout << json;
+                       [&] { app::save_image(o.overlay_path, app::draw_tile_overlay(image, layout)); });
+    out << text;
 }
 
 constexpr std::int64_t max_overlay_pixels = std::int64_t{1} << 28;
@@ -104,18 +101,18 @@ void write_grid_overlay(const grid_command_options& o, const tile::layout& layou
     require(o.width * o.height <= max_overlay_pixels, "--overlay", o.overlay_path,
             "an overlay of " + std::to_string(o.width) + "x" + std::to_string(o.height) + " is more than " +
                 std::to_string(max_overlay_pixels) + " pixels");
-    examples::rgb_image background(o.width, o.height, {128, 128, 128});
+    app::rgb_image background(o.width, o.height, {128, 128, 128});
     if (!o.image.empty()) {
-        background = with_flag_name("--image", [&] { return examples::load_rgb(o.image); });
+        background = with_flag_name("--image", [&] { return app::load_rgb(o.image); });
         require(background.width == o.width && background.height == o.height, "--image", o.image,
                 "is " + std::to_string(background.width) + "x" + std::to_string(background.height) +
                     " but --width x --height is " + std::to_string(o.width) + "x" + std::to_string(o.height));
     }
     with_flag_name("--overlay",
-                   [&] { examples::save_image(o.overlay_path, examples::draw_tile_overlay(background, layout)); });
+                   [&] { app::save_image(o.overlay_path, app::draw_tile_overlay(background, layout)); });
 }
 
-void run_grid(const grid_command_options& o) {
+void run_grid(const grid_command_options& o, std::ostream& out) {
     require(o.latent_scale > 0, "--latent-scale", o.latent_scale, "must be > 0");
     const std::string multiple = "must be a positive multiple of --latent-scale = " + std::to_string(o.latent_scale);
     require(o.width > 0 && o.width % o.latent_scale == 0, "--width", o.width, multiple);
@@ -134,12 +131,12 @@ void run_grid(const grid_command_options& o) {
     with_flag_names(flags,
                     [&] { layout = tile::build_grid(o.width / o.latent_scale, o.height / o.latent_scale, options); });
     if (!o.overlay_path.empty()) write_grid_overlay(o, layout);
-    std::cout << layout_json(layout, true);
+    out << layout_json(layout, true);
 }
 
 }  // namespace
 
-void add_tile_commands(CLI::App& app) {
+void add_tile_commands(CLI::App& app, std::ostream& out) {
     auto quadtree = std::make_shared<quadtree_command_options>();
     CLI::App* quadtree_cmd = app.add_subcommand(
         "quadtree",
@@ -163,7 +160,7 @@ void add_tile_commands(CLI::App& app) {
     quadtree_cmd->add_option("--json", quadtree->json_path, "Also write the JSON to this file");
     quadtree_cmd->add_option("--overlay", quadtree->overlay_path,
                              "Write a PNG of the image with tile borders coloured by denoise");
-    quadtree_cmd->callback([quadtree] { run_quadtree(*quadtree); });
+    quadtree_cmd->callback([quadtree, &out] { run_quadtree(*quadtree, out); });
 
     auto grid = std::make_shared<grid_command_options>();
     CLI::App* grid_cmd = app.add_subcommand(
@@ -178,7 +175,7 @@ void add_tile_commands(CLI::App& app) {
     grid_cmd->add_option("--image", grid->image, "Image to draw the --overlay on (default: a grey canvas)");
     grid_cmd->add_option("--overlay", grid->overlay_path,
                          "Write a PNG or JPEG of the image with the tiles' cores outlined");
-    grid_cmd->callback([grid] { run_grid(*grid); });
+    grid_cmd->callback([grid, &out] { run_grid(*grid, out); });
 }
 
 }  // namespace quadflow::cli

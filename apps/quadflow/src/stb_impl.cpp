@@ -1,4 +1,4 @@
-// The stb_image and stb_image_write implementations for the examples (image_io.hpp includes only their declarations).
+// The stb_image and stb_image_write implementations (quadflow_app/image_io.hpp includes only their declarations).
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
 #define STB_IMAGE_WRITE_IMPLEMENTATION

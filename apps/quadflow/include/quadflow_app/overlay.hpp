@@ -1,4 +1,4 @@
-// quadflow examples: a picture of a tile layout drawn over its image, tile borders coloured by denoise, with a legend.
+// quadflow app: a picture of a tile layout drawn over its image, tile borders coloured by denoise, with a legend.
 #pragma once
 
 #include <algorithm>
@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <string>
 
-#include "image_io.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/tile/layout.hpp"
 
-namespace quadflow::examples {
+namespace quadflow::app {
 
 /// Maps a tile's denoise to a colour: the layout's lowest denoise to the start of colour_map, its highest to the
 /// end. When every tile has the same denoise d, the colour is colour_map(d).
@@ -140,4 +140,4 @@ inline rgb_image draw_tile_overlay(const rgb_image& image, const tile::layout& l
     return canvas;
 }
 
-}  // namespace quadflow::examples
+}  // namespace quadflow::app

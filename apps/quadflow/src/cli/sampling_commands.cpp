@@ -1,12 +1,12 @@
 // quadflow CLI: the `schedule`, `noise` and `toy` subcommands.
 #include <cstdint>
-#include <iostream>
+#include <ostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "cli/commands.hpp"
+#include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "cli/schedule_options.hpp"
@@ -36,7 +36,7 @@ struct toy_options {
 /// Most values `noise` prints (12 MB of JSON).
 constexpr std::int64_t max_printed_values = std::int64_t{1} << 20;
 
-void run_noise(const noise_options& o) {
+void run_noise(const noise_options& o, std::ostream& out) {
     require(o.shape.size() == 4, "--shape", o.shape.size(), "needs four extents N,C,H,W");
     const shape4 shape{o.shape[0], o.shape[1], o.shape[2], o.shape[3]};
     require(shape.n >= 0 && shape.c >= 0 && shape.h >= 0 && shape.w >= 0, "--shape", to_string(shape),
@@ -44,7 +44,7 @@ void run_noise(const noise_options& o) {
     require(element_count_fits(shape) && shape.numel() <= max_printed_values, "--shape", to_string(shape),
             "must have at most " + std::to_string(max_printed_values) + " values (N x C x H x W)");
     const host_tensor values = noise::torch_randn(o.seed, shape);
-    std::cout << "{\"values\": " << array(values.span()) << "}\n";
+    out << to_text(json{{"values", number_array(values.span())}}) << "\n";
 }
 
 template <class Sampler>
@@ -58,25 +58,25 @@ float run_toy_with(const toy_options& o, const std::vector<double>& sigmas) {
     return x(0, 0, 0, 0);
 }
 
-void run_toy(const toy_options& o) {
+void run_toy(const toy_options& o, std::ostream& out) {
     require_at_least("--data-std", o.data_std, 0.0);
     const std::vector<double> sigmas = o.schedule.build();
     float x = 0.0f;
     if (o.sampler == "euler") x = run_toy_with<sampler::euler>(o, sigmas);
     else if (o.sampler == "heun") x = run_toy_with<sampler::heun>(o, sigmas);
     else x = run_toy_with<sampler::dpmpp_2m>(o, sigmas);
-    std::cout << "{\"x\": " << shortest(x) << "}\n";
+    out << to_text(json{{"x", as_printed(x)}}) << "\n";
 }
 
 }  // namespace
 
-void add_sampling_commands(CLI::App& app) {
+void add_sampling_commands(CLI::App& app, std::ostream& out) {
     auto schedule = std::make_shared<schedule_options>();
     CLI::App* schedule_cmd = app.add_subcommand("schedule", "Print a sigma schedule as {\"sigmas\": [...]}");
     add_schedule_flags(*schedule_cmd, *schedule);
-    schedule_cmd->callback([schedule] {
+    schedule_cmd->callback([schedule, &out] {
         const std::vector<double> sigmas = schedule->build();
-        std::cout << "{\"sigmas\": " << array(std::span<const double>(sigmas)) << "}\n";
+        out << to_text(json{{"sigmas", number_array(std::span<const double>(sigmas))}}) << "\n";
     });
 
     auto noise = std::make_shared<noise_options>();
@@ -84,7 +84,7 @@ void add_sampling_commands(CLI::App& app) {
         app.add_subcommand("noise", "Print torch.manual_seed(S); torch.randn(shape) as {\"values\": [...]}");
     add_seed_option(*noise_cmd, noise->seed, "Seed (as torch.manual_seed), 0 to 2^64 - 1")->required();
     noise_cmd->add_option("--shape", noise->shape, "N,C,H,W, each >= 0")->required()->delimiter(',')->expected(4);
-    noise_cmd->callback([noise] { run_noise(*noise); });
+    noise_cmd->callback([noise, &out] { run_noise(*noise, out); });
 
     auto toy = std::make_shared<toy_options>();
     CLI::App* toy_cmd = app.add_subcommand(
@@ -94,7 +94,7 @@ void add_sampling_commands(CLI::App& app) {
         ->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
     toy_cmd->add_option("--data-std", toy->data_std, "Standard deviation of the data (>= 0)");
     toy_cmd->add_option("--x1", toy->x1, "Starting value at sigma = 1");
-    toy_cmd->callback([toy] { run_toy(*toy); });
+    toy_cmd->callback([toy, &out] { run_toy(*toy, out); });
 }
 
 }  // namespace quadflow::cli

@@ -1,22 +1,22 @@
 // quadflow CLI: the whole tool as a function (the `quadflow` program and the CLI fuzz target call it).
-#include <iostream>
+#include <ostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "cli/commands.hpp"
+#include "quadflow_app/cli.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/version.hpp"
 
 namespace quadflow::cli {
 
-void add_all_commands(CLI::App& app) {
+void add_all_commands(CLI::App& app, std::ostream& out) {
     app.require_subcommand(1);
     app.option_defaults()->always_capture_default();
     app.set_version_flag("--version", QUADFLOW_VERSION_STRING);
-    add_sampling_commands(app);
-    add_tile_commands(app);
-    add_img2img_commands(app);
+    add_sampling_commands(app, out);
+    add_tile_commands(app, out);
+    add_img2img_commands(app, out);
 }
 
 /// The first argument when it is neither a flag nor a subcommand.
@@ -34,36 +34,36 @@ std::string command_names(const CLI::App& app) {
     return names;
 }
 
-int run_app(CLI::App& app, int argc, const char* const* argv) {
+int run_app(CLI::App& app, int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     if (const std::string command = unknown_command(app, argc, argv); !command.empty()) {
-        std::cerr << "error: unknown command '" << command << "' (commands: " << command_names(app) << ")\n";
+        err << "error: unknown command '" << command << "' (commands: " << command_names(app) << ")\n";
         return 2;
     }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
+        return app.exit(e, out, err);
     } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
+        return app.exit(e, out, err);
     } catch (const CLI::CallForVersion& e) {
-        return app.exit(e);
+        return app.exit(e, out, err);
     } catch (const CLI::ParseError& e) {
-        std::cerr << "error: " << e.what() << "\n";
+        err << "error: " << e.what() << "\n";
         return 2;
     } catch (const quadflow::error& e) {
-        std::cerr << "error: " << e.what() << "\n";
+        err << "error: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << "\n";
+        err << "error: " << e.what() << "\n";
         return 1;
     }
     return 0;
 }
 
-int run_cli(int argc, const char* const* argv) {
+int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     CLI::App app{"quadflow: tiled rectified-flow sampling tools (JSON on stdout)"};
-    add_all_commands(app);
-    return run_app(app, argc, argv);
+    add_all_commands(app, out);
+    return run_app(app, argc, argv, out, err);
 }
 
 }  // namespace quadflow::cli

@@ -1,4 +1,4 @@
-// quadflow examples: RGB8 images loaded and saved through stb, and small drawing helpers (rectangles, text, colours).
+// quadflow app: RGB8 images loaded and saved through stb, and small drawing helpers (rectangles, text, colours).
 #pragma once
 
 #include <algorithm>
@@ -25,7 +25,7 @@
 #include "quadflow/core/rect.hpp"
 #include "quadflow/tile/image.hpp"
 
-namespace quadflow::examples {
+namespace quadflow::app {
 
 struct rgb {
     std::uint8_t r = 0, g = 0, b = 0;
@@ -399,4 +399,4 @@ inline rgb colour_map(double t) {
     return {channel(0), channel(1), channel(2)};
 }
 
-}  // namespace quadflow::examples
+}  // namespace quadflow::app

@@ -1,4 +1,4 @@
 // quadflow CLI: schedules, torch-compatible noise, the toy sampler and tile layouts as JSON on stdout.
-#include "cli/commands.hpp"
+#include "quadflow_app/cli.hpp"
 
 int main(int argc, char** argv) { return quadflow::cli::run_cli(argc, argv); }
