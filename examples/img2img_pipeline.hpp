@@ -25,7 +25,7 @@
 #include "image_io.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
-#include "quadflow/model/gaussian.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
@@ -208,7 +208,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
         if (settings.mask_slope) strength_map = tile::slope_limited(strength_map.cview(), *settings.mask_slope);
     }
 
-    model::gaussian_model prompt_model(target.cview(), settings.texture);
+    testing::gaussian_model prompt_model(target.cview(), settings.texture);
     field::field_options options;
     options.weights = tile::weight_params{settings.weights, 0.01f};
     options.tile_batch_size = settings.tile_batch;

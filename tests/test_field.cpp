@@ -22,7 +22,7 @@
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/model/canvas_field.hpp"
-#include "quadflow/model/gaussian.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
@@ -63,7 +63,7 @@ template <class S, class P>
 host_tensor run_tiled(const tile::layout& layout, P policy, const std::vector<double>& sigmas, const host_tensor& original,
                       const host_tensor& noise, const host_tensor& target, double data_std,
                       field::field_options options, field::field_stats* stats = nullptr) {
-    model::gaussian_model model(target.cview(), data_std);
+    testing::gaussian_model model(target.cview(), data_std);
     options.sigmas = sigmas;
     field::tiled_field f(model, layout, original.shape(), policy, options, original.cview());
     host_tensor x(original.shape());
@@ -165,7 +165,7 @@ TEST_CASE("strength: a one-tile layout equals a plain img2img run of that streng
             const std::vector<double> tail(full.end() - static_cast<std::ptrdiff_t>(plain_sigmas.size()), full.end());
             REQUIRE(tail == plain_sigmas);
 
-            model::gaussian_model plain_model(in.target.cview(), 0.2);
+            testing::gaussian_model plain_model(in.target.cview(), 0.2);
             model::canvas_field plain_field(plain_model);
             host_tensor plain(canvas);
             sampler::noised_original(in.original.cview(), in.noise.cview(), plain_sigmas.front(), plain.view());
@@ -254,7 +254,7 @@ TEST_CASE("DPM++ 2M with the mask policy is bit-identical for any batch size, th
     host_tensor mask(shape4{1, 1, 16, 16});
     for (std::int64_t i = 0; i < mask.numel(); ++i) mask.span()[i] = static_cast<float>((i * 37) % 101) / 100.0f;
     auto run = [&](int batch, int threads, std::int64_t arena) {
-        model::gaussian_model model(in.target.cview(), 0.25);
+        testing::gaussian_model model(in.target.cview(), 0.25);
         auto o = options_for(sigmas, tile::weight_kind::smootherstep, batch);
         o.threads = threads;
         o.arena_elements = arena;
@@ -283,7 +283,7 @@ TEST_CASE("fields on several threads at once, sharing one layout, give the singl
     const auto sigmas = schedule::flux(8, 512, 512);
     // One model and one field per thread; the layout, original, noise and target are shared read-only.
     auto run = [&](host_tensor& out) {
-        model::gaussian_model model(in.target.cview(), 0.3);
+        testing::gaussian_model model(in.target.cview(), 0.3);
         field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas, tile::weight_kind::gaussian, 3),
                              in.original.cview());
         out = host_tensor(canvas);
@@ -319,7 +319,7 @@ TEST_CASE("steady state allocates nothing per step") {
     const inputs in;
     const auto layout = grid_layout(4, 4, 4, 2, {0.3, 1.0});
     const auto sigmas = schedule::flux(10, 512, 512);
-    model::gaussian_model model(in.target.cview(), 0.2);
+    testing::gaussian_model model(in.target.cview(), 0.2);
     field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas), in.original.cview());
     host_tensor x = in.noise;
     sampler::heun s;
@@ -338,7 +338,7 @@ TEST_CASE("bad field input gets clear errors") {
     const inputs in;
     const auto layout = grid_layout(2, 2, 8, 0, {0.5});
     const auto sigmas = schedule::flux(4, 512, 512);
-    model::gaussian_model model(in.target.cview(), 0.2);
+    testing::gaussian_model model(in.target.cview(), 0.2);
 
     SUBCASE("a policy that needs an original, without one (txt2img)") {
         CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::strength{}, options_for(sigmas)),

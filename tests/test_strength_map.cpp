@@ -9,7 +9,7 @@
 
 #include "field_fixtures.hpp"
 #include "quadflow/field/tiled_field.hpp"
-#include "quadflow/model/gaussian.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/img2img.hpp"
@@ -161,7 +161,7 @@ TEST_CASE("with the mask policy the slope-limited map sends no more tile-pixels 
     const host_tensor target = wavy(canvas, 0.8f, 2.9f);
     const std::vector<double> sigmas = schedule::flux(12, 512, 512);
     auto tile_pixels = [&](const tile::layout& layout, const host_tensor& map) {
-        model::gaussian_model model(target.cview(), 0.1);
+        testing::gaussian_model model(target.cview(), 0.1);
         field::field_options o;
         o.sigmas = sigmas;
         field::tiled_field f(model, layout, canvas, policy::mask{}, o, original.cview(), map.cview());

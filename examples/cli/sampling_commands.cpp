@@ -11,7 +11,7 @@
 #include "cli/json.hpp"
 #include "cli/schedule_options.hpp"
 #include "quadflow/model/canvas_field.hpp"
-#include "quadflow/model/gaussian.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
@@ -50,7 +50,7 @@ void run_noise(const noise_options& o) {
 template <class Sampler>
 float run_toy_with(const toy_options& o, const std::vector<double>& sigmas) {
     host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
-    model::gaussian_model toy(target.cview(), o.data_std);
+    testing::gaussian_model toy(target.cview(), o.data_std);
     model::canvas_field field(toy);
     host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(o.x1));
     Sampler sampler;

@@ -1,4 +1,4 @@
-// quadflow, everything host-side: tensors, conventions, schedules, samplers, noise, models, tiles, policies, the tiled field.
+// quadflow, everything host-side: tensors, conventions, schedules, samplers, noise, models, tiles, blending, policies, the fields (test doubles: quadflow/testing/).
 #pragma once
 
 #include "quadflow/core/error.hpp"
@@ -8,7 +8,6 @@
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/model/canvas_field.hpp"
 #include "quadflow/model/concepts.hpp"
-#include "quadflow/model/gaussian.hpp"
 #include "quadflow/model/latent_denoiser.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
