@@ -4,11 +4,11 @@
 #include <cmath>
 #include <vector>
 
-#include "quadflow/model/canvas_field.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
+#include "quadflow/field/canvas_field.hpp"
 #include "quadflow/model/latent_denoiser.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/sample.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 
@@ -27,7 +27,7 @@ TEST_CASE("the Gaussian model gives the same flow velocity whatever kind it writ
     for (auto k : {prediction::kind::flow_velocity, prediction::kind::denoised, prediction::kind::seed_velocity,
                    prediction::kind::epsilon}) {
         testing::gaussian_model m(mu.cview(), 0.3, k);
-        model::canvas_field field(m);
+        field::canvas_field field(m);
         host_tensor v(x.shape());
         field(x.cview(), 0.45, v.view());
         if (k == prediction::kind::flow_velocity) reference = v;
@@ -58,7 +58,7 @@ TEST_CASE("a whole-latent x0 callback drives an untiled run exactly like the nat
     const std::vector<double> sigmas = {1.0, 0.8, 0.55, 0.3, 0.1, 0.0};
 
     testing::gaussian_model native(mu.cview(), 0.25);
-    model::canvas_field native_field(native);
+    field::canvas_field native_field(native);
     host_tensor a = noise;
     sampler::euler s;
     sampler::sample(s, native_field, a.view(), sigmas);
@@ -74,7 +74,7 @@ TEST_CASE("a whole-latent x0 callback drives an untiled run exactly like the nat
                         testing::gaussian_posterior_mean(latent(0, c, y, x), sigma, mu(0, c, y, x), 0.25));
     };
     model::latent_denoiser adapter(callback);
-    model::canvas_field adapted_field(adapter);
+    field::canvas_field adapted_field(adapter);
     host_tensor b = noise;
     sampler::sample(s, adapted_field, b.view(), sigmas);
     for (std::int64_t i = 0; i < a.numel(); ++i) CHECK(b.span()[i] == doctest::Approx(a.span()[i]).epsilon(1e-5));

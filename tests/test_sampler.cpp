@@ -4,12 +4,12 @@
 #include <cmath>
 #include <vector>
 
-#include "quadflow/model/canvas_field.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
+#include "quadflow/field/canvas_field.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/sample.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 
@@ -22,7 +22,7 @@ template <class S>
 double toy_endpoint(const std::vector<double>& sigmas, double data_std, double x1) {
     host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
     testing::gaussian_model toy(target.cview(), data_std);
-    model::canvas_field field(toy);
+    field::canvas_field field(toy);
     host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(x1));
     S s;
     sampler::sample(s, field, x.view(), sigmas);
@@ -111,7 +111,7 @@ TEST_CASE("the step index reaches the model through on_step, for Heun's correcto
                                      steps.push_back(r.step);
                                      out(0, 0, 0, 0) = 0.0f;
                                  });
-    model::canvas_field field(spy);
+    field::canvas_field field(spy);
     sampler::heun s;
     sampler::sample(s, field, x.view(), uniform_schedule(3));
     CHECK(steps == std::vector<int>{0, 0, 1, 1, 2});

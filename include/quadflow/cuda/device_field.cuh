@@ -2,7 +2,7 @@
 //
 // Per evaluation, all enqueued on the user's stream (sigma convention, v = dx/dsigma = noise - x0):
 //   1. on the host: each tile's policy context and whether it needs the model; tiles that do get slots in
-//      the batch buffers, grouped by padded shape (tile::make_batches order) into model batches; the
+//      the batch buffers, grouped by padded shape (blend::make_batches order) into model batches; the
 //      per-tile table (slot, linear velocity or context) goes to the device through a pinned buffer
 //      allocated once (one cudaMemcpyAsync);
 //   2. per image: gather the tiles that need the model (mirror reflection outside the canvas), call the
@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quadflow/blend/batching.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
@@ -47,7 +48,6 @@
 #include "quadflow/prediction/prediction.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
-#include "quadflow/tile/batching.hpp"
 #include "quadflow/tile/layout.hpp"
 
 namespace quadflow::cuda {
@@ -207,10 +207,10 @@ private:
     }
 
     void prepare_groups() {
-        groups_ = tile::make_batches(layout_, std::numeric_limits<int>::max());
+        groups_ = blend::make_batches(layout_, std::numeric_limits<int>::max());
         std::int64_t elements = 0;
         full_batches_ = 0;
-        for (const tile::tile_batch& g : groups_) {
+        for (const blend::tile_batch& g : groups_) {
             const auto count = static_cast<std::int64_t>(g.tiles.size());
             require(g.width * g.height * canvas_.c < max_tile_elements, "tile elements",
                     g.width * g.height * canvas_.c, "must be < 2^40");
@@ -267,7 +267,7 @@ private:
         batches_.clear();
         std::int64_t offset = 0, count = 0;
         for (std::size_t g = 0; g < groups_.size(); ++g) {
-            const tile::tile_batch& group = groups_[g];
+            const blend::tile_batch& group = groups_[g];
             const std::int64_t elements = group.width * group.height * canvas_.c;
             for (std::int64_t t : group.tiles) {
                 const auto ti = static_cast<std::size_t>(t);
@@ -298,7 +298,7 @@ private:
     }
 
     void call_model(const batch& b, double sigma, std::int64_t n) {
-        const tile::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
+        const blend::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
         for (std::int64_t i = b.first; i < b.first + b.count; ++i) {
             const tile::tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
             batch_infos_[static_cast<std::size_t>(i)] = model::tile_info{tl.padded, tl.core, tl.id, n};
@@ -344,7 +344,7 @@ private:
     const_view strength_map_;
 
     std::vector<field::detail::tile_plan> plans_;
-    std::vector<tile::tile_batch> groups_;
+    std::vector<blend::tile_batch> groups_;
     std::vector<policy::tile_context> contexts_;
     std::vector<model::tile_info> batch_infos_;
     std::vector<batch> batches_;

@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "quadflow/blend/batching.hpp"
+#include "quadflow/blend/weights.hpp"
 #include "quadflow/core/config.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/finite.hpp"
@@ -37,21 +39,19 @@
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/blend_plan.hpp"
-#include "quadflow/field/sum_starts.hpp"
 #include "quadflow/field/field_inputs.hpp"
+#include "quadflow/field/sum_starts.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/prediction/prediction.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
-#include "quadflow/tile/batching.hpp"
 #include "quadflow/tile/layout.hpp"
-#include "quadflow/tile/weights.hpp"
 
 namespace quadflow::field {
 
 struct field_options {
-    tile::weight_params weights{tile::weight_kind::gaussian, 0.01f};
+    blend::weight_params weights{blend::weight_kind::gaussian, 0.01f};
     int tile_batch_size = 4;
     /// Threads for gathering and blending (the model is always called from the calling thread).
     /// Results are bit-identical for any value.
@@ -167,13 +167,13 @@ private:
 
     void prepare_groups() {
         // One group per padded shape, tiles in index order: make_batches with an unbounded batch size.
-        groups_ = tile::make_batches(layout_, std::numeric_limits<int>::max());
+        groups_ = blend::make_batches(layout_, std::numeric_limits<int>::max());
         require(options_.arena_elements >= 1, "arena_elements", options_.arena_elements, "must be >= 1");
         std::int64_t largest_batch = 0, all_tiles = 0;
         full_batches_ = 0;
         rank_order_.clear();
         rank_order_.reserve(plans_.size());
-        for (const tile::tile_batch& g : groups_) {
+        for (const blend::tile_batch& g : groups_) {
             const auto count = static_cast<std::int64_t>(g.tiles.size());
             largest_batch = std::max(largest_batch,
                                      std::min<std::int64_t>(count, options_.tile_batch_size) * g.width * g.height * canvas_.c);
@@ -217,7 +217,7 @@ private:
         }
         std::int64_t offset = 0, placed = 0, rank = 0;
         for (std::size_t g = 0; g < groups_.size(); ++g) {
-            const tile::tile_batch& group = groups_[g];
+            const blend::tile_batch& group = groups_[g];
             const std::int64_t elements = group.width * group.height * canvas_.c;
             for (std::int64_t t : group.tiles) {
                 const auto ti = static_cast<std::size_t>(t);
@@ -338,7 +338,7 @@ private:
     }
 
     void call_model(const batch& b, double sigma) {
-        const tile::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
+        const blend::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
         const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
         const const_view input(input_arena_.data() + b.offset, batch_shape);
         const mutable_view output(output_arena_.data() + b.offset, batch_shape);
@@ -518,7 +518,7 @@ private:
     blend_plan plan_;
     sum_starts sum_starts_;  ///< per tile row: the columns where it is the first tile in rank order
     std::vector<detail::tile_plan> plans_;
-    std::vector<tile::tile_batch> groups_;
+    std::vector<blend::tile_batch> groups_;
     host_buffer input_arena_, output_arena_;
     std::vector<std::int64_t> slot_;
     std::vector<std::int64_t> batch_tiles_;
