@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "quadflow/core/finite.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
 #include "quadflow/cuda/error.cuh"
@@ -68,11 +69,6 @@ struct blend_arguments {
 };
 
 namespace kernels {
-
-QUADFLOW_DEVICE inline bool non_finite(float v) {
-    constexpr unsigned exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
-    return (__float_as_uint(v) & exponent) == exponent;
-}
 
 QUADFLOW_DEVICE inline std::int64_t reflect_if_outside(std::int64_t i, std::int64_t n) {
     return i >= 0 && i < n ? i : reflect_index(i, n);
@@ -202,7 +198,7 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
                     const staged_tile& s = window[pick_entry[(base + q) * threads]];
                     const float vm = s.slot >= 0 ? prediction::to_flow_velocity(a.kind, buffer[(q * G + j) * threads], state, a.sigma)
                                                  : 0.0f;
-                    any_non_finite = any_non_finite || non_finite(vm);
+                    any_non_finite = any_non_finite || quadflow::detail::non_finite_bit(vm) != 0;
                     float v;
                     if constexpr (policy::linear_policy<Policy>) {
                         v = s.linear(policy::element{vm, state, original, a.strength ? pixel_strength : 0.0f});
@@ -299,7 +295,7 @@ QUADFLOW_DEVICE unsigned long long smallest_non_finite_key(const Value* model_ou
             if (px < 0 || px >= width) continue;
             const std::int64_t local = std::int64_t(ly) * tile.w + lx;
             const float state = x ? x[(c * height + py) * width + px] : 0.0f;
-            if (!non_finite(prediction::to_flow_velocity(kind, out[local], state, sigma))) continue;
+            if (!quadflow::detail::non_finite_bit(prediction::to_flow_velocity(kind, out[local], state, sigma))) continue;
             const auto key = (static_cast<unsigned long long>(t) << non_finite_offset_bits) |
                              static_cast<unsigned long long>(c * tile_plane + local);
             found = key < found ? key : found;
