@@ -14,6 +14,7 @@
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
+#include "quadflow/cuda/detail/kernel.cuh"
 #include "quadflow/cuda/device_model.cuh"
 #include "quadflow/cuda/error.cuh"
 #include "quadflow/model/concepts.hpp"
@@ -32,7 +33,7 @@ struct tile_origins {
 
 /// Block (pixel chunk, channel, item): gaussian_velocity per element, written as `kind`.
 template <class Value>
-__global__ void gaussian_prediction(const Value* x, Value* out, tile_origins origins, std::int32_t h, std::int32_t w,
+QUADFLOW_KERNEL void gaussian_prediction(const Value* x, Value* out, tile_origins origins, std::int32_t h, std::int32_t w,
                                     std::int32_t channels, const Value* mu, std::int32_t mu_h, std::int32_t mu_w,
                                     double sigma, double data_std, prediction::kind kind) {
     const std::int64_t item = blockIdx.z, c = blockIdx.y;
