@@ -21,7 +21,7 @@
 //                     reach the model and are preserved exactly; the others take the model's velocity.
 //   quadtree + strength  each tile is img2img at its own d: no model call before its start step.
 //   quadtree + mask, slope-limited strength  the `mask` policy (Differential Diffusion) on the tiles' strengths
-//                     painted per pixel and slope-limited (tile::slope_limited, --mask-slope strength per latent px,
+//                     painted per pixel and slope-limited (policy::slope_limited, --mask-slope strength per latent px,
 //                     Chebyshev distance): below the painted map everywhere, so no tile is released earlier, and
 //                     the higher-d side of a border ramps down to its neighbour instead of stepping.
 //   quadtree + strength, overlap  the same with --proposal-overlap px of overlap (not a seed default: measured

@@ -1,4 +1,5 @@
 #include <quadflow/quadflow.hpp>
+#include <quadflow/testing/gaussian_model.hpp>
 
 #include <cstdio>
 
@@ -10,7 +11,7 @@ int main() {
     tile::layout layout = tile::build_grid(128, 128, {.tile = 64, .overlap = 8});
     for (tile::tile& t : layout.tiles) t.denoise = t.id == 0 ? 0.0 : 0.6;  // keep tile 0 exactly
 
-    model::gaussian_model model(target.cview(), 0.1);  // stands in for your engine's tile_model
+    testing::gaussian_model model(target.cview(), 0.1);  // a test double: stands in for your engine's tile_model
     field::field_options options;
     options.sigmas = schedule::flux(20, 1024, 1024);
     field::tiled_field field(model, layout, original.shape(), policy::strength{}, options, original.cview());

@@ -30,8 +30,8 @@ std::int64_t pick_extent(FuzzedDataProvider& in, std::int64_t usual_max) {
     }
 }
 
-tile::weight_params pick_weights(FuzzedDataProvider& in) {
-    const auto kind = static_cast<tile::weight_kind>(in.ConsumeIntegralInRange<int>(0, 2));
+blend::weight_params pick_weights(FuzzedDataProvider& in) {
+    const auto kind = static_cast<blend::weight_kind>(in.ConsumeIntegralInRange<int>(0, 2));
     return {kind, in.ConsumeFloatingPointInRange<float>(1e-4f, 1.0f)};
 }
 
@@ -43,7 +43,7 @@ void check_grid(FuzzedDataProvider& in) {
                                  : pick_extent(in, 64);
     o.latent_scale = in.ConsumeIntegralInRange<int>(-1, 16);
     o.denoise = in.ConsumeBool() ? in.ConsumeProbability<double>() : in.ConsumeFloatingPoint<double>();
-    const tile::weight_params weights = pick_weights(in);
+    const blend::weight_params weights = pick_weights(in);
     tile::layout layout;
     try {
         layout = tile::build_grid(width, height, o);
@@ -79,7 +79,7 @@ void check_spot(FuzzedDataProvider& in) {
     const std::uint64_t seed = in.ConsumeIntegral<std::uint64_t>();
     const auto shift = static_cast<tile::spot_shift>(in.ConsumeIntegralInRange<int>(0, 2));
     const int latent_scale = in.ConsumeIntegralInRange<int>(-1, 16);
-    const tile::weight_params weights = pick_weights(in);
+    const blend::weight_params weights = pick_weights(in);
     tile::layout layout;
     try {
         layout = tile::build_spot(width, height, tile_size, step, total_steps, seed, shift, latent_scale);

@@ -35,6 +35,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const invalid_argument&) {
         return 0;  // smaller than one aligned block
     }
-    fuzz::check_layout(layout, true, tile::weight_params{});
+    fuzz::check_layout(layout, true, blend::weight_params{});
     return 0;
 }

@@ -75,8 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const error&) {
         return 0;  // bad options or an unusable image: the error is the expected answer
     }
-    fuzz::check_layout(layout, true, tile::weight_params{tile::weight_kind::gaussian, 0.02f});
-    fuzz::check_layout(layout, true, tile::weight_params{tile::weight_kind::smootherstep, 0.01f});
+    fuzz::check_layout(layout, true, blend::weight_params{blend::weight_kind::gaussian, 0.02f});
+    fuzz::check_layout(layout, true, blend::weight_params{blend::weight_kind::smootherstep, 0.01f});
     const std::int64_t root_w = width / o.align * o.align, root_h = height / o.align * o.align;
     if (!(layout.width == root_w / o.latent_scale && layout.height == root_h / o.latent_scale))
         fuzz::finding("canvas " + std::to_string(layout.width) + "x" + std::to_string(layout.height) +

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "quadflow/blend/weights.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/field/blend_plan.hpp"
 #include "quadflow/tile/layout.hpp"
-#include "quadflow/tile/weights.hpp"
 
 namespace fuzz {
 
@@ -33,7 +33,7 @@ inline constexpr std::int64_t max_checked_weights = std::int64_t{1} << 22;
 /// `cores_partition`) every pixel lies in exactly one core. Blend weights of `weights` are finite and positive
 /// on every padded pixel, and so is the reciprocal of their sum on every canvas pixel.
 inline void check_layout(const quadflow::tile::layout& layout, bool cores_partition,
-                         quadflow::tile::weight_params weights) {
+                         quadflow::blend::weight_params weights) {
     using namespace quadflow;
     if (layout.width > max_validated_pixels / std::max<std::int64_t>(layout.height, 1)) return;
     std::int64_t tile_rows = 0;  // validate() visits each tile once per row it spans
@@ -61,7 +61,7 @@ inline void check_layout(const quadflow::tile::layout& layout, bool cores_partit
             for (std::int64_t x = t.core.x; x < t.core.right(); ++x) ++cores[static_cast<std::size_t>(y * width + x)];
         for (std::int64_t y = 0; check_weights && y < t.padded.h; ++y)
             for (std::int64_t x = 0; x < t.padded.w; ++x) {
-                const float w = tile::tile_weight(weights, t, y, x);
+                const float w = blend::tile_weight(weights, t, y, x);
                 if (!(std::isfinite(w) && w > 0.0f))
                     finding("tile " + std::to_string(t.id) + " weight " + std::to_string(w) + " at (" +
                             std::to_string(x) + ", " + std::to_string(y) + ")");

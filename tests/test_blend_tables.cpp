@@ -8,8 +8,8 @@
 
 #include "field_fixtures.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
+#include "quadflow/cuda/coverage.hpp"
 #include "quadflow/field/blend_plan.hpp"
-#include "quadflow/field/coverage.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/image.hpp"
 #include "quadflow/tile/quadtree.hpp"
@@ -40,7 +40,7 @@ std::vector<tile::layout> test_layouts() {
 }
 
 /// Checks `coverage` against the definition, pixel by pixel and block by block.
-void check_coverage(const tile::layout& layout, const field::pixel_block_coverage& coverage) {
+void check_coverage(const tile::layout& layout, const cuda::pixel_block_coverage& coverage) {
     REQUIRE(coverage.offsets.size() == static_cast<std::size_t>(coverage.block_count()) + 1);
     CHECK(coverage.offsets.front() == 0);
     CHECK(coverage.offsets.back() == static_cast<std::int32_t>(coverage.tiles.size()));
@@ -53,7 +53,7 @@ void check_coverage(const tile::layout& layout, const field::pixel_block_coverag
         const rect block = coverage.block_rect(b, layout.width, layout.height);
         std::vector<std::int32_t> expected;
         for (const tile::tile& t : layout.tiles) {
-            const rect r = field::clipped_to_canvas(t.padded, layout.width, layout.height);
+            const rect r = cuda::clipped_to_canvas(t.padded, layout.width, layout.height);
             if (r.x < block.right() && block.x < r.right() && r.y < block.bottom() && block.y < r.bottom())
                 expected.push_back(static_cast<std::int32_t>(t.id));
         }
@@ -79,7 +79,7 @@ TEST_CASE("coverage lists hold exactly the tiles that reach each block, in tile 
         for (auto [bw, bh] : {std::pair<std::int64_t, std::int64_t>{32, 8}, {1, 1}, {7, 5}, {1000, 1000}}) {
             CAPTURE(bw);
             CAPTURE(bh);
-            const field::pixel_block_coverage coverage = field::build_pixel_block_coverage(layout, bw, bh);
+            const cuda::pixel_block_coverage coverage = cuda::build_pixel_block_coverage(layout, bw, bh);
             CHECK(coverage.blocks_x == (layout.width + bw - 1) / bw);
             CHECK(coverage.blocks_y == (layout.height + bh - 1) / bh);
             check_coverage(layout, coverage);
@@ -89,7 +89,7 @@ TEST_CASE("coverage lists hold exactly the tiles that reach each block, in tile 
 
 TEST_CASE("one-pixel blocks list exactly the tiles that contain the pixel") {
     const tile::layout layout = checker_quadtree();
-    const auto coverage = field::build_pixel_block_coverage(layout, 1, 1);
+    const auto coverage = cuda::build_pixel_block_coverage(layout, 1, 1);
     for (std::int64_t y = 0; y < layout.height; ++y)
         for (std::int64_t x = 0; x < layout.width; ++x) {
             const std::int64_t b = coverage.block_of(x, y);
@@ -104,7 +104,7 @@ TEST_CASE("one-pixel blocks list exactly the tiles that contain the pixel") {
 
 TEST_CASE("blend tables hold each tile's rectangle and the blend plan's weights, value for value") {
     for (const tile::layout& layout : test_layouts())
-        for (tile::weight_kind kind : {tile::weight_kind::uniform, tile::weight_kind::gaussian, tile::weight_kind::smootherstep}) {
+        for (blend::weight_kind kind : {blend::weight_kind::uniform, blend::weight_kind::gaussian, blend::weight_kind::smootherstep}) {
             const field::blend_plan plan(layout, {kind, 0.02f});
             const cuda::blend_tables tables = cuda::build_blend_tables(layout, plan);
             CHECK(tables.width == layout.width);
@@ -129,8 +129,8 @@ TEST_CASE("blend tables hold each tile's rectangle and the blend plan's weights,
 
 TEST_CASE("coverage and blend tables reject what the kernels cannot index") {
     const tile::layout layout = fixtures::grid_layout(2, 2, 8, 0, {0.5});
-    CHECK_THROWS_WITH_AS(field::build_pixel_block_coverage(layout, 0, 8), "block_width = 0: must be > 0", invalid_argument);
-    CHECK_THROWS_WITH_AS(field::build_pixel_block_coverage(layout, 8, -1), "block_height = -1: must be > 0",
+    CHECK_THROWS_WITH_AS(cuda::build_pixel_block_coverage(layout, 0, 8), "block_width = 0: must be > 0", invalid_argument);
+    CHECK_THROWS_WITH_AS(cuda::build_pixel_block_coverage(layout, 8, -1), "block_height = -1: must be > 0",
                          invalid_argument);
     tile::layout huge;
     huge.width = 50000;

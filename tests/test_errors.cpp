@@ -165,7 +165,7 @@ TEST_CASE("NaN in the canvas state is found whether or not every tile reaches th
 
 TEST_CASE("NaN in the canvas state handed to the untiled canvas field") {
     auto model = half_model();
-    model::canvas_field f(model);
+    field::canvas_field f(model);
     host_tensor x(shape4{1, 2, 3, 3}, 0.25f), v(shape4{1, 2, 3, 3});
     x(0, 1, 2, 0) = not_a_number;
     CHECK_THROWS_WITH_AS(f(x.cview(), 0.5, v.view()),
@@ -178,7 +178,7 @@ TEST_CASE("a model that returns Inf through the untiled canvas field") {
         for (float& e : out.span()) e = 0.0f;
         out(0, 0, 1, 1) = infinity;
     });
-    model::canvas_field f(broken);
+    field::canvas_field f(broken);
     host_tensor x(shape4{1, 1, 2, 2}, 0.25f), v(shape4{1, 1, 2, 2});
     f.on_step(2, 0.5, 0.25);
     CHECK_THROWS_WITH_AS(f(x.cview(), 0.5, v.view()),

@@ -17,12 +17,9 @@
 #include <vector>
 
 #include "field_fixtures.hpp"
+#include "quadflow/field/canvas_field.hpp"
 #include "quadflow/field/tiled_field.hpp"
-#include "quadflow/tile/grid.hpp"
-#include "quadflow/tile/quadtree.hpp"
 #include "quadflow/metrics/metrics.hpp"
-#include "quadflow/model/canvas_field.hpp"
-#include "quadflow/model/gaussian.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
@@ -31,6 +28,9 @@
 #include "quadflow/sampler/sample.hpp"
 #include "quadflow/schedule/comfy.hpp"
 #include "quadflow/schedule/flux.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
+#include "quadflow/tile/grid.hpp"
+#include "quadflow/tile/quadtree.hpp"
 
 #include "counting_allocator.hpp"  // every operator new in this test program bumps `allocations`
 
@@ -48,10 +48,10 @@ std::vector<double> uniform_from(double start, int steps) {
     return s;
 }
 
-field::field_options options_for(const std::vector<double>& sigmas, tile::weight_kind weights = tile::weight_kind::gaussian,
+field::field_options options_for(const std::vector<double>& sigmas, blend::weight_kind weights = blend::weight_kind::gaussian,
                                  int batch = 4, schedule::strength_rule rule = schedule::strength_rule::diffusers) {
     field::field_options o;
-    o.weights = tile::weight_params{weights, 0.01f};
+    o.weights = blend::weight_params{weights, 0.01f};
     o.tile_batch_size = batch;
     o.sigmas = sigmas;
     o.strength_rule = rule;
@@ -63,7 +63,7 @@ template <class S, class P>
 host_tensor run_tiled(const tile::layout& layout, P policy, const std::vector<double>& sigmas, const host_tensor& original,
                       const host_tensor& noise, const host_tensor& target, double data_std,
                       field::field_options options, field::field_stats* stats = nullptr) {
-    model::gaussian_model model(target.cview(), data_std);
+    testing::gaussian_model model(target.cview(), data_std);
     options.sigmas = sigmas;
     field::tiled_field f(model, layout, original.shape(), policy, options, original.cview());
     host_tensor x(original.shape());
@@ -165,8 +165,8 @@ TEST_CASE("strength: a one-tile layout equals a plain img2img run of that streng
             const std::vector<double> tail(full.end() - static_cast<std::ptrdiff_t>(plain_sigmas.size()), full.end());
             REQUIRE(tail == plain_sigmas);
 
-            model::gaussian_model plain_model(in.target.cview(), 0.2);
-            model::canvas_field plain_field(plain_model);
+            testing::gaussian_model plain_model(in.target.cview(), 0.2);
+            field::canvas_field plain_field(plain_model);
             host_tensor plain(canvas);
             sampler::noised_original(in.original.cview(), in.noise.cview(), plain_sigmas.front(), plain.view());
             sampler::euler euler;
@@ -175,7 +175,7 @@ TEST_CASE("strength: a one-tile layout equals a plain img2img run of that streng
             field::field_stats stats;
             const host_tensor tiled =
                 run_tiled<sampler::euler>(one_tile(d), policy::strength{}, full, in.original, in.noise, in.target, 0.2,
-                                          options_for(full, tile::weight_kind::uniform, 4, rule), &stats);
+                                          options_for(full, blend::weight_kind::uniform, 4, rule), &stats);
             double worst = 0;
             for (std::int64_t i = 0; i < plain.numel(); ++i)
                 worst = std::max(worst, std::abs(double(plain.span()[i]) - tiled.span()[i]));
@@ -196,7 +196,7 @@ TEST_CASE("seams: overlap with Gaussian weights makes tile borders smoother than
             for (std::int64_t x = 0; x < 32; ++x) smooth(0, c, y, x) = 0.5f * std::sin(0.1f * x + 0.05f * y + c);
     fixtures::tile_mean_model model{smooth.cview()};
     const auto cores = grid_layout(4, 4, 8, 0, {1.0});
-    auto seam_with = [&](std::int64_t overlap, tile::weight_kind weights) {
+    auto seam_with = [&](std::int64_t overlap, blend::weight_kind weights) {
         field::tiled_field f(model, grid_layout(4, 4, 8, overlap, {1.0}), big, policy::scale{},
                              options_for(sigmas, weights));
         host_tensor x = noise;
@@ -204,9 +204,9 @@ TEST_CASE("seams: overlap with Gaussian weights makes tile borders smoother than
         sampler::sample(s, f, x.view(), sigmas);
         return metrics::seam_score(x.cview(), cores);
     };
-    const double hard = seam_with(0, tile::weight_kind::uniform);
-    const double gaussian = seam_with(4, tile::weight_kind::gaussian);
-    const double smooth_ramps = seam_with(4, tile::weight_kind::smootherstep);
+    const double hard = seam_with(0, blend::weight_kind::uniform);
+    const double gaussian = seam_with(4, blend::weight_kind::gaussian);
+    const double smooth_ramps = seam_with(4, blend::weight_kind::smootherstep);
     CAPTURE(hard);
     CAPTURE(gaussian);
     CAPTURE(smooth_ramps);
@@ -221,7 +221,7 @@ TEST_CASE("the same seed gives bit-identical output for any tile_batch_size") {
     const auto sigmas = schedule::flux(10, 512, 512);
     auto run = [&](int batch) {
         return run_tiled<sampler::heun>(wide, policy::strength{}, sigmas, in.original, in.noise, in.target, 0.3,
-                                        options_for(sigmas, tile::weight_kind::gaussian, batch));
+                                        options_for(sigmas, blend::weight_kind::gaussian, batch));
     };
     const host_tensor one = run(1);
     for (int batch : {2, 3, 8}) {
@@ -235,7 +235,7 @@ TEST_CASE("the output is bit-identical for any thread count and arena size") {
     const auto layout = grid_layout(4, 4, 4, 2, {0.2, 0.9, 0.5, 1.0});
     const auto sigmas = schedule::flux(10, 512, 512);
     auto run = [&](int threads, std::int64_t arena) {
-        auto o = options_for(sigmas, tile::weight_kind::gaussian, 3);
+        auto o = options_for(sigmas, blend::weight_kind::gaussian, 3);
         o.threads = threads;
         o.arena_elements = arena;
         return run_tiled<sampler::heun>(layout, policy::strength{}, sigmas, in.original, in.noise, in.target, 0.3, o);
@@ -254,8 +254,8 @@ TEST_CASE("DPM++ 2M with the mask policy is bit-identical for any batch size, th
     host_tensor mask(shape4{1, 1, 16, 16});
     for (std::int64_t i = 0; i < mask.numel(); ++i) mask.span()[i] = static_cast<float>((i * 37) % 101) / 100.0f;
     auto run = [&](int batch, int threads, std::int64_t arena) {
-        model::gaussian_model model(in.target.cview(), 0.25);
-        auto o = options_for(sigmas, tile::weight_kind::smootherstep, batch);
+        testing::gaussian_model model(in.target.cview(), 0.25);
+        auto o = options_for(sigmas, blend::weight_kind::smootherstep, batch);
         o.threads = threads;
         o.arena_elements = arena;
         field::tiled_field f(model, layout, canvas, policy::mask{}, o, in.original.cview(), mask.cview());
@@ -283,8 +283,8 @@ TEST_CASE("fields on several threads at once, sharing one layout, give the singl
     const auto sigmas = schedule::flux(8, 512, 512);
     // One model and one field per thread; the layout, original, noise and target are shared read-only.
     auto run = [&](host_tensor& out) {
-        model::gaussian_model model(in.target.cview(), 0.3);
-        field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas, tile::weight_kind::gaussian, 3),
+        testing::gaussian_model model(in.target.cview(), 0.3);
+        field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas, blend::weight_kind::gaussian, 3),
                              in.original.cview());
         out = host_tensor(canvas);
         sampler::noised_original(in.original.cview(), in.noise.cview(), sigmas.front(), out.view());
@@ -307,7 +307,7 @@ TEST_CASE("tiles that need no model output are not sent, and the calls saved are
     const auto sigmas = schedule::flux(20, 1024, 1024);
     field::field_stats stats;
     run_tiled<sampler::euler>(layout, policy::strength{}, sigmas, in.original, in.noise, in.target, 0.1,
-                              options_for(sigmas, tile::weight_kind::gaussian, 1), &stats);
+                              options_for(sigmas, blend::weight_kind::gaussian, 1), &stats);
     // diffusers rule, N = 20: d = 1 runs 20 steps, d = 0.25 runs 5 (start index 15).
     CHECK(stats.tiles_evaluated == 2 * 20 + 2 * 5);
     CHECK(stats.model_calls == stats.tiles_evaluated);
@@ -319,7 +319,7 @@ TEST_CASE("steady state allocates nothing per step") {
     const inputs in;
     const auto layout = grid_layout(4, 4, 4, 2, {0.3, 1.0});
     const auto sigmas = schedule::flux(10, 512, 512);
-    model::gaussian_model model(in.target.cview(), 0.2);
+    testing::gaussian_model model(in.target.cview(), 0.2);
     field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas), in.original.cview());
     host_tensor x = in.noise;
     sampler::heun s;
@@ -338,7 +338,7 @@ TEST_CASE("bad field input gets clear errors") {
     const inputs in;
     const auto layout = grid_layout(2, 2, 8, 0, {0.5});
     const auto sigmas = schedule::flux(4, 512, 512);
-    model::gaussian_model model(in.target.cview(), 0.2);
+    testing::gaussian_model model(in.target.cview(), 0.2);
 
     SUBCASE("a policy that needs an original, without one (txt2img)") {
         CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::strength{}, options_for(sigmas)),
@@ -439,10 +439,10 @@ TEST_CASE("blend plan and sum starts: normalised weights sum to 1, and each pixe
     layouts.push_back(mixed);
     for (const tile::layout& l : layouts) {
         CAPTURE(l.tiles.size());
-        const field::blend_plan plan(l, tile::weight_params{tile::weight_kind::gaussian, 0.01f});
+        const field::blend_plan plan(l, blend::weight_params{blend::weight_kind::gaussian, 0.01f});
         std::vector<double> weight_sum(static_cast<std::size_t>(l.width * l.height), 0.0);
         std::vector<std::int64_t> order;
-        for (const tile::tile_batch& g : tile::make_batches(l, 1 << 30)) order.insert(order.end(), g.tiles.begin(), g.tiles.end());
+        for (const blend::tile_batch& g : blend::make_batches(l, 1 << 30)) order.insert(order.end(), g.tiles.begin(), g.tiles.end());
         const field::sum_starts starts(l, order);
         std::vector<int> started(weight_sum.size(), 0);
         std::vector<char> reached(weight_sum.size(), 0);
@@ -516,7 +516,7 @@ struct affine_tile_model {
 /// w is the separable weight and v the policy's velocity on the model's prediction for the reflected tile.
 template <class Policy>
 host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const host_tensor& original, Policy policy,
-                            prediction::kind kind, double sigma, tile::weight_params weights) {
+                            prediction::kind kind, double sigma, blend::weight_params weights) {
     const shape4 s = x.shape();
     std::vector<double> sum(static_cast<std::size_t>(s.numel()), 0.0), weight(static_cast<std::size_t>(s.h * s.w), 0.0);
     for (const tile::tile& t : l.tiles) {
@@ -527,8 +527,8 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
         const bool model = policy.needs_model(ctx);
         for (std::int64_t y = std::max<std::int64_t>(t.padded.y, 0); y < std::min(t.padded.bottom(), s.h); ++y)
             for (std::int64_t px = std::max<std::int64_t>(t.padded.x, 0); px < std::min(t.padded.right(), s.w); ++px) {
-                const double w = double(tile::axis_weight(weights, y - t.padded.y, t.padded.h, t.overlap_top(), t.overlap_bottom())) *
-                                 double(tile::axis_weight(weights, px - t.padded.x, t.padded.w, t.overlap_left(), t.overlap_right()));
+                const double w = double(blend::axis_weight(weights, y - t.padded.y, t.padded.h, t.overlap_top(), t.overlap_bottom())) *
+                                 double(blend::axis_weight(weights, px - t.padded.x, t.padded.w, t.overlap_left(), t.overlap_right()));
                 weight[static_cast<std::size_t>(y * s.w + px)] += w;
                 for (std::int64_t c = 0; c < s.c; ++c) {
                     const float in = x(0, c, y, px);  // the tile's input at an in-canvas pixel is x there
@@ -567,7 +567,7 @@ TEST_CASE("one evaluation equals the blend's definition, for every layout, polic
     for (tile::layout& l : layouts)
         for (tile::tile& t : l.tiles) t.denoise = 0.1 + 0.8 * double((t.id * 7) % 10) / 9.0;
     const double sigma = 0.6;
-    const auto weights = tile::weight_params{tile::weight_kind::gaussian, 0.01f};
+    const auto weights = blend::weight_params{blend::weight_kind::gaussian, 0.01f};
     for (const tile::layout& l : layouts) {
         CAPTURE(l.tiles.size());
         const shape4 shape{1, 3, l.height, l.width};

@@ -10,9 +10,9 @@
 
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
+#include "quadflow/policy/strength_map.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
-#include "quadflow/tile/strength_map.hpp"
 #include "image_fixtures.hpp"
 
 using quadflow::host_tensor;
@@ -61,7 +61,7 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
     CHECK(model.height == fine.height);
     CHECK(model.latent_scale == fine.latent_scale);
     std::vector<int> owners(static_cast<std::size_t>(model.width * model.height), 0);
-    const host_tensor painted = paint_strength_map(fine);
+    const host_tensor painted = quadflow::policy::paint_strength_map(fine);
     const std::int64_t s = model.latent_scale;
     for (const tile& t : model.tiles) {
         CAPTURE(to_string(t.core));
@@ -247,7 +247,7 @@ TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees m
     CHECK(result.report.smallest_tile_side >= 64);
     check_model_tiles(result.layout, result.model_layout, *s.model_tiles);
     // Pixels of strength 0 in the fine tree's map stay the original.
-    const host_tensor painted = paint_strength_map(result.layout);
+    const host_tensor painted = quadflow::policy::paint_strength_map(result.layout);
     int kept = 0, worst = 0;
     for (std::int64_t y = 0; y < result.layout.height; ++y)
         for (std::int64_t x = 0; x < result.layout.width; ++x) {

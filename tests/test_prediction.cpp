@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "quadflow/model/gaussian.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/prediction/prediction.hpp"
 
 using namespace quadflow;
@@ -57,12 +57,12 @@ TEST_CASE("the Gaussian model's velocity is exact along its ODE solution") {
     for (double sigma : {0.9, 0.5, 0.1}) {
         const double h = 1e-6;
         const double derivative =
-            (model::gaussian_solution(n, sigma + h, mu, s) - model::gaussian_solution(n, sigma - h, mu, s)) / (2 * h);
-        const double x = model::gaussian_solution(n, sigma, mu, s);
-        CHECK(model::gaussian_velocity(x, sigma, mu, s) == doctest::Approx(derivative).epsilon(1e-7));
+            (testing::gaussian_solution(n, sigma + h, mu, s) - testing::gaussian_solution(n, sigma - h, mu, s)) / (2 * h);
+        const double x = testing::gaussian_solution(n, sigma, mu, s);
+        CHECK(testing::gaussian_velocity(x, sigma, mu, s) == doctest::Approx(derivative).epsilon(1e-7));
     }
     // s = 0: a point target, the velocity lands exactly on mu.
-    CHECK(model::gaussian_posterior_mean(0.123, 0.4, 0.8, 0.0) == doctest::Approx(0.8));
+    CHECK(testing::gaussian_posterior_mean(0.123, 0.4, 0.8, 0.0) == doctest::Approx(0.8));
 }
 
 TEST_CASE("to_string of a value outside the enum throws, as every to_string does") {

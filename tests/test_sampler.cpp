@@ -4,12 +4,12 @@
 #include <cmath>
 #include <vector>
 
-#include "quadflow/model/canvas_field.hpp"
-#include "quadflow/model/gaussian.hpp"
+#include "quadflow/field/canvas_field.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/sample.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 
@@ -21,8 +21,8 @@ const std::vector<double> flux_4_steps = {1.0, 0.9045307667386396, 0.75951091694
 template <class S>
 double toy_endpoint(const std::vector<double>& sigmas, double data_std, double x1) {
     host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
-    model::gaussian_model toy(target.cview(), data_std);
-    model::canvas_field field(toy);
+    testing::gaussian_model toy(target.cview(), data_std);
+    field::canvas_field field(toy);
     host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(x1));
     S s;
     sampler::sample(s, field, x.view(), sigmas);
@@ -63,10 +63,10 @@ TEST_CASE("a constant velocity field is integrated exactly by every sampler") {
 }
 
 TEST_CASE("samplers converge to the exact ODE solution, Heun and DPM++ 2M faster than Euler") {
-    const double exact = model::gaussian_solution(1.0, 0.0, 0.0, 0.5);  // = 0.5
+    const double exact = testing::gaussian_solution(1.0, 0.0, 0.0, 0.5);  // = 0.5
     CHECK(exact == doctest::Approx(0.5));
     // Avoid the stiff start at sigma = 1 by sampling from the exact state at sigma = 0.9.
-    const double start = model::gaussian_solution(1.0, 0.9, 0.0, 0.5);
+    const double start = testing::gaussian_solution(1.0, 0.9, 0.0, 0.5);
     double previous_euler = 1e9;
     for (int steps : {8, 16, 32}) {
         const auto sigmas = uniform_schedule(steps, 0.9);
@@ -111,7 +111,7 @@ TEST_CASE("the step index reaches the model through on_step, for Heun's correcto
                                      steps.push_back(r.step);
                                      out(0, 0, 0, 0) = 0.0f;
                                  });
-    model::canvas_field field(spy);
+    field::canvas_field field(spy);
     sampler::heun s;
     sampler::sample(s, field, x.view(), uniform_schedule(3));
     CHECK(steps == std::vector<int>{0, 0, 1, 1, 2});

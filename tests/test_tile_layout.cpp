@@ -8,11 +8,14 @@
 #include <utility>
 #include <vector>
 
+#include "quadflow/blend/batching.hpp"
+#include "quadflow/blend/weights.hpp"
 #include "quadflow/tile/tile.hpp"
 
 using quadflow::invalid_argument;
 using quadflow::rect;
 using namespace quadflow::tile;
+using namespace quadflow::blend;
 
 namespace {
 

@@ -42,7 +42,7 @@ namespace {
 
 using namespace quadflow;
 constexpr shape4 latent_shape{1, 16, 512, 512};
-constexpr tile::weight_params gaussian_weights{tile::weight_kind::gaussian, 0.01f};
+constexpr blend::weight_params gaussian_weights{blend::weight_kind::gaussian, 0.01f};
 
 const tile::layout& demo_quadtree() {
     static const tile::layout layout = [] {
@@ -146,7 +146,7 @@ struct blend_fixture {
             preserving = preserving || l.preserve != 0.0f;
             if (sent)
                 model_bytes += 4.0 * double(latent_shape.c *
-                                            field::clipped_to_canvas(tl.padded, layout.width, layout.height).area());
+                                            cuda::clipped_to_canvas(tl.padded, layout.width, layout.height).area());
             slots += tl.padded.area() * latent_shape.c;
         }
         steps = cuda::device_buffer<cuda::tile_step>(host_steps.size());

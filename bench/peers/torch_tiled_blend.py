@@ -1,7 +1,7 @@
 """Tiled accumulate + normalise in PyTorch, the way the Python tiled-diffusion extensions do it.
 
 Per evaluation, for each batch of tiles (tiles of one padded shape, at most `tile_batch_size` per batch, shape
-groups in order of first appearance, as quadflow::tile::make_batches and the C++ field form them):
+groups in order of first appearance, as quadflow::blend::make_batches and the C++ field form them):
 slice x[:, :, y0:y1, x0:x1] (reflection padding where the padded tile leaves the canvas, as the seed system's
 extract_tile_with_padding does), torch.cat the batch, call the model, then per tile
 
@@ -10,7 +10,7 @@ extract_tile_with_padding does), torch.cat the batch, call the model, then per t
   * ``mixture``: buffer[..., slice] += out * (w * rescale[..., slice]) with rescale = 1 / (summed weights)
     computed once per layout (ComfyUI-TiledDiffusion's MixtureOfDiffusers.__call__).
 
-Weights: quadflow's gaussian_axis_weight (include/quadflow/tile/weights.hpp) in float32, each axis over its own
+Weights: quadflow's gaussian_axis_weight (include/quadflow/blend/weights.hpp) in float32, each axis over its own
 extent: exp(-(i - (W - 1) / 2)^2 / (2 * 0.01 * W^2)), floored at 1e-18, product of the row and column factors.
 Buffers are allocated once and zeroed per evaluation (ComfyUI's reset_buffer); weight tensors are cached per
 tile shape. Only torch and the standard library are used.
@@ -68,7 +68,7 @@ def read_layout(path: str, rectangles: str, overlap_px: int = 0, latent_scale: i
 
 
 def gaussian_axis_weight(extent: int, variance: float = 0.01) -> torch.Tensor:
-    """quadflow::tile::gaussian_axis_weight for i in [0, extent), in float32 with the C++ operation order."""
+    """quadflow::blend::gaussian_axis_weight for i in [0, extent), in float32 with the C++ operation order."""
     i = torch.arange(extent, dtype=torch.float32)
     w = torch.tensor(float(extent), dtype=torch.float32)
     d = i - torch.tensor(0.5, dtype=torch.float32) * (w - 1.0)
@@ -84,7 +84,7 @@ def tile_weights(w: int, h: int) -> torch.Tensor:
 
 def shape_batches(layout: Layout, tile_batch_size: int) -> list[list[int]]:
     """Tile indices grouped by padded shape (groups in order of first appearance, tiles in index order), each
-    group cut into batches of at most tile_batch_size: quadflow::tile::make_batches."""
+    group cut into batches of at most tile_batch_size: quadflow::blend::make_batches."""
     groups: dict[tuple[int, int], list[int]] = {}
     for index, r in enumerate(layout.padded):
         groups.setdefault((r.w, r.h), []).append(index)

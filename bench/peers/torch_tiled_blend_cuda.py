@@ -4,7 +4,7 @@
 The peer of bench/cuda/bench_cuda_blend.cu's `blend_fused_plain`: the same layout (the JSON that
 `bench_cuda_blend --layout_json=PATH` writes: padded rectangles in latent px), the same model outputs (slot
 element i of the tiles' outputs, tiles in index order, each C x h x w over its whole padded rectangle, is
-((i * 2654435761) mod 1000) / 1000 - 0.5), Gaussian weights (quadflow::tile::gaussian_axis_weight: per axis
+((i * 2654435761) mod 1000) / 1000 - 0.5), Gaussian weights (quadflow::blend::gaussian_axis_weight: per axis
 exp(-(i - (W - 1) / 2)^2 / (2 * variance * W^2)) floored at 1e-18, product of the row and column factors), and
 per tile, as MultiDiffusion / Mixture of Diffusers implementations loop over their views:
 
@@ -33,7 +33,7 @@ MIN_AXIS_WEIGHT = 1e-18
 
 
 def gaussian_axis_weight(extent: int, variance: float, device) -> torch.Tensor:
-    """quadflow::tile::gaussian_axis_weight for i in [0, extent), float32, the C++ operation order."""
+    """quadflow::blend::gaussian_axis_weight for i in [0, extent), float32, the C++ operation order."""
     i = torch.arange(extent, dtype=torch.float32, device=device)
     w = torch.tensor(float(extent), dtype=torch.float32, device=device)
     d = i - 0.5 * (w - 1.0)

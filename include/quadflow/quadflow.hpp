@@ -1,18 +1,20 @@
-// quadflow, everything host-side: tensors, conventions, schedules, samplers, noise, models, tiles, policies, the tiled field.
+// quadflow, everything host-side: tensors, conventions, schedules, samplers, noise, models, tiles, blending, policies, the fields (test doubles: quadflow/testing/).
 #pragma once
 
+#include "quadflow/blend/batching.hpp"
+#include "quadflow/blend/weights.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
+#include "quadflow/field/canvas_field.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
-#include "quadflow/model/canvas_field.hpp"
 #include "quadflow/model/concepts.hpp"
-#include "quadflow/model/gaussian.hpp"
 #include "quadflow/model/latent_denoiser.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
 #include "quadflow/policy/policies.hpp"
+#include "quadflow/policy/strength_map.hpp"
 #include "quadflow/prediction/prediction.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"

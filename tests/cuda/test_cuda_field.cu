@@ -30,15 +30,15 @@
 #include "quadflow/cuda/device_tensor.cuh"
 #include "quadflow/cuda/error.cuh"
 #include "quadflow/cuda/euler.cuh"
-#include "quadflow/cuda/gaussian_model.cuh"
 #include "quadflow/field/blend_plan.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
-#include "quadflow/model/gaussian.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/sampler/euler_math.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/schedule/flux.hpp"
+#include "quadflow/testing/gaussian_model.cuh"
+#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/image.hpp"
 #include "quadflow/tile/quadtree.hpp"
@@ -110,9 +110,9 @@ tile::layout synthetic_quadtree() {
     return tile::build_quadtree(tile::packed_rgb_view(image.data(), 512, 384), o);
 }
 
-field::field_options options_for(const std::vector<double>& sigmas, tile::weight_kind weights, int batch = 3) {
+field::field_options options_for(const std::vector<double>& sigmas, blend::weight_kind weights, int batch = 3) {
     field::field_options o;
-    o.weights = tile::weight_params{weights, 0.01f};
+    o.weights = blend::weight_params{weights, 0.01f};
     o.tile_batch_size = batch;
     o.sigmas = sigmas;
     return o;
@@ -148,12 +148,12 @@ struct canvas_inputs {
           target(wavy(shape4{1, canvas.c, canvas.h, canvas.w}, 0.8f, 2.9f)) {}
 };
 
-/// A device model that runs model::gaussian_model on host copies of its batch: its predictions are the CPU
+/// A device model that runs testing::gaussian_model on host copies of its batch: its predictions are the CPU
 /// model's bit for bit (a device kernel may contract a * b + c into an FMA), so a comparison of the two
 /// fields measures the fields alone.
 class host_forwarding_model {
 public:
-    explicit host_forwarding_model(model::gaussian_model& cpu) : cpu_(&cpu) {}
+    explicit host_forwarding_model(testing::gaussian_model& cpu) : cpu_(&cpu) {}
     prediction::kind prediction_kind() const { return cpu_->prediction_kind(); }
     void operator()(const model::batch_request& request, mutable_view out, cudaStream_t stream) {
         host_tensor x(request.x.shape()), prediction(out.shape());
@@ -167,7 +167,7 @@ public:
     }
 
 private:
-    model::gaussian_model* cpu_;
+    testing::gaussian_model* cpu_;
 };
 static_assert(cuda::device_tile_model<host_forwarding_model>);
 
@@ -192,7 +192,7 @@ double parity_bound(const tile::layout& layout) {
 
 /// Evaluates the CPU and the CUDA field at three steps of a schedule and compares the velocities and stats.
 template <class P>
-void check_parity(const tile::layout& layout, tile::weight_kind weights, P policy, prediction::kind kind) {
+void check_parity(const tile::layout& layout, blend::weight_kind weights, P policy, prediction::kind kind) {
     const shape4 canvas{2, 5, layout.height, layout.width};
     const canvas_inputs in(canvas);
     const bool masked = std::string_view(P::name) == "mask";
@@ -200,13 +200,13 @@ void check_parity(const tile::layout& layout, tile::weight_kind weights, P polic
     const std::vector<double> sigmas = schedule::flux(12, 512, 512);
     const field::field_options options = options_for(sigmas, weights);
 
-    model::gaussian_model cpu_model(in.target.cview(), 0.3, kind);
+    testing::gaussian_model cpu_model(in.target.cview(), 0.3, kind);
     field::tiled_field cpu(cpu_model, layout, canvas, policy, options, in.original.cview(),
                            masked ? strengths.cview() : const_view{});
 
     test_stream stream;
     const cuda::device_tensor original(in.original, stream), mask(strengths, stream);
-    model::gaussian_model forwarded(in.target.cview(), 0.3, kind);
+    testing::gaussian_model forwarded(in.target.cview(), 0.3, kind);
     host_forwarding_model gpu_model(forwarded);
     cuda::device_tiled_field gpu(gpu_model, layout, canvas, policy, options, stream, original.cview(),
                                  masked ? mask.cview() : const_view{});
@@ -238,7 +238,7 @@ host_tensor run_device(const tile::layout& layout, P policy, const std::vector<d
                        shape4 canvas, field::field_options options, field::field_stats* stats = nullptr) {
     test_stream stream;
     const cuda::device_tensor original(in.original, stream), noise(in.noise, stream), target(in.target, stream);
-    cuda::gaussian_model model(target.cview(), 0.1, prediction::kind::denoised);
+    testing::device_gaussian_model model(target.cview(), 0.1, prediction::kind::denoised);
     cuda::device_tiled_field field(model, layout, canvas, policy, options, stream, original.cview());
     cuda::device_tensor x(canvas);
     cuda::noised_original(original.data(), noise.data(), x.numel(), sigmas.front(), x.data(), stream);
@@ -252,7 +252,7 @@ host_tensor run_device(const tile::layout& layout, P policy, const std::vector<d
 template <class P>
 host_tensor run_host(const tile::layout& layout, P policy, const std::vector<double>& sigmas, const canvas_inputs& in,
                      shape4 canvas, const field::field_options& options) {
-    model::gaussian_model model(in.target.cview(), 0.1, prediction::kind::denoised);
+    testing::gaussian_model model(in.target.cview(), 0.1, prediction::kind::denoised);
     field::tiled_field field(model, layout, canvas, policy, options, in.original.cview());
     host_tensor x(canvas), v(canvas);
     sampler::noised_original(in.original.cview(), in.noise.cview(), sigmas.front(), x.view());
@@ -309,7 +309,7 @@ TEST_SUITE("host") {
 
     TEST_CASE("the test layouts give blend tables that hold the blend plan's weights") {
         for (const tile::layout& layout : {random_grid(1), synthetic_quadtree()}) {
-            const field::blend_plan plan(layout, {tile::weight_kind::gaussian, 0.01f});
+            const field::blend_plan plan(layout, {blend::weight_kind::gaussian, 0.01f});
             const cuda::blend_tables tables = cuda::build_blend_tables(layout, plan);
             REQUIRE(tables.tiles.size() == layout.tiles.size());
             for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
@@ -325,7 +325,7 @@ TEST_SUITE("host") {
         // The dense grid reaches the kernel's multi-window and multi-flush paths.
         const tile::layout dense = dense_grid();
         const cuda::blend_tables dense_tables =
-            cuda::build_blend_tables(dense, field::blend_plan(dense, {tile::weight_kind::gaussian, 0.01f}));
+            cuda::build_blend_tables(dense, field::blend_plan(dense, {blend::weight_kind::gaussian, 0.01f}));
         std::int32_t longest_list = 0;
         for (std::size_t b = 0; b + 1 < dense_tables.coverage.offsets.size(); ++b)
             longest_list = std::max(longest_list, dense_tables.coverage.offsets[b + 1] - dense_tables.coverage.offsets[b]);
@@ -349,15 +349,15 @@ TEST_SUITE("host") {
 TEST_SUITE("device") {
     TEST_CASE("the CUDA field equals the CPU field for every policy, weight kind and prediction kind") {
         const std::vector<tile::layout> layouts{random_grid(3), synthetic_quadtree(), dense_grid()};
-        const tile::weight_kind weight_kinds[] = {tile::weight_kind::uniform, tile::weight_kind::gaussian,
-                                                  tile::weight_kind::smootherstep};
+        const blend::weight_kind weight_kinds[] = {blend::weight_kind::uniform, blend::weight_kind::gaussian,
+                                                  blend::weight_kind::smootherstep};
         const prediction::kind kinds[] = {prediction::kind::flow_velocity, prediction::kind::denoised,
                                           prediction::kind::seed_velocity, prediction::kind::epsilon};
         int combination = 0;
         for (std::size_t l = 0; l < layouts.size(); ++l)
-            for (tile::weight_kind weights : weight_kinds) {
+            for (blend::weight_kind weights : weight_kinds) {
                 CAPTURE(l);
-                CAPTURE(tile::to_string(weights));
+                CAPTURE(blend::to_string(weights));
                 auto check = [&](auto policy, const char* name) {
                     const prediction::kind kind = kinds[combination++ % 4];
                     const std::string policy_name = name;
@@ -376,7 +376,7 @@ TEST_SUITE("device") {
             }
     }
 
-    TEST_CASE("cuda::gaussian_model predicts what model::gaussian_model predicts") {
+    TEST_CASE("testing::device_gaussian_model predicts what testing::gaussian_model predicts") {
         const tile::layout layout = synthetic_quadtree();
         const shape4 canvas{1, 3, layout.height, layout.width};
         const canvas_inputs in(canvas);
@@ -397,15 +397,15 @@ TEST_SUITE("device") {
         for (prediction::kind kind : {prediction::kind::flow_velocity, prediction::kind::denoised,
                                       prediction::kind::seed_velocity, prediction::kind::epsilon}) {
             CAPTURE(prediction::to_string(kind));
-            model::gaussian_model cpu(in.target.cview(), 0.3, kind);
-            cuda::gaussian_model gpu(target.cview(), 0.3, kind);
+            testing::gaussian_model cpu(in.target.cview(), 0.3, kind);
+            testing::device_gaussian_model gpu(target.cview(), 0.3, kind);
             host_tensor expected(batch);
             cuda::device_tensor predicted(batch);
             cpu(model::batch_request{x.cview(), 0.4, 3, tiles}, expected.view());
             gpu(model::batch_request{x_device.cview(), 0.4, 3, tiles}, predicted.view(), stream);
             CHECK(relative_difference(predicted.download(stream), expected) <= 1e-6);
         }
-        CHECK(cuda::gaussian_model(target.cview(), 0.3).prediction_kind() == prediction::kind::flow_velocity);
+        CHECK(testing::device_gaussian_model(target.cview(), 0.3).prediction_kind() == prediction::kind::flow_velocity);
     }
 
     TEST_CASE("exact preservation stays exact after a device Euler run, and the run matches the CPU one") {
@@ -414,7 +414,7 @@ TEST_SUITE("device") {
         auto check_all = [&](const tile::layout& layout, shape4 canvas, auto policy, const char* name) {
             CAPTURE(name);
             const canvas_inputs in(canvas);
-            const field::field_options options = options_for(sigmas, tile::weight_kind::gaussian);
+            const field::field_options options = options_for(sigmas, blend::weight_kind::gaussian);
             const host_tensor device = run_device(layout, policy, sigmas, in, canvas, options);
             CHECK(error_where_only(device, in.original, layout, preserved) <= 1e-5);
             const host_tensor host = run_host(layout, policy, sigmas, in, canvas, options);
@@ -443,7 +443,7 @@ TEST_SUITE("device") {
         const std::vector<double> sigmas = schedule::flux(10, 512, 512);
         auto run = [&](int batch) {
             return run_device(layout, policy::strength{}, sigmas, in, canvas,
-                              options_for(sigmas, tile::weight_kind::gaussian, batch));
+                              options_for(sigmas, blend::weight_kind::gaussian, batch));
         };
         const host_tensor reference = run(4);
         CHECK(same_bits(reference, run(4)));
@@ -461,9 +461,9 @@ TEST_SUITE("device") {
         test_stream stream;
         const cuda::device_tensor original(in.original, stream), target(in.target, stream);
         cuda::device_tensor x(in.noise, stream);
-        cuda::gaussian_model model(target.cview(), 0.2);
+        testing::device_gaussian_model model(target.cview(), 0.2);
         cuda::device_tiled_field field(model, layout, canvas, policy::strength{},
-                                       options_for(sigmas, tile::weight_kind::gaussian), stream, original.cview());
+                                       options_for(sigmas, blend::weight_kind::gaussian), stream, original.cview());
         cuda::euler euler(stream);
         euler.reset(canvas);
         field.on_step(0, sigmas[0], sigmas[1]);
@@ -502,10 +502,10 @@ TEST_SUITE("device") {
         constexpr shape4 canvas{1, 3, 16, 16};
         const canvas_inputs in(canvas);
         const std::vector<double> sigmas = schedule::flux(4, 512, 512);
-        const field::field_options options = options_for(sigmas, tile::weight_kind::gaussian);
+        const field::field_options options = options_for(sigmas, blend::weight_kind::gaussian);
         test_stream stream;
         const cuda::device_tensor original(in.original, stream), target(in.target, stream);
-        cuda::gaussian_model model(target.cview(), 0.2);
+        testing::device_gaussian_model model(target.cview(), 0.2);
 
         SUBCASE("a model that returns NaN names the tile and the step") {
             auto broken = cuda::make_device_model(

@@ -1,4 +1,4 @@
-// quadflow finiteness checks: a vectorisable OR-reduction over float bits, then the first offender for the message.
+// quadflow finiteness checks: one NaN/Inf bit test (host and device), a vectorisable OR over it, the first offender for messages.
 #pragma once
 
 #include <bit>
@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "quadflow/core/config.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/tensor.hpp"
 
@@ -14,11 +15,21 @@ namespace quadflow {
 
 namespace detail {
 
+/// 1 when `v` is NaN or infinite (its exponent bits all ones), else 0: a branch-free bit test, so that loops can
+/// OR it over many values (compilers vectorise them). The CPU field, the CUDA kernels and the checks below use it.
+QUADFLOW_HOST_DEVICE inline std::uint32_t non_finite_bit(float v) {
+    constexpr std::uint32_t exponent = 0x7f800000u;
+#if defined(__CUDA_ARCH__)
+    return (__float_as_uint(v) & exponent) == exponent;
+#else
+    return (std::bit_cast<std::uint32_t>(v) & exponent) == exponent;
+#endif
+}
+
 /// Whether any of `count` floats is NaN or infinite: one OR over exponent bit tests, which compilers vectorise.
 inline bool any_non_finite(const float* values, std::int64_t count) {
-    constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
     std::uint32_t found = 0;
-    for (std::int64_t i = 0; i < count; ++i) found |= (std::bit_cast<std::uint32_t>(values[i]) & exponent) == exponent;
+    for (std::int64_t i = 0; i < count; ++i) found |= non_finite_bit(values[i]);
     return found != 0;
 }
 

@@ -3,10 +3,10 @@
 // Built once per layout from a field::blend_plan, so the device blend uses the CPU field's own weight factors
 // and reciprocal weight sums, value for value:
 //   tiles               one device_tile per layout tile: padded rectangle, offsets of its row and column factors
-//   axis_weights        every tile's padded.h row factors then padded.w column factors (tile::axis_weight)
+//   axis_weights        every tile's padded.h row factors then padded.w column factors (blend::axis_weight)
 //   inverse_weight_sum  1 / (sum of covering weights) per canvas pixel, row-major
 //   coverage            per block of blend_block_width x blend_block_height pixels, the covering tiles in index
-//                       order (field::pixel_block_coverage); one CUDA thread block blends one pixel block
+//                       order (cuda::pixel_block_coverage); one CUDA thread block blends one pixel block
 // Per evaluation the field adds one tile_step per tile (where its model output sits and its linear velocity).
 #pragma once
 
@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "quadflow/core/error.hpp"
+#include "quadflow/cuda/coverage.hpp"
 #include "quadflow/field/blend_plan.hpp"
-#include "quadflow/field/coverage.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/tile/layout.hpp"
 
@@ -46,7 +46,7 @@ struct blend_tables {
     std::vector<device_tile> tiles;
     std::vector<float> axis_weights;
     std::vector<float> inverse_weight_sum;
-    field::pixel_block_coverage coverage;
+    cuda::pixel_block_coverage coverage;
 };
 
 /// The tables of `layout` blended with `plan` (built for that layout). Throws invalid_argument when the
@@ -75,7 +75,7 @@ inline blend_tables build_blend_tables(const tile::layout& layout, const field::
         tables.tiles.push_back(d);
     }
     tables.inverse_weight_sum = plan.inverse_weight_sum();
-    tables.coverage = field::build_pixel_block_coverage(layout, blend_block_width, blend_block_height);
+    tables.coverage = cuda::build_pixel_block_coverage(layout, blend_block_width, blend_block_height);
     return tables;
 }
 

@@ -2,18 +2,20 @@
 //
 // Per evaluation, all enqueued on the user's stream (sigma convention, v = dx/dsigma = noise - x0):
 //   1. on the host: each tile's policy context and whether it needs the model; tiles that do get slots in
-//      the batch buffers, grouped by padded shape (tile::make_batches order) into model batches; the
-//      per-tile table (slot, linear velocity or context) goes to the device through a pinned buffer
-//      allocated once (one cudaMemcpyAsync);
+//      the batch buffers, in model batches of equal padded shape in rank order (field::batch_plan, the CPU
+//      field's planner, with an unbounded arena); the per-tile table (slot, linear velocity or context) goes
+//      to the device through a pinned buffer allocated once (one cudaMemcpyAsync);
 //   2. per image: gather the tiles that need the model (mirror reflection outside the canvas), call the
 //      model per batch with device views and the stream, then one fused blend over all tiles of the
-//      layout (prediction -> flow velocity, NaN/Inf check, policy, weights, normalisation; kernels.cuh);
+//      layout (prediction -> flow velocity, NaN/Inf check, policy, weights, normalisation; kernels/blend.cuh);
 //   3. the evaluation waits for its finiteness record (a few bytes) and throws model_error naming the
 //      tile, channel, pixel and step of the first non-finite model velocity.
 // Differences from field::tiled_field: device buffers hold every tile at once (options.arena_elements and
-// options.threads do not apply), and each pixel sums its tiles in tile index order (the CPU field sums
-// tiles without a model call first), so results match the CPU field to float rounding, and match
-// themselves bit for bit for any tile_batch_size. Nothing is allocated after construction.
+// options.threads do not apply), and the blend sums differently: each pixel adds w * v of its covering tiles
+// in tile index order (the coverage lists' order) and multiplies the sum by 1 / (sum of weights) at the end,
+// where the CPU field adds (w / sum of weights) * v tile by tile in rank order (padded-shape group, then tile
+// index). So results match the CPU field to float rounding, and match themselves bit for bit for any
+// tile_batch_size. Nothing is allocated after construction.
 #pragma once
 #ifndef __CUDACC__
 #error "quadflow/cuda/device_field.cuh needs nvcc"
@@ -25,7 +27,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,20 +35,22 @@
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
+#include "quadflow/cuda/blend_arguments.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
 #include "quadflow/cuda/device_model.cuh"
 #include "quadflow/cuda/device_tables.cuh"
 #include "quadflow/cuda/error.cuh"
-#include "quadflow/cuda/kernels.cuh"
+#include "quadflow/cuda/launch.cuh"
 #include "quadflow/cuda/memory.cuh"
+#include "quadflow/field/batch_plan.hpp"
 #include "quadflow/field/blend_plan.hpp"
-#include "quadflow/field/tiled_field.hpp"
+#include "quadflow/field/field_inputs.hpp"
+#include "quadflow/field/options.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/prediction/prediction.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
-#include "quadflow/tile/batching.hpp"
 #include "quadflow/tile/layout.hpp"
 
 namespace quadflow::cuda {
@@ -143,8 +146,8 @@ public:
             const float* xn = x.data() + n * image_elements;
             gather_tiles(xn, canvas_.w, canvas_.h, canvas_.c, tables_.tiles(), device_steps(), device_placed(), placed_,
                          input_.data(), stream_);
-            for (const batch& b : batches_) call_model(b, sigma, n);
-            stats_.calls_saved += full_batches_ - static_cast<std::int64_t>(batches_.size());
+            for (const batch& b : batch_plan_.batches()) call_model(b, sigma, n);
+            stats_.calls_saved += batch_plan_.full_batches() - static_cast<std::int64_t>(batch_plan_.batches().size());
             const bool reads_state = kind != prediction::kind::flow_velocity || preserving || !linear;
             blend.x = reads_state ? xn : nullptr;
             blend.original = (preserving || !linear) && original_.data() ? original_.data() + n * image_elements : nullptr;
@@ -170,19 +173,14 @@ public:
     const tile::layout& layout() const { return layout_; }
     cudaStream_t stream() const { return stream_; }
     /// Model batches one evaluation makes per image when every tile needs the model.
-    std::int64_t full_batches() const { return full_batches_; }
+    std::int64_t full_batches() const { return batch_plan_.full_batches(); }
     /// Device memory the field holds, in bytes (batch buffers, tables).
     std::int64_t device_bytes() const {
         return static_cast<std::int64_t>(input_.bytes() + output_.bytes() + step_tables_.bytes()) + tables_.bytes();
     }
 
 private:
-    struct batch {
-        std::int64_t group = 0;
-        std::int64_t first = 0;  ///< into the placed tiles
-        std::int64_t count = 0;
-        std::int64_t offset = 0;  ///< element offset into the batch buffers
-    };
+    using batch = field::batch_plan::batch;  ///< offset: element offset into the batch buffers
 
     /// Checks the inputs as field::tiled_field does (on host copies); returns the strength map's values.
     std::vector<float> check_inputs() {
@@ -207,21 +205,14 @@ private:
     }
 
     void prepare_groups() {
-        groups_ = tile::make_batches(layout_, std::numeric_limits<int>::max());
-        std::int64_t elements = 0;
-        full_batches_ = 0;
-        for (const tile::tile_batch& g : groups_) {
-            const auto count = static_cast<std::int64_t>(g.tiles.size());
-            require(g.width * g.height * canvas_.c < max_tile_elements, "tile elements",
-                    g.width * g.height * canvas_.c, "must be < 2^40");
-            elements += count * g.width * g.height * canvas_.c;
-            full_batches_ += (count + options_.tile_batch_size - 1) / options_.tile_batch_size;
-        }
-        input_ = device_buffer<float>(static_cast<std::size_t>(elements));
-        output_ = device_buffer<float>(static_cast<std::size_t>(elements));
+        batch_plan_ = field::batch_plan(layout_, canvas_.c, options_.tile_batch_size);
+        for (const blend::tile_batch& g : batch_plan_.groups())
+            require(g.width * g.height * canvas_.c < max_tile_elements, "tile elements", g.width * g.height * canvas_.c,
+                    "must be < 2^40");
+        input_ = device_buffer<float>(static_cast<std::size_t>(batch_plan_.arena_capacity()));
+        output_ = device_buffer<float>(static_cast<std::size_t>(batch_plan_.arena_capacity()));
         contexts_.resize(plans_.size());
         batch_infos_.assign(plans_.size(), model::tile_info{});
-        batches_.reserve(static_cast<std::size_t>(full_batches_));
     }
 
     /// One pinned and one device allocation hold the per-evaluation tables: tile_step per tile, then
@@ -260,28 +251,12 @@ private:
     bool plan_tiles(double sigma) {
         tile_step* steps = pinned_steps();
         std::int32_t* placed = pinned_placed();
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
-            contexts_[t] = context(t, sigma);
-            steps[t].slot = -1;
-        }
-        batches_.clear();
-        std::int64_t offset = 0, count = 0;
-        for (std::size_t g = 0; g < groups_.size(); ++g) {
-            const tile::tile_batch& group = groups_[g];
-            const std::int64_t elements = group.width * group.height * canvas_.c;
-            for (std::int64_t t : group.tiles) {
-                const auto ti = static_cast<std::size_t>(t);
-                if (!policy_.needs_model(contexts_[ti])) continue;
-                if (batches_.empty() || batches_.back().group != static_cast<std::int64_t>(g) ||
-                    batches_.back().count == options_.tile_batch_size)
-                    batches_.push_back(batch{static_cast<std::int64_t>(g), count, 0, offset});
-                ++batches_.back().count;
-                placed[count++] = static_cast<std::int32_t>(t);
-                steps[ti].slot = offset;
-                offset += elements;
-            }
-        }
-        placed_ = count;
+        for (std::size_t t = 0; t < plans_.size(); ++t) contexts_[t] = context(t, sigma);
+        batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
+        for (std::size_t t = 0; t < plans_.size(); ++t) steps[t].slot = batch_plan_.slot(t);
+        const std::span<const std::int64_t> model_tiles = batch_plan_.placed();
+        for (std::size_t i = 0; i < model_tiles.size(); ++i) placed[i] = static_cast<std::int32_t>(model_tiles[i]);
+        placed_ = static_cast<std::int64_t>(model_tiles.size());
         bool preserving = false;
         const bool has_original = original_.data() != nullptr;
         for (std::size_t t = 0; t < plans_.size(); ++t) {
@@ -298,7 +273,7 @@ private:
     }
 
     void call_model(const batch& b, double sigma, std::int64_t n) {
-        const tile::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
+        const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
         for (std::int64_t i = b.first; i < b.first + b.count; ++i) {
             const tile::tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
             batch_infos_[static_cast<std::size_t>(i)] = model::tile_info{tl.padded, tl.core, tl.id, n};
@@ -344,12 +319,10 @@ private:
     const_view strength_map_;
 
     std::vector<field::detail::tile_plan> plans_;
-    std::vector<tile::tile_batch> groups_;
+    field::batch_plan batch_plan_;  ///< groups; per evaluation the model batches and batch-buffer slots
     std::vector<policy::tile_context> contexts_;
     std::vector<model::tile_info> batch_infos_;
-    std::vector<batch> batches_;
     std::int64_t placed_ = 0;
-    std::int64_t full_batches_ = 0;
     int step_ = -1;
     field::field_stats stats_;
 

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <span>
 
+#include "quadflow/cuda/blend_arguments.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
-#include "quadflow/cuda/kernels.cuh"
 #include "quadflow/cuda/memory.cuh"
 
 namespace quadflow::cuda {

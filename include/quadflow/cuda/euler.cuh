@@ -14,7 +14,7 @@
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/cuda/device_field.cuh"
-#include "quadflow/cuda/kernels.cuh"
+#include "quadflow/cuda/launch.cuh"
 #include "quadflow/cuda/memory.cuh"
 #include "quadflow/sampler/concepts.hpp"
 #include "quadflow/sampler/sample.hpp"

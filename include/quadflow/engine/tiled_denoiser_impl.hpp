@@ -18,11 +18,11 @@
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/any_policy.hpp"
+#include "quadflow/policy/strength_map.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
-#include "quadflow/tile/strength_map.hpp"
 
 namespace quadflow::engine {
 
@@ -124,7 +124,7 @@ struct tiled_denoiser::state {
         shape = shape4{1, static_cast<std::int64_t>(s.original.size()) / plane, model_tiles.height, model_tiles.width};
         original = host_tensor(shape);
         std::copy(s.original.begin(), s.original.end(), original.data());
-        strength_map = tile::paint_strength_map(strength_tiles);
+        strength_map = policy::paint_strength_map(strength_tiles);
         velocity = host_tensor(shape);
 
         field::field_options options;

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "quadflow/blend/weights.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/tile/layout.hpp"
-#include "quadflow/tile/weights.hpp"
 
 namespace quadflow::field {
 
@@ -19,8 +19,8 @@ namespace quadflow::field {
 class blend_plan {
 public:
     blend_plan() = default;
-    blend_plan(const tile::layout& layout, tile::weight_params weights) : weights_(weights) {
-        tile::validate(weights);
+    blend_plan(const tile::layout& layout, blend::weight_params weights) : weights_(weights) {
+        blend::validate(weights);
         row_offsets_.resize(layout.tiles.size());
         column_offsets_.resize(layout.tiles.size());
         std::int64_t total = 0;
@@ -35,9 +35,9 @@ public:
             float* rows = axis_.data() + row_offsets_[t];
             float* cols = axis_.data() + column_offsets_[t];
             for (std::int64_t i = 0; i < tl.padded.h; ++i)
-                rows[i] = tile::axis_weight(weights, i, tl.padded.h, tl.overlap_top(), tl.overlap_bottom());
+                rows[i] = blend::axis_weight(weights, i, tl.padded.h, tl.overlap_top(), tl.overlap_bottom());
             for (std::int64_t i = 0; i < tl.padded.w; ++i)
-                cols[i] = tile::axis_weight(weights, i, tl.padded.w, tl.overlap_left(), tl.overlap_right());
+                cols[i] = blend::axis_weight(weights, i, tl.padded.w, tl.overlap_left(), tl.overlap_right());
         }
         const std::int64_t H = layout.height, W = layout.width;
         std::vector<double> sum(static_cast<std::size_t>(H * W), 0.0);
@@ -54,7 +54,7 @@ public:
         inverse_sum_.resize(sum.size());
         for (std::size_t i = 0; i < sum.size(); ++i) {
             if (!(sum[i] > 0.0) || !std::isfinite(sum[i]))
-                throw invalid_argument("weights", tile::to_string(weights.kind),
+                throw invalid_argument("weights", blend::to_string(weights.kind),
                                        "the summed weight at pixel (x=" + std::to_string(i % W) + ", y=" +
                                            std::to_string(i / W) + ") is " + detail::to_text(sum[i]));
             inverse_sum_[i] = static_cast<float>(1.0 / sum[i]);
@@ -78,7 +78,7 @@ public:
         }
     }
 
-    tile::weight_params weights() const { return weights_; }
+    blend::weight_params weights() const { return weights_; }
     /// Weight factors of tile `t`'s padded rows (padded.h values) and columns (padded.w values).
     const float* row_weights(std::size_t t) const { return axis_.data() + row_offsets_[t]; }
     const float* column_weights(std::size_t t) const { return axis_.data() + column_offsets_[t]; }
@@ -90,7 +90,7 @@ public:
     const float* normalized_weights(std::size_t t) const { return normalized_.data() + normalized_offsets_[t]; }
 
 private:
-    tile::weight_params weights_{};
+    blend::weight_params weights_{};
     std::vector<std::int64_t> row_offsets_, column_offsets_;
     std::vector<float> axis_;
     std::vector<float> inverse_sum_;

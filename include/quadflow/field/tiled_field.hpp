@@ -2,8 +2,9 @@
 //
 // Per evaluation (sigma convention, v = dx/dsigma = noise - x0):
 //   1. ask the policy which tiles need the model at this step; plan batches of equal padded shape,
-//      grouped into chunks that fit a small arena (the memory is that of a few batches, not the image);
-//   2. per chunk: gather its padded tiles (mirror reflection outside the canvas; the copy checks the canvas
+//      grouped into chunks that fit a small arena (batch_plan.hpp; the memory is that of a few batches, not
+//      the image);
+//   2. per chunk: gather its padded tiles (gather.hpp: mirror reflection outside the canvas; the copy checks the canvas
 //      state for NaN/Inf, or one pass does before the first model call where that is cheaper) and call the
 //      model per batch; then, per channel plane, add W * v of the
 //      tiles of the chunk's rank range: W is the tile's weight over the summed weights at the pixel (fixed
@@ -18,15 +19,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "quadflow/core/config.hpp"
@@ -36,49 +34,20 @@
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/core/thread_pool.hpp"
+#include "quadflow/field/batch_plan.hpp"
 #include "quadflow/field/blend_plan.hpp"
-#include "quadflow/field/sum_starts.hpp"
 #include "quadflow/field/field_inputs.hpp"
+#include "quadflow/field/gather.hpp"
+#include "quadflow/field/options.hpp"
+#include "quadflow/field/sum_starts.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/prediction/prediction.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
-#include "quadflow/tile/batching.hpp"
 #include "quadflow/tile/layout.hpp"
-#include "quadflow/tile/weights.hpp"
 
 namespace quadflow::field {
-
-struct field_options {
-    tile::weight_params weights{tile::weight_kind::gaussian, 0.01f};
-    int tile_batch_size = 4;
-    /// Threads for gathering and blending (the model is always called from the calling thread).
-    /// Results are bit-identical for any value.
-    int threads = 1;
-    /// How long a pool thread with no task polls for the next one before it sleeps (0: sleep at once). An
-    /// evaluation runs the pool about twice per chunk, and waking a sleeping thread takes tens of
-    /// microseconds on a virtual machine; see thread_pool::default_spin. Only used when threads > 1.
-    std::chrono::microseconds pool_spin = thread_pool::default_spin;
-    /// Elements of model input (and as many of output) kept at once (2 MiB each by default, sized to stay
-    /// in cache); at least one batch is always kept, and never more than every tile needs. Results are
-    /// bit-identical for any value.
-    std::int64_t arena_elements = std::int64_t{1} << 19;
-    /// The schedule the sampler runs (sigma convention). Needed by `strength` (start step of each
-    /// tile), `mask` (tau) and `progress_ramp` (step / N); optional for the others.
-    std::vector<double> sigmas;
-    /// How a tile's strength d maps to its start step on `sigmas` (the `strength` policy).
-    schedule::strength_rule strength_rule = schedule::strength_rule::diffusers;
-};
-
-/// Work counters, accumulated over all evaluations.
-struct field_stats {
-    std::int64_t evaluations = 0;      ///< calls of the field
-    std::int64_t model_calls = 0;      ///< batches sent to the model
-    std::int64_t calls_saved = 0;      ///< batches not sent because no tile in them needed the model
-    std::int64_t tiles_evaluated = 0;  ///< tiles sent to the model
-    std::int64_t tile_pixels = 0;      ///< padded tile pixels (h * w, channels counted once) sent
-};
 
 template <model::tile_model M, policy::velocity_policy P>
 class tiled_field {
@@ -128,24 +97,16 @@ public:
     const field_stats& stats() const { return stats_; }
     const tile::layout& layout() const { return layout_; }
     /// Model batches one evaluation makes when every tile needs the model.
-    std::int64_t full_batches() const { return full_batches_; }
+    std::int64_t full_batches() const { return batch_plan_.full_batches(); }
 
 private:
-    struct batch {
-        std::int64_t group = 0;
-        std::int64_t first = 0;   ///< into batch_tiles_
-        std::int64_t count = 0;
-        std::int64_t offset = 0;  ///< element offset into the arenas
-    };
+    using batch = batch_plan::batch;
+    using chunk = batch_plan::chunk;
     /// Per tile and evaluation: its model output in the arena (null when not sent) and, for linear
     /// policies, v = model * v_model + preserve * (x - original).
     struct tile_terms {
         const float* model_out = nullptr;
         float model = 0.0f, preserve = 0.0f;
-    };
-    struct chunk {
-        std::int64_t first_batch = 0, batches = 0;  ///< into batches_
-        std::int64_t first_tile = 0, tiles = 0;     ///< into batch_tiles_
     };
 
     void check_inputs() {
@@ -166,35 +127,15 @@ private:
     }
 
     void prepare_groups() {
-        // One group per padded shape, tiles in index order: make_batches with an unbounded batch size.
-        groups_ = tile::make_batches(layout_, std::numeric_limits<int>::max());
-        require(options_.arena_elements >= 1, "arena_elements", options_.arena_elements, "must be >= 1");
-        std::int64_t largest_batch = 0, all_tiles = 0;
-        full_batches_ = 0;
-        rank_order_.clear();
-        rank_order_.reserve(plans_.size());
-        for (const tile::tile_batch& g : groups_) {
-            const auto count = static_cast<std::int64_t>(g.tiles.size());
-            largest_batch = std::max(largest_batch,
-                                     std::min<std::int64_t>(count, options_.tile_batch_size) * g.width * g.height * canvas_.c);
-            all_tiles += count * g.width * g.height * canvas_.c;
-            full_batches_ += (count + options_.tile_batch_size - 1) / options_.tile_batch_size;
-            rank_order_.insert(rank_order_.end(), g.tiles.begin(), g.tiles.end());
-        }
-        sum_starts_ = sum_starts(layout_, rank_order_);
+        batch_plan_ = batch_plan(layout_, canvas_.c, options_.tile_batch_size, options_.arena_elements);
+        sum_starts_ = sum_starts(layout_, batch_plan_.rank_order());
         std::int64_t gathered_in_canvas = 0;
         for (const tile::tile& tl : layout_.tiles) gathered_in_canvas += clipped(tl.padded, canvas_.w, canvas_.h).area();
         check_in_gather_ = gathered_in_canvas <= 2 * canvas_.w * canvas_.h;
-        arena_capacity_ = std::max(largest_batch, std::min(options_.arena_elements, all_tiles));
-        input_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
-        output_arena_.assign(static_cast<std::size_t>(arena_capacity_), 0.0f);
-        chunks_.reserve(static_cast<std::size_t>(full_batches_));
-        chunk_rank_begin_.reserve(static_cast<std::size_t>(full_batches_) + 1);
-        slot_.assign(plans_.size(), -1);
+        input_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
+        output_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
         terms_.assign(plans_.size(), tile_terms{});
-        batch_tiles_.assign(plans_.size(), 0);
         batch_infos_.assign(plans_.size(), model::tile_info{});
-        batches_.reserve(static_cast<std::size_t>(full_batches_));
         contexts_.resize(plans_.size());
     }
 
@@ -203,60 +144,22 @@ private:
     }
 
     /// Which tiles need the model, in batches of equal shape, in chunks that fit the arena, and where
-    /// each sits in it.
+    /// each sits in it (batch_plan); the tile_info of each model tile, and each tile's terms.
     void plan_batches(double sigma, std::int64_t n) {
-        batches_.clear();
-        chunks_.clear();
-        chunk_rank_begin_.clear();
+        for (std::size_t t = 0; t < plans_.size(); ++t) contexts_[t] = context(t, sigma);
+        batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
         // The canvas state is checked for NaN/Inf in one pass, or by the gather's copy when every tile is
-        // gathered and the copies are not much larger than the canvas (one pass is cheaper than many short checks).
-        needs_scan_ = !check_in_gather_;
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
-            contexts_[t] = context(t, sigma);
-            slot_[t] = -1;
+        // gathered and the copies are not much larger than the canvas (one pass is cheaper than many short
+        // checks); a tile that needs no model is not gathered, so its pixels are not checked there.
+        needs_scan_ = !check_in_gather_ || batch_plan_.skipped_some();
+        const std::span<const std::int64_t> placed = batch_plan_.placed();
+        for (std::size_t i = 0; i < placed.size(); ++i) {
+            const tile::tile& tl = layout_.tiles[static_cast<std::size_t>(placed[i])];
+            batch_infos_[i] = model::tile_info{tl.padded, tl.core, tl.id, n};
         }
-        std::int64_t offset = 0, placed = 0, rank = 0;
-        for (std::size_t g = 0; g < groups_.size(); ++g) {
-            const tile::tile_batch& group = groups_[g];
-            const std::int64_t elements = group.width * group.height * canvas_.c;
-            for (std::int64_t t : group.tiles) {
-                const auto ti = static_cast<std::size_t>(t);
-                const std::int64_t this_rank = rank++;
-                if (!policy_.needs_model(contexts_[ti])) {
-                    needs_scan_ = true;  // this tile's pixels are not gathered, so not checked there
-                    continue;
-                }
-                const bool new_batch = batches_.empty() || batches_.back().group != static_cast<std::int64_t>(g) ||
-                                       batches_.back().count == options_.tile_batch_size;
-                if (new_batch) {
-                    const std::int64_t batch_elements =
-                        std::min<std::int64_t>(options_.tile_batch_size,
-                                               static_cast<std::int64_t>(group.tiles.size())) * elements;
-                    if (chunks_.empty() || offset + batch_elements > arena_capacity_) {
-                        chunks_.push_back(chunk{static_cast<std::int64_t>(batches_.size()), 0, placed, 0});
-                        chunk_rank_begin_.push_back(this_rank);
-                        offset = 0;
-                    }
-                    batches_.push_back(batch{static_cast<std::int64_t>(g), placed, 0, offset});
-                    ++chunks_.back().batches;
-                }
-                const tile::tile& tl = layout_.tiles[ti];
-                batch_infos_[static_cast<std::size_t>(placed)] = model::tile_info{tl.padded, tl.core, tl.id, n};
-                batch_tiles_[static_cast<std::size_t>(placed++)] = t;
-                ++batches_.back().count;
-                ++chunks_.back().tiles;
-                slot_[ti] = offset;
-                offset += elements;
-            }
-        }
-        // Chunk k blends the tiles of ranks [chunk_rank_begin_[k], chunk_rank_begin_[k + 1]): its own model
-        // tiles and the tiles between them that need no model; the first chunk starts at rank 0.
-        if (chunk_rank_begin_.empty()) chunk_rank_begin_.push_back(0);
-        chunk_rank_begin_.front() = 0;
-        chunk_rank_begin_.push_back(static_cast<std::int64_t>(rank_order_.size()));
         for (std::size_t t = 0; t < plans_.size(); ++t) {
             tile_terms& terms = terms_[t];
-            terms.model_out = slot_[t] >= 0 ? output_arena_.data() + slot_[t] : nullptr;
+            terms.model_out = batch_plan_.slot(t) >= 0 ? output_arena_.data() + batch_plan_.slot(t) : nullptr;
             if constexpr (policy::linear_policy<P>) {
                 const policy::linear_velocity l = policy_.linear(contexts_[t]);
                 terms.model = terms.model_out ? l.model : 0.0f;
@@ -265,52 +168,14 @@ private:
         }
     }
 
-    /// Canvas rows are W floats apart, and a tile reads or writes a short piece of each: the hardware
-    /// prefetcher does not run ahead of such rows, so the gather and the blend ask for the row that lies
-    /// prefetch_bytes of row pieces ahead (2304 B, six rows of a 96-px tile: the fastest of 1, 2, 2.25, 4
-    /// and 8 KiB on the grid benchmark, bench/README.md).
-    static constexpr std::int64_t prefetch_bytes = 2304;
-    static std::int64_t rows_ahead(std::int64_t row_floats) {
-        return std::clamp<std::int64_t>(prefetch_bytes / (4 * row_floats), 1, 64);
-    }
-
-    /// Copies channel `c` of the padded rectangle `r` of image `n` into `out` (r.h x r.w), reflecting outside.
-    /// With `check`, returns whether a copied value is NaN or infinite.
-    QUADFLOW_CPU_DISPATCH bool gather(const_view x, std::int64_t n, std::int64_t c, const rect& r, float* out,
-                                      bool check) const {
-        constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
-        std::uint32_t non_finite = 0;
-        const std::int64_t H = canvas_.h, W = canvas_.w;
-        const std::int64_t inside_begin = std::clamp<std::int64_t>(-r.x, 0, r.w);
-        const std::int64_t inside_end = std::clamp<std::int64_t>(W - r.x, inside_begin, r.w);
-        const std::int64_t ahead = rows_ahead(r.w);
-        for (std::int64_t y = 0; y < r.h; ++y) {
-            const float* row = &x(n, c, reflect_index(r.y + y, H), 0);
-            if (y + ahead < r.h) {
-                const float* next = &x(n, c, reflect_index(r.y + y + ahead, H), 0) + r.x;
-                prefetch_range<prefetch_intent::read>(next + inside_begin, next + inside_end);
-            }
-            float* dst = out + y * r.w;
-            for (std::int64_t i = 0; i < inside_begin; ++i) dst[i] = row[reflect_index(r.x + i, W)];
-            const float* src = row + r.x;
-            std::memcpy(dst + inside_begin, src + inside_begin,
-                        static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
-            if (check)
-                for (std::int64_t i = inside_begin; i < inside_end; ++i)
-                    non_finite |= (std::bit_cast<std::uint32_t>(dst[i]) & exponent) == exponent;
-            for (std::int64_t i = inside_end; i < r.w; ++i) dst[i] = row[reflect_index(r.x + i, W)];
-        }
-        return non_finite != 0;
-    }
-
     /// Throws model_error for the first non-finite flow velocity among a chunk's in-canvas outputs.
     [[noreturn]] void report_non_finite(const chunk& ch, const_view x, double sigma, std::int64_t n) const {
         const prediction::kind kind = model_->prediction_kind();
         const float s = static_cast<float>(sigma);
         for (std::int64_t i = ch.first_tile; i < ch.first_tile + ch.tiles; ++i) {
-            const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(i)]);
+            const auto t = static_cast<std::size_t>(batch_plan_.placed()[static_cast<std::size_t>(i)]);
             const rect& r = layout_.tiles[t].padded;
-            const float* out = output_arena_.data() + slot_[t];
+            const float* out = output_arena_.data() + batch_plan_.slot(t);
             const rect in = clipped(r, canvas_.w, canvas_.h);
             for (std::int64_t c = 0; c < canvas_.c; ++c)
                 for (std::int64_t y = in.y; y < in.bottom(); ++y)
@@ -338,7 +203,7 @@ private:
     }
 
     void call_model(const batch& b, double sigma) {
-        const tile::tile_batch& group = groups_[static_cast<std::size_t>(b.group)];
+        const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
         const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
         const const_view input(input_arena_.data() + b.offset, batch_shape);
         const mutable_view output(output_arena_.data() + b.offset, batch_shape);
@@ -352,11 +217,6 @@ private:
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;
         stats_.tile_pixels += b.count * group.width * group.height;
-    }
-
-    static std::uint32_t non_finite_bit(float v) {
-        constexpr std::uint32_t exponent = 0x7f800000u;  // NaN/Inf: exponent bits all ones
-        return (std::bit_cast<std::uint32_t>(v) & exponent) == exponent;
     }
 
     struct plane_rows {
@@ -391,7 +251,7 @@ private:
         const float* model_rows =
             terms.model_out ? terms.model_out + (c * tl.padded.h + (in.y - tl.padded.y)) * tl.padded.w - tl.padded.x : nullptr;
         // term_at(y, k) gives row y's (k-th row of the tile inside the canvas) px -> velocity term.
-        const std::int64_t ahead = rows_ahead(in.w);
+        const std::int64_t ahead = detail::rows_ahead(in.w);
         auto each_row = [&](const auto& term_at) {
             for (std::int64_t y = in.y, k = 0; y < in.bottom(); ++y, ++k) {
                 float* vr = p.v + y * W;
@@ -410,7 +270,7 @@ private:
                     const float *pm = model_rows + k * tl.padded.w, *xr = p.x + y * W, *orr = p.original + y * W;
                     return [&non_finite, pm, xr, orr, a, b, sigma](std::int64_t px) {
                         const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                        non_finite |= non_finite_bit(vm);
+                        non_finite |= quadflow::detail::non_finite_bit(vm);
                         return a * vm + b * (xr[px] - orr[px]);
                     };
                 });
@@ -419,7 +279,7 @@ private:
                     const float *pm = model_rows + k * tl.padded.w, *xr = p.x + y * W;
                     return [&non_finite, pm, xr, a, sigma](std::int64_t px) {
                         const float vm = prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma);
-                        non_finite |= non_finite_bit(vm);
+                        non_finite |= quadflow::detail::non_finite_bit(vm);
                         return a * vm;
                     };
                 });
@@ -439,7 +299,7 @@ private:
                             *sr = p.strengths ? p.strengths + y * W : nullptr;
                 return [this, &non_finite, &ctx, pm, xr, orr, sr, sigma](std::int64_t px) {
                     const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
-                    non_finite |= non_finite_bit(vm);
+                    non_finite |= quadflow::detail::non_finite_bit(vm);
                     const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f, sr ? sr[px] : ctx.denoise};
                     return policy_.velocity(ctx, e);
                 };
@@ -453,9 +313,10 @@ private:
     bool accumulate_ranks(std::int64_t rank_begin, std::int64_t rank_end, const_view x, mutable_view velocity,
                           std::int64_t n, std::int64_t c, float sigma) const {
         const plane_rows p = rows_of(x, velocity, n, c);
+        const std::vector<std::int64_t>& rank_order = batch_plan_.rank_order();
         std::uint32_t non_finite = 0;
         for (std::int64_t k = rank_begin; k < rank_end; ++k)
-            non_finite |= accumulate_tile<Kind>(static_cast<std::size_t>(rank_order_[static_cast<std::size_t>(k)]), c, p, sigma);
+            non_finite |= accumulate_tile<Kind>(static_cast<std::size_t>(rank_order[static_cast<std::size_t>(k)]), c, p, sigma);
         return non_finite != 0;
     }
 
@@ -463,34 +324,37 @@ private:
     void run_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
         const float s = static_cast<float>(sigma);
         // Blend step k (one per chunk, or one step when no tile needs the model) adds the tiles of ranks
-        // [chunk_rank_begin_[k], chunk_rank_begin_[k + 1]) to each channel plane.
-        const auto steps = static_cast<std::int64_t>(chunk_rank_begin_.size()) - 1;
+        // [chunk_rank_begin[k], chunk_rank_begin[k + 1]) to each channel plane.
+        const std::vector<chunk>& chunks = batch_plan_.chunks();
+        const std::vector<std::int64_t>& chunk_rank_begin = batch_plan_.chunk_rank_begin();
+        const auto steps = static_cast<std::int64_t>(chunk_rank_begin.size()) - 1;
         for (std::int64_t k = 0; k < steps; ++k) {
-            const bool has_chunk = k < static_cast<std::int64_t>(chunks_.size());
+            const bool has_chunk = k < static_cast<std::int64_t>(chunks.size());
             if (has_chunk) {
-                const chunk& ch = chunks_[static_cast<std::size_t>(k)];
+                const chunk& ch = chunks[static_cast<std::size_t>(k)];
                 std::atomic<bool> non_finite_input{false};
                 auto gather_task = [&](std::int64_t i) {  // one channel of one tile
-                    const auto t = static_cast<std::size_t>(batch_tiles_[static_cast<std::size_t>(ch.first_tile + i / canvas_.c)]);
+                    const auto t = static_cast<std::size_t>(batch_plan_.placed()[static_cast<std::size_t>(ch.first_tile + i / canvas_.c)]);
                     const std::int64_t c = i % canvas_.c;
                     const rect& r = layout_.tiles[t].padded;
-                    if (gather(x, n, c, r, input_arena_.data() + slot_[t] + c * r.h * r.w, !needs_scan_)) non_finite_input = true;
+                    if (gather_tile(x, n, c, r, input_arena_.data() + batch_plan_.slot(t) + c * r.h * r.w, !needs_scan_))
+                        non_finite_input = true;
                 };
                 pool_->run(ch.tiles * canvas_.c, gather_task);
                 if (non_finite_input) report_non_finite_canvas(x, sigma);
                 for (std::int64_t b = ch.first_batch; b < ch.first_batch + ch.batches; ++b)
-                    call_model(batches_[static_cast<std::size_t>(b)], sigma);
+                    call_model(batch_plan_.batches()[static_cast<std::size_t>(b)], sigma);
             }
             std::atomic<bool> non_finite{false};
             auto blend_task = [&](std::int64_t c) {
                 const auto begin = static_cast<std::size_t>(k);
-                if (accumulate_ranks<Kind>(chunk_rank_begin_[begin], chunk_rank_begin_[begin + 1], x, velocity, n, c, s))
+                if (accumulate_ranks<Kind>(chunk_rank_begin[begin], chunk_rank_begin[begin + 1], x, velocity, n, c, s))
                     non_finite = true;
             };
             pool_->run(canvas_.c, blend_task);
-            if (non_finite && has_chunk) report_non_finite(chunks_[static_cast<std::size_t>(k)], x, sigma, n);
+            if (non_finite && has_chunk) report_non_finite(chunks[static_cast<std::size_t>(k)], x, sigma, n);
         }
-        stats_.calls_saved += full_batches_ - static_cast<std::int64_t>(batches_.size());
+        stats_.calls_saved += batch_plan_.full_batches() - static_cast<std::int64_t>(batch_plan_.batches().size());
     }
 
     void evaluate_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
@@ -516,23 +380,15 @@ private:
     const_view strength_map_;
 
     blend_plan plan_;
+    batch_plan batch_plan_;  ///< groups, rank order; per evaluation the model batches, chunks and arena slots
     sum_starts sum_starts_;  ///< per tile row: the columns where it is the first tile in rank order
     std::vector<detail::tile_plan> plans_;
-    std::vector<tile::tile_batch> groups_;
     host_buffer input_arena_, output_arena_;
-    std::vector<std::int64_t> slot_;
-    std::vector<std::int64_t> batch_tiles_;
-    std::vector<model::tile_info> batch_infos_;
+    std::vector<model::tile_info> batch_infos_;  ///< per placed tile (batch_plan::placed order)
     std::vector<policy::tile_context> contexts_;
-    std::vector<batch> batches_;
-    std::vector<chunk> chunks_;
-    std::vector<std::int64_t> chunk_rank_begin_;
-    std::vector<std::int64_t> rank_order_;  ///< every tile: padded-shape groups in order, index order within
     std::vector<tile_terms> terms_;
     bool needs_scan_ = false;
     bool check_in_gather_ = true;
-    std::int64_t arena_capacity_ = 0;
-    std::int64_t full_batches_ = 0;
     int step_ = -1;
     field_stats stats_;
     std::unique_ptr<thread_pool> pool_;

@@ -25,9 +25,9 @@
 #include "quadflow_app/image_io.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
-#include "quadflow/model/gaussian.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
+#include "quadflow/policy/strength_map.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"
@@ -36,9 +36,9 @@
 #include "quadflow/schedule/comfy.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
-#include "quadflow/tile/strength_map.hpp"
 
 namespace quadflow::app {
 
@@ -50,13 +50,13 @@ struct img2img_settings {
     double denoise = 1.0;  ///< global denoise (ComfyUI KSampler truncation of the FLUX schedule)
     schedule::strength_rule strength_rule = schedule::strength_rule::diffusers;
     tile::quadtree_options quadtree = default_quadtree();
-    tile::weight_kind weights = tile::weight_kind::gaussian;
+    blend::weight_kind weights = blend::weight_kind::gaussian;
     int tile_batch = 4;
     int threads = 1;  ///< field_options::threads (the output is bit-identical for any value)
     std::int64_t skip_below = 0;       ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
     double skip_denoise_at_most = 0.35;  ///< skip: tiles with d at most this are preserved exactly
     std::optional<std::string> mask_path;  ///< mask: a grayscale PNG of the canvas size (white = strength 1)
-    std::optional<double> mask_slope;      ///< mask: limit the map's slope (strength per latent px), tile::slope_limited
+    std::optional<double> mask_slope;      ///< mask: limit the map's slope (strength per latent px), policy::slope_limited
     std::uint64_t seed = 42;
     double texture = 0.05;  ///< data_std of the prompt model: texture added on top of the recoloured target
     /// Set (the default): the model runs on build_model_tiles(quadtree, *model_tiles) (see the header comment);
@@ -140,7 +140,7 @@ inline host_tensor make_it_red(const host_tensor& original) {
 }
 
 /// Per-pixel strength painted from the tiles' cores (the `mask` policy's default map).
-inline host_tensor strength_map_of(const tile::layout& layout) { return tile::paint_strength_map(layout); }
+inline host_tensor strength_map_of(const tile::layout& layout) { return policy::paint_strength_map(layout); }
 
 inline host_tensor load_strength_map(const std::string& path, std::int64_t width, std::int64_t height) {
     const rgb_image mask = load_rgb(path);
@@ -205,12 +205,12 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     if (settings.policy == policy::mask::name) {
         strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, layout.width, layout.height)
                                           : strength_map_of(layout);
-        if (settings.mask_slope) strength_map = tile::slope_limited(strength_map.cview(), *settings.mask_slope);
+        if (settings.mask_slope) strength_map = policy::slope_limited(strength_map.cview(), *settings.mask_slope);
     }
 
-    model::gaussian_model prompt_model(target.cview(), settings.texture);
+    testing::gaussian_model prompt_model(target.cview(), settings.texture);
     field::field_options options;
-    options.weights = tile::weight_params{settings.weights, 0.01f};
+    options.weights = blend::weight_params{settings.weights, 0.01f};
     options.tile_batch_size = settings.tile_batch;
     options.threads = settings.threads;
     options.sigmas = sigmas;

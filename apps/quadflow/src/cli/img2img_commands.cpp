@@ -79,7 +79,7 @@ img2img_settings settings_of(const img2img_options& o) {
     s.quadtree.min_tile_size = o.min_tile;
     s.quadtree.align = o.align;
     s.quadtree.rule = tile::parse_denoise_rule(o.denoise_rule);
-    s.weights = tile::parse_weight_kind(o.weights);
+    s.weights = blend::parse_weight_kind(o.weights);
     s.tile_batch = o.tile_batch;
     s.skip_below = o.skip_below;
     s.skip_denoise_at_most = o.skip_denoise;

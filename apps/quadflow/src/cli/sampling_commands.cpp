@@ -10,13 +10,13 @@
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "cli/schedule_options.hpp"
-#include "quadflow/model/canvas_field.hpp"
-#include "quadflow/model/gaussian.hpp"
+#include "quadflow/field/canvas_field.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/sample.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 
 namespace quadflow::cli {
 namespace {
@@ -50,8 +50,8 @@ void run_noise(const noise_options& o, std::ostream& out) {
 template <class Sampler>
 float run_toy_with(const toy_options& o, const std::vector<double>& sigmas) {
     host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
-    model::gaussian_model toy(target.cview(), o.data_std);
-    model::canvas_field field(toy);
+    testing::gaussian_model toy(target.cview(), o.data_std);
+    field::canvas_field field(toy);
     host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(o.x1));
     Sampler sampler;
     sampler::sample(sampler, field, x.view(), sigmas);

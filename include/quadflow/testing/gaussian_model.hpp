@@ -1,4 +1,4 @@
-// quadflow analytic model: per-element Gaussian data N(mu, s^2) with its exact flow velocity (tests, demo).
+// quadflow test double: a tile model for per-element Gaussian data N(mu, s^2) with its exact flow velocity (tests, demo).
 //
 // With x = (1 - sigma) x0 + sigma n, x0 ~ N(mu, s^2), n ~ N(0, 1) per element:
 //   E[x0 | x] = mu + (1 - sigma) s^2 (x - (1 - sigma) mu) / ((1 - sigma)^2 s^2 + sigma^2)
@@ -16,7 +16,7 @@
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/prediction/prediction.hpp"
 
-namespace quadflow::model {
+namespace quadflow::testing {
 
 /// E[x0 | x] for one element (sigma convention).
 QUADFLOW_HOST_DEVICE inline double gaussian_posterior_mean(double x, double sigma, double mu, double data_std) {
@@ -55,8 +55,8 @@ public:
     std::int64_t tiles_evaluated() const { return tiles_; }
     std::int64_t elements_evaluated() const { return elements_; }
 
-    void operator()(const batch_request& request, mutable_view out) {
-        check_request(request, out);
+    void operator()(const model::batch_request& request, mutable_view out) {
+        model::check_request(request, out);
         require_host(request.x, "model input");
         require_host(out, "model output");
         if (request.x.shape().c != mu_.shape().c)
@@ -89,6 +89,6 @@ private:
     prediction::kind output_;
     std::int64_t calls_ = 0, tiles_ = 0, elements_ = 0;
 };
-static_assert(tile_model<gaussian_model>);
+static_assert(model::tile_model<gaussian_model>);
 
-}  // namespace quadflow::model
+}  // namespace quadflow::testing

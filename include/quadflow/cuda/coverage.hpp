@@ -1,4 +1,4 @@
-// quadflow tile coverage: for each block of canvas pixels, the tiles whose padded rectangle reaches it (CSR, tile order).
+// quadflow CUDA blend coverage (host-safe, no CUDA): for each block of canvas pixels, the tiles whose padded rectangle reaches it (CSR, tile order).
 //
 // A gather-style blend (each output pixel sums the tiles that cover it, in a fixed order) needs, per pixel,
 // the list of covering tiles. Lists per block of block_width x block_height pixels are short and are built
@@ -18,7 +18,7 @@
 #include "quadflow/core/rect.hpp"
 #include "quadflow/tile/layout.hpp"
 
-namespace quadflow::field {
+namespace quadflow::cuda {
 
 struct pixel_block_coverage {
     std::int64_t block_width = 0, block_height = 0;  ///< pixels per block
@@ -96,4 +96,4 @@ inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layou
     return coverage;
 }
 
-}  // namespace quadflow::field
+}  // namespace quadflow::cuda

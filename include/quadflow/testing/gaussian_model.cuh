@@ -1,7 +1,7 @@
-// quadflow CUDA analytic model: model::gaussian_model's exact prediction for a Gaussian target, computed on the device.
+// quadflow CUDA test double: testing::gaussian_model's exact prediction for a Gaussian target, computed on the device (nvcc only).
 #pragma once
 #ifndef __CUDACC__
-#error "quadflow/cuda/gaussian_model.cuh needs nvcc"
+#error "quadflow/testing/gaussian_model.cuh needs nvcc"
 #endif
 
 #include <cuda_runtime.h>
@@ -14,13 +14,14 @@
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
+#include "quadflow/cuda/detail/kernel.cuh"
 #include "quadflow/cuda/device_model.cuh"
 #include "quadflow/cuda/error.cuh"
 #include "quadflow/model/concepts.hpp"
-#include "quadflow/model/gaussian.hpp"
 #include "quadflow/prediction/prediction.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 
-namespace quadflow::cuda {
+namespace quadflow::testing {
 
 namespace kernels {
 
@@ -30,9 +31,9 @@ struct tile_origins {
     std::int32_t x[capacity], y[capacity];
 };
 
-/// Block (pixel chunk, channel, item): model::gaussian_velocity per element, written as `kind`.
+/// Block (pixel chunk, channel, item): gaussian_velocity per element, written as `kind`.
 template <class Value>
-__global__ void gaussian_prediction(const Value* x, Value* out, tile_origins origins, std::int32_t h, std::int32_t w,
+QUADFLOW_KERNEL void gaussian_prediction(const Value* x, Value* out, tile_origins origins, std::int32_t h, std::int32_t w,
                                     std::int32_t channels, const Value* mu, std::int32_t mu_h, std::int32_t mu_w,
                                     double sigma, double data_std, prediction::kind kind) {
     const std::int64_t item = blockIdx.z, c = blockIdx.y;
@@ -42,7 +43,7 @@ __global__ void gaussian_prediction(const Value* x, Value* out, tile_origins ori
         const std::int64_t cy = reflect_index(origins.y[item] + i / w, mu_h);
         const std::int64_t cx = reflect_index(origins.x[item] + i % w, mu_w);
         const float xv = x[offset + i];
-        const double v = model::gaussian_velocity(xv, sigma, mu[(c * mu_h + cy) * mu_w + cx], data_std);
+        const double v = gaussian_velocity(xv, sigma, mu[(c * mu_h + cy) * mu_w + cx], data_std);
         out[offset + i] = prediction::from_flow_velocity(kind, static_cast<float>(v), xv, static_cast<float>(sigma));
     }
 }
@@ -50,13 +51,13 @@ __global__ void gaussian_prediction(const Value* x, Value* out, tile_origins ori
 }  // namespace kernels
 
 /// A device_tile_model whose "prompt target" is the device tensor `mu` (1 x C x H x W, the canvas) with
-/// per-element spread `data_std`: model::gaussian_model on the GPU, element for element.
-class gaussian_model {
+/// per-element spread `data_std`: testing::gaussian_model on the GPU, element for element.
+class device_gaussian_model {
 public:
-    gaussian_model(const_view mu, double data_std, prediction::kind output = prediction::kind::flow_velocity)
+    device_gaussian_model(const_view mu, double data_std, prediction::kind output = prediction::kind::flow_velocity)
         : mu_(mu), data_std_(data_std), output_(output) {
         if (mu.space() != memory_space::device || !mu.is_contiguous())
-            throw shape_error("cuda::gaussian_model.mu must be a contiguous device view");
+            throw shape_error("device_gaussian_model.mu must be a contiguous device view");
         require(mu.shape().n == 1, "gaussian_model.mu.shape().n", mu.shape().n, "must be 1 (one target image)");
         require(std::isfinite(data_std) && data_std >= 0.0, "data_std", data_std, "must be finite and >= 0");
     }
@@ -68,7 +69,7 @@ public:
     void operator()(const model::batch_request& request, mutable_view out, cudaStream_t stream) {
         model::check_request(request, out);
         if (request.x.space() != memory_space::device || out.space() != memory_space::device)
-            throw shape_error("cuda::gaussian_model works on device views");
+            throw shape_error("device_gaussian_model works on device views");
         if (request.x.shape().c != mu_.shape().c)
             throw invalid_argument("model input channels", std::to_string(request.x.shape().c),
                                    "must equal the target's " + std::to_string(mu_.shape().c));
@@ -92,7 +93,7 @@ public:
                 static_cast<std::int32_t>(s.w), static_cast<std::int32_t>(s.c), mu_.data(),
                 static_cast<std::int32_t>(mu_.shape().h), static_cast<std::int32_t>(mu_.shape().w), request.sigma,
                 data_std_, output_);
-            QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::gaussian_prediction");
+            QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::testing::kernels::gaussian_prediction");
         }
     }
 
@@ -102,6 +103,6 @@ private:
     prediction::kind output_;
     std::int64_t calls_ = 0, tiles_ = 0;
 };
-static_assert(device_tile_model<gaussian_model>);
+static_assert(cuda::device_tile_model<device_gaussian_model>);
 
-}  // namespace quadflow::cuda
+}  // namespace quadflow::testing

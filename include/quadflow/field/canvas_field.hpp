@@ -9,12 +9,12 @@
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/sampler/concepts.hpp"
 
-namespace quadflow::model {
+namespace quadflow::field {
 
 /// Untiled reference: every evaluation sends the whole canvas (each image of the batch as one tile)
 /// to the model and converts its prediction to flow velocity. This is a plain (img2img or txt2img)
 /// run, the baseline the tiled fields are compared with.
-template <tile_model M>
+template <model::tile_model M>
 class canvas_field {
 public:
     explicit canvas_field(M& model) : model_(&model) {}
@@ -27,11 +27,11 @@ public:
         tiles_.resize(static_cast<std::size_t>(sh.n));
         for (std::int64_t n = 0; n < sh.n; ++n) {
             const rect whole{0, 0, sh.w, sh.h};
-            tiles_[static_cast<std::size_t>(n)] = tile_info{whole, whole, n, n};
+            tiles_[static_cast<std::size_t>(n)] = model::tile_info{whole, whole, n, n};
         }
         require_finite(x, "x", "the canvas state handed to the field must be finite");
         ++evaluations_;
-        (*model_)(batch_request{x, sigma, step_, tiles_}, velocity);
+        (*model_)(model::batch_request{x, sigma, step_, tiles_}, velocity);
         prediction::to_flow_velocity(model_->prediction_kind(), const_view(velocity), x, sigma, velocity);
         if (quadflow::detail::any_non_finite(velocity.data(), velocity.numel())) {
             const std::int64_t i = quadflow::detail::first_non_finite(velocity.data(), velocity.numel());
@@ -49,9 +49,9 @@ public:
 
 private:
     M* model_;
-    std::vector<tile_info> tiles_;
+    std::vector<model::tile_info> tiles_;
     int step_ = -1;
     int evaluations_ = 0;
 };
 
-}  // namespace quadflow::model
+}  // namespace quadflow::field

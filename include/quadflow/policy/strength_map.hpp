@@ -1,4 +1,4 @@
-// quadflow strength maps: a layout's tile strengths painted per pixel, and a slope limit that ramps them at borders.
+// quadflow strength maps for the mask policy: a layout's tile strengths painted per pixel, and a slope limit that ramps them at borders.
 //
 // The `mask` policy (Differential Diffusion) reads a per-pixel strength map. Painted from a layout's cores, the
 // map steps at every border between tiles of different strength, and so does the result. `slope_limited` lowers
@@ -18,13 +18,13 @@
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/tile/layout.hpp"
 
-namespace quadflow::tile {
+namespace quadflow::policy {
 
 /// Per-pixel strength of a layout, 1 x 1 x H x W: each tile's core painted with its denoise, later tiles over
 /// earlier ones where cores overlap; pixels no core covers are 0. The `mask` policy's map for a layout.
-inline host_tensor paint_strength_map(const layout& l) {
+inline host_tensor paint_strength_map(const tile::layout& l) {
     host_tensor map(shape4{1, 1, l.height, l.width});
-    for (const tile& t : l.tiles) {
+    for (const tile::tile& t : l.tiles) {
         const std::int64_t y0 = std::max<std::int64_t>(t.core.y, 0), y1 = std::min(t.core.bottom(), l.height);
         const std::int64_t x0 = std::max<std::int64_t>(t.core.x, 0), x1 = std::min(t.core.right(), l.width);
         for (std::int64_t y = y0; y < y1; ++y)
@@ -79,4 +79,4 @@ inline host_tensor slope_limited(const_view map, double slope) {
     return out;
 }
 
-}  // namespace quadflow::tile
+}  // namespace quadflow::policy

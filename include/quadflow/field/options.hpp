@@ -1,0 +1,44 @@
+// quadflow field options and statistics: what configures a tiled field (CPU or CUDA) and the work it counts.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "quadflow/blend/weights.hpp"
+#include "quadflow/core/thread_pool.hpp"
+#include "quadflow/schedule/strength.hpp"
+
+namespace quadflow::field {
+
+struct field_options {
+    blend::weight_params weights{blend::weight_kind::gaussian, 0.01f};
+    int tile_batch_size = 4;
+    /// Threads for gathering and blending (the model is always called from the calling thread).
+    /// Results are bit-identical for any value.
+    int threads = 1;
+    /// How long a pool thread with no task polls for the next one before it sleeps (0: sleep at once). An
+    /// evaluation runs the pool about twice per chunk, and waking a sleeping thread takes tens of
+    /// microseconds on a virtual machine; see thread_pool::default_spin. Only used when threads > 1.
+    std::chrono::microseconds pool_spin = thread_pool::default_spin;
+    /// Elements of model input (and as many of output) kept at once (2 MiB each by default, sized to stay
+    /// in cache); at least one batch is always kept, and never more than every tile needs. Results are
+    /// bit-identical for any value.
+    std::int64_t arena_elements = std::int64_t{1} << 19;
+    /// The schedule the sampler runs (sigma convention). Needed by `strength` (start step of each
+    /// tile), `mask` (tau) and `progress_ramp` (step / N); optional for the others.
+    std::vector<double> sigmas;
+    /// How a tile's strength d maps to its start step on `sigmas` (the `strength` policy).
+    schedule::strength_rule strength_rule = schedule::strength_rule::diffusers;
+};
+
+/// Work counters, accumulated over all evaluations.
+struct field_stats {
+    std::int64_t evaluations = 0;      ///< calls of the field
+    std::int64_t model_calls = 0;      ///< batches sent to the model
+    std::int64_t calls_saved = 0;      ///< batches not sent because no tile in them needed the model
+    std::int64_t tiles_evaluated = 0;  ///< tiles sent to the model
+    std::int64_t tile_pixels = 0;      ///< padded tile pixels (h * w, channels counted once) sent
+};
+
+}  // namespace quadflow::field
