@@ -22,10 +22,14 @@ namespace {
 using namespace quadflow;
 constexpr shape4 latent_shape{1, 16, 512, 512};
 
-/// A model that returns at once (its output buffer is left as it is): the field's own cost alone.
+/// A model that returns at once, its output buffer left as it is (the field's own cost alone; the field's NaN
+/// fill is off), or filled with zeros (`writes`), the cheapest model that writes its output.
 struct instant_model {
+    bool writes = false;
     prediction::kind prediction_kind() const { return prediction::kind::flow_velocity; }
-    void operator()(const model::batch_request&, mutable_view) const {}
+    void operator()(const model::batch_request&, mutable_view out) const {
+        if (writes) std::fill_n(out.data(), out.numel(), 0.0f);
+    }
 };
 
 /// The demo photo's quadtree with the seed system's settings (threshold 25, 8 px alignment), at a minimum
@@ -61,10 +65,11 @@ std::int64_t least_blend_bytes(const tile::layout& layout, std::int64_t channels
 
 template <class Policy>
 void field_step(benchmark::State& state, const tile::layout& layout, Policy policy,
-                std::chrono::microseconds pool_spin = thread_pool::default_spin) {
+                std::chrono::microseconds pool_spin = thread_pool::default_spin, instant_model model = {},
+                bool fill_outputs_with_nan = false) {
     host_tensor x(latent_shape, 0.25f), v(latent_shape), original(latent_shape, 0.1f);
-    instant_model model;
     field::field_options options;
+    options.fill_outputs_with_nan = fill_outputs_with_nan;
     options.sigmas = schedule::flux(20, 4096, 4096);
     options.threads = static_cast<int>(state.range(0));
     options.pool_spin = pool_spin;
@@ -100,6 +105,16 @@ void field_step_grid_sleeping_pool(benchmark::State& state) {
 }
 BENCHMARK(field_step_quadtree_sleeping_pool)->ArgName("threads")->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(field_step_grid_sleeping_pool)->ArgName("threads")->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The cost of the NaN fill of the model's outputs (issue 14): a model that writes zeros, with and without the fill.
+void field_step_quadtree_writing_model(benchmark::State& state) {
+    field_step(state, demo_quadtree(), policy::scale{}, thread_pool::default_spin, instant_model{true}, false);
+}
+void field_step_quadtree_nan_fill(benchmark::State& state) {
+    field_step(state, demo_quadtree(), policy::scale{}, thread_pool::default_spin, instant_model{true}, true);
+}
+BENCHMARK(field_step_quadtree_writing_model)->ArgName("threads")->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(field_step_quadtree_nan_fill)->ArgName("threads")->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 /// One thread_pool run of 16 tasks of about 4 us of arithmetic each: what the pool costs on short runs.
 void pool_run(benchmark::State& state) {
@@ -155,6 +170,7 @@ void model_work(benchmark::State& state, const tile::layout& layout, Policy poli
     host_tensor x(small, 0.25f), v(small), original(small, 0.1f);
     instant_model model;
     field::field_options options;
+    options.fill_outputs_with_nan = false;
     options.sigmas = schedule::flux(20, 4096, 4096);
     field::field_stats stats;
     for (auto _ : state) {
@@ -196,6 +212,8 @@ int main(int argc, char** argv) {
           "bytes_per_second", "(report: polling pool over sleeping pool)"},
          {"field_step_grid/threads:2/real_time", "field_step_grid_sleeping_pool/threads:2/real_time", "bytes_per_second",
           "(report: polling pool over sleeping pool)"},
+         {"field_step_quadtree_nan_fill/threads:1/real_time", "field_step_quadtree_writing_model/threads:1/real_time",
+          "bytes_per_second", "(report: with the NaN fill of model outputs over without; issue 14)"},
          {"pool_run/threads:2/spin_us:0/real_time", "pool_run/threads:1/spin_us:0/real_time", "items_per_second",
           "(report: 2 sleeping threads over 1)"},
          {"pool_run/threads:2/spin_us:200/real_time", "pool_run/threads:1/spin_us:0/real_time", "items_per_second",

@@ -185,6 +185,7 @@ void run_blend(const blend_flags& flags) {
     field::field_options options;
     options.threads = flags.threads;
     options.tile_batch_size = flags.tile_batch;
+    options.fill_outputs_with_nan = false;  // the instant model writes nothing: the field's own cost
     const double sigma = 0.5;
     const host_tensor x = noise::torch_randn(flags.seed, shape);
     host_tensor velocity(shape);

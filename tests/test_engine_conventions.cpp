@@ -232,3 +232,28 @@ TEST_CASE("a policy's needs are its declared traits, not its name") {
                          doctest::Contains("the my_soft_mask policy needs the schedule being sampled"), invalid_argument);
     CHECK_NOTHROW(field::tiled_field(model, layout, canvas, named_mask{}, field::field_options{}));
 }
+
+TEST_CASE("the NaN fill of model outputs is on by default and can be turned off for a model that writes everything") {
+    CHECK(field::field_options{}.fill_outputs_with_nan);
+    const std::vector<double> sigmas = {1.0, 0.5, 0.0};
+    const auto layout = grid_layout(2, 2, 8, 2, {1.0});
+    auto writing = model::make_model(prediction::kind::flow_velocity, [](const model::batch_request& r, mutable_view out) {
+        CHECK(std::isnan(out.data()[0]) == r.step >= 0);  // the fill is on: every element arrives as NaN
+        for (float& e : out.span()) e = 0.5f;
+    });
+    field::tiled_field f(writing, layout, canvas, policy::scale{}, options_with(sigmas));
+    host_tensor x = wavy(canvas, 1.0f, 0.2f);
+    sampler::euler s;
+    sampler::sample(s, f, x.view(), sigmas);
+    auto off = options_with(sigmas);
+    off.fill_outputs_with_nan = false;
+    std::int64_t nan_inputs = 0;
+    auto counting = model::make_model(prediction::kind::flow_velocity, [&](const model::batch_request&, mutable_view out) {
+        nan_inputs += std::isnan(out.data()[0]);
+        for (float& e : out.span()) e = 0.5f;
+    });
+    field::tiled_field g(counting, layout, canvas, policy::scale{}, off);
+    sampler::sample(s, g, x.view(), sigmas);
+    CHECK(nan_inputs == 0);
+    CHECK(g.stats().model_calls > 0);
+}

@@ -531,6 +531,22 @@ TEST_SUITE("device") {
             CHECK(message.find("in tile 3 (x=8, y=8, w=8, h=8)") != std::string::npos);
             CHECK(message.find("channel 0, pixel (x=8, y=8)") != std::string::npos);
         }
+        SUBCASE("a model that writes nothing is named: the field fills its outputs with NaN first") {
+            auto silent = cuda::make_device_model(prediction::kind::flow_velocity,
+                                                  [](const model::batch_request&, mutable_view, cudaStream_t) {});
+            cuda::device_tiled_field field(silent, layout, canvas, policy::scale{}, options, stream);
+            cuda::device_tensor x(in.noise, stream);
+            cuda::euler euler(stream);
+            std::string message;
+            try {
+                cuda::sample(euler, field, x.view(), sigmas);
+            } catch (const model_error& e) {
+                message = e.what();
+            }
+            CAPTURE(message);
+            CHECK(message.find("at step 0, sigma 1") != std::string::npos);
+            CHECK(message.find("did not write that element") != std::string::npos);
+        }
         SUBCASE("a model that throws aborts the run with its exception") {
             auto throwing = cuda::make_device_model(prediction::kind::flow_velocity,
                                                     [](const model::batch_request&, mutable_view, cudaStream_t) {

@@ -286,7 +286,9 @@ private:
             std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count))};
         prediction::require_convertible(model_->prediction_kind(), sigma);
         // An element the model leaves unwritten stays NaN (all bits set), so the non-finite check names its tile.
-        QUADFLOW_CUDA_CHECK(cudaMemsetAsync(output.data(), 0xff, static_cast<std::size_t>(batch_shape.numel()) * sizeof(float), stream_));
+        if (options_.fill_outputs_with_nan)
+            QUADFLOW_CUDA_CHECK(cudaMemsetAsync(output.data(), 0xff,
+                                                static_cast<std::size_t>(batch_shape.numel()) * sizeof(float), stream_));
         (*model_)(request, output, stream_);
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;

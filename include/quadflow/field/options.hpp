@@ -30,6 +30,11 @@ struct field_options {
     std::vector<double> sigmas;
     /// How a tile's strength d maps to its start step on `sigmas` (the `strength` policy).
     schedule::strength_rule strength_rule = schedule::strength_rule::diffusers;
+    /// Fill each batch's output with NaN before calling the model, so that an element the model leaves
+    /// unwritten is reported (tile, channel, pixel) instead of blending stale values. One extra write of the
+    /// batch's output; false skips it, for a model known to write every element or a benchmark of the
+    /// field's own cost.
+    bool fill_outputs_with_nan = true;
 };
 
 /// Work counters, accumulated over all evaluations.

@@ -212,7 +212,8 @@ private:
             std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count))};
         prediction::require_convertible(model_->prediction_kind(), sigma);
         // An element the model leaves unwritten stays NaN, so the blend's non-finite check names its tile.
-        std::fill_n(output.data(), batch_shape.numel(), std::numeric_limits<float>::quiet_NaN());
+        if (options_.fill_outputs_with_nan)
+            std::fill_n(output.data(), batch_shape.numel(), std::numeric_limits<float>::quiet_NaN());
         (*model_)(request, output);
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;
