@@ -56,7 +56,7 @@ const tile::layout& default_grid() {
 /// the model's input, read the model's output where it lies in the canvas, write the velocity once.
 std::int64_t least_blend_bytes(const tile::layout& layout, std::int64_t channels) {
     std::int64_t padded = 0, in_canvas = 0;
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         padded += t.padded.area();
         in_canvas += clipped(t.padded, layout.width, layout.height).area();
     }

@@ -88,7 +88,7 @@ tile::layout read_layout(const std::string& path, const std::string& rectangles,
         if (!tile_json.is_object()) throw io_error(path + ": a tile is not an object");
         auto value = [&](const char* key) { return json_integer(tile_json, key, path) / scale; };
         const rect r{value("x"), value("y"), value("w"), value("h")};
-        tile::tile t;
+        tile::layout_tile t;
         t.core = r;
         t.padded = r;
         if (rectangles == "cores") {
@@ -204,7 +204,7 @@ void run_blend(const blend_flags& flags) {
     });
 
     std::int64_t padded_pixels = 0, padded_pixels_in_canvas = 0;
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         padded_pixels += t.padded.area();
         padded_pixels_in_canvas += clipped(t.padded, layout.width, layout.height).area();
     }

@@ -52,7 +52,7 @@ void check_grid(FuzzedDataProvider& in) {
     }
     fuzz::check_layout(layout, true, weights);
     const std::int64_t tile_w = std::min(o.tile, width), tile_h = std::min(o.tile, height);
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         if (!(t.padded.w == tile_w && t.padded.h == tile_h))
             fuzz::finding("grid tile " + std::to_string(t.id) + " padded " + to_string(t.padded) +
                           " is not the requested size");
@@ -62,7 +62,7 @@ void check_grid(FuzzedDataProvider& in) {
     }
     // Neighbours along each axis overlap by at least the requested overlap.
     for (std::size_t i = 0; i + 1 < layout.tiles.size(); ++i) {
-        const tile::tile &a = layout.tiles[i], &b = layout.tiles[i + 1];
+        const tile::layout_tile &a = layout.tiles[i], &b = layout.tiles[i + 1];
         if (a.padded.y != b.padded.y) continue;
         if (!(a.padded.right() - b.padded.x >= std::min(o.overlap, tile_w)))
             fuzz::finding("grid tiles " + std::to_string(i) + " and " + std::to_string(i + 1) +
@@ -87,7 +87,7 @@ void check_spot(FuzzedDataProvider& in) {
         return;
     }
     fuzz::check_layout(layout, true, weights);
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         if (!(t.padded == t.core)) fuzz::finding("SpotDiffusion tile " + std::to_string(t.id) + " has overlap");
         if (!(t.core.w <= tile_size && t.core.h <= tile_size))
             fuzz::finding("SpotDiffusion tile " + std::to_string(t.id) + " larger than the tile size");

@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         fuzz::finding("canvas " + std::to_string(layout.width) + "x" + std::to_string(layout.height) +
                       " is not the aligned root / latent_scale");
     const std::int64_t smallest = tile::smallest_leaf_side(o);
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         const std::string name = "tile " + std::to_string(t.id);
         if (!(t.pixel_core.x % o.align == 0 && t.pixel_core.y % o.align == 0))
             fuzz::finding(name + " pixel core " + to_string(t.pixel_core) + " is not aligned");

@@ -37,7 +37,7 @@ inline void check_layout(const quadflow::tile::layout& layout, bool cores_partit
     using namespace quadflow;
     if (layout.width > max_validated_pixels / std::max<std::int64_t>(layout.height, 1)) return;
     std::int64_t tile_rows = 0;  // validate() visits each tile once per row it spans
-    for (const tile::tile& t : layout.tiles) tile_rows += t.padded.h;
+    for (const tile::layout_tile& t : layout.tiles) tile_rows += t.padded.h;
     if (tile_rows > max_validated_pixels) return;
     try {
         tile::validate(layout);
@@ -49,11 +49,11 @@ inline void check_layout(const quadflow::tile::layout& layout, bool cores_partit
     if (!(static_cast<std::int64_t>(layout.tiles.size()) <= width * height))
         finding(std::to_string(layout.tiles.size()) + " tiles on " + std::to_string(width * height) + " pixels");
     std::int64_t padded_area = 0;
-    for (const tile::tile& t : layout.tiles) padded_area += t.padded.area();
+    for (const tile::layout_tile& t : layout.tiles) padded_area += t.padded.area();
     const bool check_weights = padded_area <= max_checked_weights;
     std::vector<int> cores(static_cast<std::size_t>(width * height), 0);
     std::int64_t core_area = 0;
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         if (!(t.core.x >= 0 && t.core.y >= 0 && t.core.right() <= width && t.core.bottom() <= height))
             finding("tile " + std::to_string(t.id) + " core " + to_string(t.core) + " outside the canvas");
         core_area += t.core.area();

@@ -22,7 +22,7 @@ inline tile::layout grid_layout(std::int64_t cols, std::int64_t rows, std::int64
     l.latent_scale = 8;
     for (std::int64_t r = 0; r < rows; ++r)
         for (std::int64_t c = 0; c < cols; ++c) {
-            tile::tile t;
+            tile::layout_tile t;
             t.id = static_cast<std::int64_t>(l.tiles.size());
             t.core = rect{c * core, r * core, core, core};
             t.padded = rect{t.core.x - overlap, t.core.y - overlap, core + 2 * overlap, core + 2 * overlap};

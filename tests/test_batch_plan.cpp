@@ -15,7 +15,7 @@ using fixtures::grid_layout;
 
 namespace {
 
-std::int64_t elements_of(const tile::tile& t, std::int64_t channels) { return t.padded.w * t.padded.h * channels; }
+std::int64_t elements_of(const tile::layout_tile& t, std::int64_t channels) { return t.padded.w * t.padded.h * channels; }
 
 /// Checks one plan against its definition; `arena` is the size given to the planner.
 void check_plan(const tile::layout& l, std::int64_t channels, int batch_size, std::int64_t arena,
@@ -26,7 +26,7 @@ void check_plan(const tile::layout& l, std::int64_t channels, int batch_size, st
     CHECK(p.rank_order() == order);
     std::int64_t full = 0, all = 0;
     for (const blend::tile_batch& g : p.groups()) full += (static_cast<std::int64_t>(g.tiles.size()) + batch_size - 1) / batch_size;
-    for (const tile::tile& t : l.tiles) all += elements_of(t, channels);
+    for (const tile::layout_tile& t : l.tiles) all += elements_of(t, channels);
     CHECK(p.full_batches() == full);
     CHECK(p.all_tile_elements() == all);
 

@@ -52,7 +52,7 @@ void check_coverage(const tile::layout& layout, const cuda::pixel_block_coverage
         // Exactly the tiles whose padded rectangle, clipped to the canvas, meets the block.
         const rect block = coverage.block_rect(b, layout.width, layout.height);
         std::vector<std::int32_t> expected;
-        for (const tile::tile& t : layout.tiles) {
+        for (const tile::layout_tile& t : layout.tiles) {
             const rect r = cuda::clipped_to_canvas(t.padded, layout.width, layout.height);
             if (r.x < block.right() && block.x < r.right() && r.y < block.bottom() && block.y < r.bottom())
                 expected.push_back(static_cast<std::int32_t>(t.id));
@@ -65,7 +65,7 @@ void check_coverage(const tile::layout& layout, const cuda::pixel_block_coverage
             const std::int64_t b = coverage.block_of(x, y);
             const std::set<std::int32_t> listed(coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b)],
                                                 coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b) + 1]);
-            for (const tile::tile& t : layout.tiles)
+            for (const tile::layout_tile& t : layout.tiles)
                 if (t.padded.contains(x, y)) CHECK(listed.count(static_cast<std::int32_t>(t.id)) == 1);
         }
 }
@@ -94,7 +94,7 @@ TEST_CASE("one-pixel blocks list exactly the tiles that contain the pixel") {
         for (std::int64_t x = 0; x < layout.width; ++x) {
             const std::int64_t b = coverage.block_of(x, y);
             std::vector<std::int32_t> expected;
-            for (const tile::tile& t : layout.tiles)
+            for (const tile::layout_tile& t : layout.tiles)
                 if (t.padded.contains(x, y)) expected.push_back(static_cast<std::int32_t>(t.id));
             CHECK(std::vector<std::int32_t>(coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b)],
                                             coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b) + 1]) ==
@@ -135,7 +135,7 @@ TEST_CASE("coverage and blend tables reject what the kernels cannot index") {
     tile::layout huge;
     huge.width = 50000;
     huge.height = 50000;
-    huge.tiles.push_back(tile::tile{{0, 0, 50000, 50000}, {0, 0, 50000, 50000}, 1.0, 0, 0, {}});
+    huge.tiles.push_back(tile::layout_tile{{0, 0, 50000, 50000}, {0, 0, 50000, 50000}, 1.0, 0, 0, {}});
     CHECK_THROWS_WITH_AS(cuda::build_blend_tables(huge, field::blend_plan()), doctest::Contains("fewer than 2^31 pixels"),
                          invalid_argument);
 }

@@ -94,7 +94,7 @@ TEST_CASE("scale with d = 0 freezes the tile in its starting noisy state (the se
     for (std::int64_t i = 0; i < final.numel(); ++i) CHECK(final.span()[i] == start.span()[i]);
     CHECK(stats.model_calls == 0);  // d = 0 needs no model output
     const double error = metrics::tile_region_error(final.cview(), in.original.cview(), layout,
-                                                    [](const tile::tile&) { return true; }).mean;
+                                                    [](const tile::layout_tile&) { return true; }).mean;
     CHECK(error > 0.1);  // still noisy: "underdeveloped"
 }
 
@@ -121,7 +121,7 @@ TEST_CASE("exact preservation and skip land on the original for Euler, Heun and 
     // Left column preserved (d = 0), right column regenerated (d = 1); no overlap so cores are pure.
     const auto layout = grid_layout(2, 2, 8, 0, {0.0, 1.0});
     const auto sigmas = schedule::flux(12, 512, 512);
-    auto preserved = [](const tile::tile& t) { return t.denoise == 0.0; };
+    auto preserved = [](const tile::layout_tile& t) { return t.denoise == 0.0; };
     auto check_all = [&](auto policy, const char* name) {
         CAPTURE(name);
         const host_tensor e = run_tiled<sampler::euler>(layout, policy, sigmas, in.original, in.noise, in.target, 0.1,
@@ -134,7 +134,7 @@ TEST_CASE("exact preservation and skip land on the original for Euler, Heun and 
             CHECK(metrics::tile_region_error(r->cview(), in.original.cview(), layout, preserved).max <= 1e-5);
             // The regenerated half moved toward the prompt target, away from the original.
             CHECK(metrics::tile_region_error(r->cview(), in.original.cview(), layout,
-                                             [](const tile::tile& t) { return t.denoise == 1.0; }).mean > 0.3);
+                                             [](const tile::layout_tile& t) { return t.denoise == 1.0; }).mean > 0.3);
         }
     };
     check_all(policy::preservation_blend{policy::preservation::exact, 0.7f}, "preservation_blend exact");
@@ -448,7 +448,7 @@ TEST_CASE("blend plan and sum starts: normalised weights sum to 1, and each pixe
         std::vector<char> reached(weight_sum.size(), 0);
         bool first_tile_starts = true;
         for (std::int64_t t : order) {
-            const tile::tile& tl = l.tiles[static_cast<std::size_t>(t)];
+            const tile::layout_tile& tl = l.tiles[static_cast<std::size_t>(t)];
             const rect in = clipped(tl.padded, l.width, l.height);
             const float* w = plan.normalized_weights(static_cast<std::size_t>(t));
             for (std::int64_t y = in.y; y < in.bottom(); ++y) {
@@ -519,7 +519,7 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
                             prediction::kind kind, double sigma, blend::weight_params weights) {
     const shape4 s = x.shape();
     std::vector<double> sum(static_cast<std::size_t>(s.numel()), 0.0), weight(static_cast<std::size_t>(s.h * s.w), 0.0);
-    for (const tile::tile& t : l.tiles) {
+    for (const tile::layout_tile& t : l.tiles) {
         policy::tile_context ctx;
         ctx.denoise = static_cast<float>(t.denoise);
         ctx.sigma = static_cast<float>(sigma);
@@ -565,7 +565,7 @@ TEST_CASE("one evaluation equals the blend's definition, for every layout, polic
     uneven.tiles[4].padded = rect{4, 4, 12, 8};
     layouts.push_back(uneven);
     for (tile::layout& l : layouts)
-        for (tile::tile& t : l.tiles) t.denoise = 0.1 + 0.8 * double((t.id * 7) % 10) / 9.0;
+        for (tile::layout_tile& t : l.tiles) t.denoise = 0.1 + 0.8 * double((t.id * 7) % 10) / 9.0;
     const double sigma = 0.6;
     const auto weights = blend::weight_params{blend::weight_kind::gaussian, 0.01f};
     for (const tile::layout& l : layouts) {

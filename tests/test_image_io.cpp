@@ -39,8 +39,8 @@ rgb_image gradient(std::int64_t width, std::int64_t height) {
     return image;
 }
 
-tile::tile make_tile(std::int64_t id, rect core, double denoise, int latent_scale) {
-    tile::tile t;
+tile::layout_tile make_tile(std::int64_t id, rect core, double denoise, int latent_scale) {
+    tile::layout_tile t;
     t.id = id;
     t.core = core;
     t.padded = core;
@@ -179,7 +179,7 @@ TEST_CASE("the overlay is the cropped image plus a legend, tile borders coloured
     CHECK(scale.high == 0.8);
     CHECK(scale.colour(0.8) == app::colour_map(1.0));
     CHECK(scale.colour(0.2) == app::colour_map(0.0));
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         const rect& r = t.pixel_core;
         const rgb expected = scale.colour(t.denoise);
         INFO("tile ", t.id);

@@ -42,7 +42,7 @@ struct side_range {
 
 side_range core_sides(const layout& l) {
     side_range r;
-    for (const tile& t : l.tiles) {
+    for (const layout_tile& t : l.tiles) {
         r.smallest = std::min({r.smallest, t.core.w, t.core.h});
         r.largest = std::max({r.largest, t.core.w, t.core.h});
     }
@@ -51,7 +51,7 @@ side_range core_sides(const layout& l) {
 
 std::int64_t leaves_of_side(const layout& l, std::int64_t side) {
     return std::count_if(l.tiles.begin(), l.tiles.end(),
-                         [&](const tile& t) { return t.core.w == side && t.core.h == side; });
+                         [&](const layout_tile& t) { return t.core.w == side && t.core.h == side; });
 }
 
 /// Every property build_model_tiles promises, checked independently of its code.
@@ -63,7 +63,7 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
     std::vector<int> owners(static_cast<std::size_t>(model.width * model.height), 0);
     const host_tensor painted = quadflow::policy::paint_strength_map(fine);
     const std::int64_t s = model.latent_scale;
-    for (const tile& t : model.tiles) {
+    for (const layout_tile& t : model.tiles) {
         CAPTURE(to_string(t.core));
         for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
             for (std::int64_t x = t.core.x; x < t.core.right(); ++x) ++owners[static_cast<std::size_t>(y * model.width + x)];
@@ -83,7 +83,7 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
             for (std::int64_t x = t.core.x; x < t.core.right(); ++x) largest = std::max(largest, painted(0, 0, y, x));
         CHECK(static_cast<float>(t.denoise) == largest);
         // A tile stops splitting only when its core lies in one fine tile or neither axis can halve above min_tile.
-        const bool one_fine_tile = std::any_of(fine.tiles.begin(), fine.tiles.end(), [&](const tile& f) {
+        const bool one_fine_tile = std::any_of(fine.tiles.begin(), fine.tiles.end(), [&](const layout_tile& f) {
             return f.core.x <= t.core.x && f.core.y <= t.core.y && f.core.right() >= t.core.right() &&
                    f.core.bottom() >= t.core.bottom();
         });
@@ -159,7 +159,7 @@ TEST_CASE("a canvas smaller than min_tile is one tile") {
     CHECK(model.tiles[0].core == rect{0, 0, 40, 20});
     CHECK(model.tiles[0].padded == rect{-8, -8, 56, 36});
     double largest = 0;
-    for (const tile& t : fine.tiles) largest = std::max(largest, t.denoise);
+    for (const layout_tile& t : fine.tiles) largest = std::max(largest, t.denoise);
     CHECK(model.tiles[0].denoise == largest);
     check_model_tiles(fine, model, {});
 }
@@ -190,7 +190,7 @@ TEST_CASE("build_model_tiles is fast on a 16K px canvas") {
     fine.width = fine.height = 2048;
     for (std::int64_t y = 0; y < 2048; y += 4)
         for (std::int64_t x = 0; x < 2048; x += 4) {
-            tile t;
+            layout_tile t;
             t.core = t.padded = {x, y, 4, 4};
             t.id = static_cast<std::int64_t>(fine.tiles.size());
             t.denoise = static_cast<double>((x + y) / 4 % 5) / 4.0;

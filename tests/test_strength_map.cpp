@@ -71,7 +71,7 @@ TEST_CASE("paint_strength_map paints each tile's core with its denoise") {
     const auto layout = grid_layout(2, 2, 3, 1, {0.2, 0.8, 0.5, 0.0});
     const host_tensor map = policy::paint_strength_map(layout);
     CHECK(map.shape() == shape4{1, 1, 6, 6});
-    for (const tile::tile& t : layout.tiles)
+    for (const tile::layout_tile& t : layout.tiles)
         for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
             for (std::int64_t x = t.core.x; x < t.core.right(); ++x)
                 CHECK(map(0, 0, y, x) == static_cast<float>(t.denoise));

@@ -20,15 +20,15 @@ using namespace quadflow::blend;
 namespace {
 
 /// A tile with the given rectangles and denoise; id set by the caller's order.
-tile make_tile(rect core, rect padded, double denoise = 1.0) {
-    tile t;
+layout_tile make_tile(rect core, rect padded, double denoise = 1.0) {
+    layout_tile t;
     t.core = core;
     t.padded = padded;
     t.denoise = denoise;
     return t;
 }
 
-layout make_layout(std::int64_t width, std::int64_t height, std::vector<tile> tiles) {
+layout make_layout(std::int64_t width, std::int64_t height, std::vector<layout_tile> tiles) {
     layout l;
     l.width = width;
     l.height = height;
@@ -120,7 +120,7 @@ TEST_CASE("Gaussian weights follow Mixture of Diffusers' formula over each axis'
         }
     }
     // A 32 wide, 8 tall tile: rows use 8, columns 32 (the ComfyUI port would use 32 for both).
-    const tile t = make_tile({0, 0, 32, 8}, {0, 0, 32, 8});
+    const layout_tile t = make_tile({0, 0, 32, 8}, {0, 0, 32, 8});
     const weight_params gaussian{weight_kind::gaussian, 0.01f};
     CHECK(tile_weight(gaussian, t, 0, 16) == doctest::Approx(reference(0, 8, 0.01) * reference(16, 32, 0.01)).epsilon(1e-5));
     CHECK(tile_weight(gaussian, t, 0, 16) != doctest::Approx(reference(0, 32, 0.01) * reference(16, 32, 0.01)));
@@ -141,7 +141,7 @@ TEST_CASE("smootherstep weights ramp over the padding and are 1 on the core") {
     // No padding: 1 everywhere.
     for (std::int64_t i = 0; i < 5; ++i) CHECK(smootherstep_axis_weight(i, 5, 0, 0) == 1.0f);
     // Through tile_weight, with the tile's own overlaps on each side.
-    const tile t = make_tile({2, 1, 4, 4}, {0, 0, 9, 6});  // left 2, right 3, top 1, bottom 1
+    const layout_tile t = make_tile({2, 1, 4, 4}, {0, 0, 9, 6});  // left 2, right 3, top 1, bottom 1
     const weight_params smooth{weight_kind::smootherstep};
     CHECK(tile_weight(smooth, t, 0, 0) == doctest::Approx(s(1.0 / 2) * s(1.0 / 3)).epsilon(1e-6));
     CHECK(tile_weight(smooth, t, 3, 4) == 1.0f);
@@ -174,7 +174,7 @@ TEST_CASE("every weight kind is positive on every tile and sums to > 0 on every 
 TEST_CASE("batching groups equal padded shapes, keeps the order and respects the batch size") {
     // Shapes by index: A B A A C B A with A = 4x4, B = 6x4, C = 4x6.
     const rect a{0, 0, 4, 4}, b{0, 0, 6, 4}, c{0, 0, 4, 6};
-    std::vector<tile> tiles;
+    std::vector<layout_tile> tiles;
     for (const rect& r : {a, b, a, a, c, b, a}) tiles.push_back(make_tile(r, r));
     const layout l = make_layout(8, 8, tiles);
 
@@ -213,11 +213,11 @@ TEST_CASE("batching groups equal padded shapes, keeps the order and respects the
         CHECK(make_batches(l, 1).size() == 7);
     }
     SUBCASE("a predicate leaves tiles out: without tile 2, A -> [0 3] [6]") {
-        const auto batches = make_batches(l, 2, [](const tile& t) { return t.id != 2; });
+        const auto batches = make_batches(l, 2, [](const layout_tile& t) { return t.id != 2; });
         REQUIRE(batches.size() == 4);
         CHECK(batches[0].tiles == std::vector<std::int64_t>{0, 3});
         CHECK(batches[1].tiles == std::vector<std::int64_t>{6});
-        CHECK(stats(make_batches(l, 4, [](const tile&) { return false; })).batches == 0);
+        CHECK(stats(make_batches(l, 4, [](const layout_tile&) { return false; })).batches == 0);
     }
     SUBCASE("tile_batch_size < 1 is an error") {
         CHECK_THROWS_WITH_AS(make_batches(l, 0), doctest::Contains("tile_batch_size = 0"), invalid_argument);

@@ -132,7 +132,7 @@ struct blend_fixture {
         double model_bytes = 0;
         bool preserving = false;
         for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
-            const tile::tile& tl = layout.tiles[t];
+            const tile::layout_tile& tl = layout.tiles[t];
             policy::tile_context c;
             c.denoise = static_cast<float>(tl.denoise);
             c.sigma = static_cast<float>(sigmas[step]);

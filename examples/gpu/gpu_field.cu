@@ -89,7 +89,7 @@ int main() {
         const cuda::device_tensor noise(noise::torch_randn(42, shape), stream);
 
         tile::layout layout = tile::build_grid(128, 128, {.tile = 64, .overlap = 8});
-        for (tile::tile& t : layout.tiles) t.denoise = t.id == 0 ? 0.0 : 0.6;  // keep tile 0 exactly
+        for (tile::layout_tile& t : layout.tiles) t.denoise = t.id == 0 ? 0.0 : 0.6;  // keep tile 0 exactly
 
         gaussian_target_model model{target.data(), 128, 128, 0.1f};
         field::field_options options;
@@ -104,7 +104,7 @@ int main() {
         const host_tensor result = x.download(stream);  // the one copy back, for printing
         // Where only tile 0 reaches, the latent is the original exactly; elsewhere it moved to the target.
         auto only_tile_0 = [&](std::int64_t px, std::int64_t y) {
-            for (const tile::tile& t : layout.tiles)
+            for (const tile::layout_tile& t : layout.tiles)
                 if (t.padded.contains(px, y) && t.id != 0) return false;
             return true;
         };

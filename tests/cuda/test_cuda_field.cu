@@ -67,7 +67,7 @@ private:
 tile::layout random_grid(std::uint32_t seed) {
     tile::layout l = tile::build_grid(70, 54, {.tile = 24, .overlap = 6, .latent_scale = 8});
     std::mt19937 random(seed);
-    for (tile::tile& t : l.tiles) t.denoise = std::min(1.0, std::max(0.0, (int(random() % 13) - 1) / 10.0));
+    for (tile::layout_tile& t : l.tiles) t.denoise = std::min(1.0, std::max(0.0, (int(random() % 13) - 1) / 10.0));
     return l;
 }
 
@@ -76,7 +76,7 @@ tile::layout random_grid(std::uint32_t seed) {
 tile::layout dense_grid() {
     tile::layout l = tile::build_grid(93, 70, {.tile = 24, .overlap = 20, .latent_scale = 8});
     std::mt19937 random(11);
-    for (tile::tile& t : l.tiles) t.denoise = (int(random() % 11)) / 10.0;
+    for (tile::layout_tile& t : l.tiles) t.denoise = (int(random() % 11)) / 10.0;
     return l;
 }
 
@@ -177,7 +177,7 @@ int most_covering(const tile::layout& layout) {
     for (std::int64_t y = 0; y < layout.height; ++y)
         for (std::int64_t x = 0; x < layout.width; ++x) {
             int covering = 0;
-            for (const tile::tile& t : layout.tiles) covering += t.padded.contains(x, y) ? 1 : 0;
+            for (const tile::layout_tile& t : layout.tiles) covering += t.padded.contains(x, y) ? 1 : 0;
             most = std::max(most, covering);
         }
     return most;
@@ -274,7 +274,7 @@ double error_where_only(const host_tensor& a, const host_tensor& b, const tile::
     for (std::int64_t y = 0; y < l.height; ++y)
         for (std::int64_t x = 0; x < l.width; ++x) {
             bool only = true;
-            for (const tile::tile& t : l.tiles)
+            for (const tile::layout_tile& t : l.tiles)
                 if (t.padded.contains(x, y) && !preserved(t)) only = false;
             if (!only) continue;
             ++pixels;
@@ -339,7 +339,7 @@ TEST_SUITE("host") {
         CHECK(quadtree.width == 64);
         CHECK(quadtree.height == 48);
         CHECK(quadtree.tiles.size() > 20);
-        const bool reaches_outside = std::any_of(quadtree.tiles.begin(), quadtree.tiles.end(), [](const tile::tile& t) {
+        const bool reaches_outside = std::any_of(quadtree.tiles.begin(), quadtree.tiles.end(), [](const tile::layout_tile& t) {
             return t.padded.x < 0 || t.padded.y < 0;
         });
         CHECK(reaches_outside);
@@ -383,8 +383,8 @@ TEST_SUITE("device") {
         test_stream stream;
         const cuda::device_tensor target(in.target, stream);
         // Two tiles of one padded shape, one of them reaching past the canvas (reflected reads of the target).
-        const tile::tile& a = layout.tiles.front();
-        const auto same_shape = std::find_if(layout.tiles.begin() + 1, layout.tiles.end(), [&](const tile::tile& t) {
+        const tile::layout_tile& a = layout.tiles.front();
+        const auto same_shape = std::find_if(layout.tiles.begin() + 1, layout.tiles.end(), [&](const tile::layout_tile& t) {
             return t.padded.w == a.padded.w && t.padded.h == a.padded.h;
         });
         REQUIRE(same_shape != layout.tiles.end());
@@ -410,7 +410,7 @@ TEST_SUITE("device") {
 
     TEST_CASE("exact preservation stays exact after a device Euler run, and the run matches the CPU one") {
         const std::vector<double> sigmas = schedule::flux(12, 512, 512);
-        auto preserved = [](const tile::tile& t) { return t.denoise == 0.0; };
+        auto preserved = [](const tile::layout_tile& t) { return t.denoise == 0.0; };
         auto check_all = [&](const tile::layout& layout, shape4 canvas, auto policy, const char* name) {
             CAPTURE(name);
             const canvas_inputs in(canvas);
@@ -421,13 +421,13 @@ TEST_SUITE("device") {
             CHECK(relative_difference(device, host) <= 1e-5);
             // The regenerated tiles moved toward the prompt target, away from the original.
             CHECK(metrics::tile_region_error(device.cview(), in.original.cview(), layout,
-                                             [](const tile::tile& t) { return t.denoise == 1.0; }).mean > 0.3);
+                                             [](const tile::layout_tile& t) { return t.denoise == 1.0; }).mean > 0.3);
         };
         // Left column preserved (d = 0), right column regenerated (d = 1), no overlap: cores are pure.
         const tile::layout columns = fixtures::grid_layout(2, 2, 8, 0, {0.0, 1.0});
         // The quadtree with overlap: preserved where only d = 0 tiles reach.
         tile::layout quadtree = synthetic_quadtree();
-        for (tile::tile& t : quadtree.tiles) t.denoise = t.core.x < quadtree.width / 2 ? 0.0 : 1.0;
+        for (tile::layout_tile& t : quadtree.tiles) t.denoise = t.core.x < quadtree.width / 2 ? 0.0 : 1.0;
         for (const auto& [layout, canvas] :
              {std::pair{columns, shape4{1, 3, 16, 16}}, std::pair{quadtree, shape4{1, 4, quadtree.height, quadtree.width}}}) {
             check_all(layout, canvas, policy::preservation_blend{policy::preservation::exact, 0.7f}, "preservation_blend exact");

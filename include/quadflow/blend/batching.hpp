@@ -23,13 +23,13 @@ struct tile_batch {
 /// Batches of the tiles for which `included(tile)` is true (e.g. the tiles that need a model call this step):
 /// tiles grouped by padded shape, shape groups in order of first appearance, tiles in index order, each group
 /// cut into batches of at most tile_batch_size.
-template <std::predicate<const tile::tile&> Predicate>
+template <std::predicate<const tile::layout_tile&> Predicate>
 std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size, Predicate&& included) {
     require(tile_batch_size >= 1, "tile_batch_size", tile_batch_size, "must be >= 1");
     std::map<std::pair<std::int64_t, std::int64_t>, std::size_t> group_of_shape;
     std::vector<tile_batch> groups;
     for (std::size_t i = 0; i < l.tiles.size(); ++i) {
-        const tile::tile& t = l.tiles[i];
+        const tile::layout_tile& t = l.tiles[i];
         if (!included(t)) continue;
         const auto [it, added] = group_of_shape.try_emplace({t.padded.w, t.padded.h}, groups.size());
         if (added) groups.push_back({t.padded.w, t.padded.h, {}});
@@ -49,7 +49,7 @@ std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size,
 
 /// Batches of every tile of the layout.
 inline std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size) {
-    return make_batches(l, tile_batch_size, [](const tile::tile&) { return true; });
+    return make_batches(l, tile_batch_size, [](const tile::layout_tile&) { return true; });
 }
 
 struct batch_stats {

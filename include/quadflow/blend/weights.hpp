@@ -93,7 +93,7 @@ QUADFLOW_HOST_DEVICE inline float axis_weight(const weight_params& params, std::
 
 /// Weight of the pixel at (local_y, local_x) of a tile's padded rectangle: the product of the two axis
 /// factors, each over its own axis (padded height for rows, padded width for columns).
-QUADFLOW_HOST_DEVICE inline float tile_weight(const weight_params& params, const tile::tile& t, std::int64_t local_y,
+QUADFLOW_HOST_DEVICE inline float tile_weight(const weight_params& params, const tile::layout_tile& t, std::int64_t local_y,
                                               std::int64_t local_x) {
     const float wy = axis_weight(params, local_y, t.padded.h, t.core.y - t.padded.y, t.padded.bottom() - t.core.bottom());
     const float wx = axis_weight(params, local_x, t.padded.w, t.core.x - t.padded.x, t.padded.right() - t.core.right());

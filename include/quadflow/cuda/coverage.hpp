@@ -62,7 +62,7 @@ inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layou
     struct block_span {
         std::int64_t x0 = 0, x1 = 0, y0 = 0, y1 = 0;  ///< block columns [x0, x1) and rows [y0, y1)
     };
-    auto span_of = [&](const tile::tile& t) {
+    auto span_of = [&](const tile::layout_tile& t) {
         const rect r = clipped_to_canvas(t.padded, layout.width, layout.height);
         if (r.w <= 0 || r.h <= 0) return block_span{};
         return block_span{r.x / block_width, (r.right() - 1) / block_width + 1, r.y / block_height,
@@ -70,7 +70,7 @@ inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layou
     };
 
     std::vector<std::int64_t> counts(static_cast<std::size_t>(blocks) + 1, 0);
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         const block_span s = span_of(t);
         for (std::int64_t by = s.y0; by < s.y1; ++by)
             for (std::int64_t bx = s.x0; bx < s.x1; ++bx) ++counts[static_cast<std::size_t>(by * coverage.blocks_x + bx)];

@@ -275,7 +275,7 @@ private:
     void call_model(const batch& b, double sigma, std::int64_t n) {
         const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
         for (std::int64_t i = b.first; i < b.first + b.count; ++i) {
-            const tile::tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
+            const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
             batch_infos_[static_cast<std::size_t>(i)] = model::tile_info{tl.padded, tl.core, tl.id, n};
         }
         const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
@@ -298,7 +298,7 @@ private:
     [[noreturn]] void report_non_finite(const non_finite_record& r, double sigma) const {
         const auto t = static_cast<std::size_t>(r.first >> non_finite_offset_bits);
         const auto local = static_cast<std::int64_t>(r.first & ((1ull << non_finite_offset_bits) - 1));
-        const tile::tile& tl = layout_.tiles[t];
+        const tile::layout_tile& tl = layout_.tiles[t];
         const rect& p = tl.padded;
         const std::int64_t c = local / p.area(), y = p.y + local % p.area() / p.w, x = p.x + local % p.w;
         const float v = prediction::to_flow_velocity(model_->prediction_kind(), r.prediction, r.state,

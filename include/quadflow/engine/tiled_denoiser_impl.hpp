@@ -200,7 +200,7 @@ int tiled_denoiser::model_tile_count() const { return static_cast<int>(state_->m
 int tiled_denoiser::strength_tile_count() const { return static_cast<int>(state_->strength_tiles.tiles.size()); }
 int tiled_denoiser::smallest_model_tile() const {
     std::int64_t smallest = std::max(state_->model_tiles.width, state_->model_tiles.height);
-    for (const tile::tile& t : state_->model_tiles.tiles) smallest = std::min({smallest, t.core.w, t.core.h});
+    for (const tile::layout_tile& t : state_->model_tiles.tiles) smallest = std::min({smallest, t.core.w, t.core.h});
     return static_cast<int>(smallest);
 }
 std::int64_t tiled_denoiser::model_calls() const { return state_->field->stats().model_calls; }

@@ -31,7 +31,7 @@ public:
         }
         axis_.assign(static_cast<std::size_t>(total), 0.0f);
         for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
-            const tile::tile& tl = layout.tiles[t];
+            const tile::layout_tile& tl = layout.tiles[t];
             float* rows = axis_.data() + row_offsets_[t];
             float* cols = axis_.data() + column_offsets_[t];
             for (std::int64_t i = 0; i < tl.padded.h; ++i)
@@ -42,7 +42,7 @@ public:
         const std::int64_t H = layout.height, W = layout.width;
         std::vector<double> sum(static_cast<std::size_t>(H * W), 0.0);
         for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
-            const tile::tile& tl = layout.tiles[t];
+            const tile::layout_tile& tl = layout.tiles[t];
             const float* rows = row_weights(t);
             const float* cols = column_weights(t);
             const rect in = clipped(tl.padded, W, H);
@@ -67,7 +67,7 @@ public:
         }
         normalized_.resize(static_cast<std::size_t>(normalized_total));
         for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
-            const tile::tile& tl = layout.tiles[t];
+            const tile::layout_tile& tl = layout.tiles[t];
             const rect in = clipped(tl.padded, W, H);
             float* out = normalized_.data() + normalized_offsets_[t];
             for (std::int64_t y = in.y; y < in.bottom(); ++y)

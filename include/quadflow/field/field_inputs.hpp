@@ -87,7 +87,7 @@ inline std::vector<tile_plan> plan_tiles(const tile::layout& layout, const std::
     const std::size_t steps = sigmas.empty() ? 1 : sigmas.size() - 1;
     const std::int64_t H = layout.height, W = layout.width;
     for (std::size_t t = 0; t < plans.size(); ++t) {
-        const tile::tile& tl = layout.tiles[t];
+        const tile::layout_tile& tl = layout.tiles[t];
         tile_plan& p = plans[t];
         p.min_pixel_side = std::min(tl.core.w, tl.core.h) * layout.latent_scale;
         p.start_step = sigmas.empty() ? 0 : static_cast<int>(schedule::img2img_start_index(rule, steps, tl.denoise));
@@ -170,7 +170,7 @@ inline std::string unwritten_hint(float prediction) {
 
 /// The policy's view of tile `tile` (with run-long plan `plan`) at an evaluation of step `step`, noise level
 /// `sigma`, on the schedule `sigmas` (empty: a schedule of one step; tau then stays 1).
-inline policy::tile_context tile_context_at(const tile::tile& tile, const tile_plan& plan, double sigma, int step,
+inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const tile_plan& plan, double sigma, int step,
                                             const std::vector<double>& sigmas) {
     policy::tile_context c;
     c.denoise = static_cast<float>(tile.denoise);

@@ -130,7 +130,7 @@ private:
         batch_plan_ = batch_plan(layout_, canvas_.c, options_.tile_batch_size, options_.arena_elements);
         sum_starts_ = sum_starts(layout_, batch_plan_.rank_order());
         std::int64_t gathered_in_canvas = 0;
-        for (const tile::tile& tl : layout_.tiles) gathered_in_canvas += clipped(tl.padded, canvas_.w, canvas_.h).area();
+        for (const tile::layout_tile& tl : layout_.tiles) gathered_in_canvas += clipped(tl.padded, canvas_.w, canvas_.h).area();
         check_in_gather_ = gathered_in_canvas <= 2 * canvas_.w * canvas_.h;
         input_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
         output_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
@@ -154,7 +154,7 @@ private:
         needs_scan_ = !check_in_gather_ || batch_plan_.skipped_some();
         const std::span<const std::int64_t> placed = batch_plan_.placed();
         for (std::size_t i = 0; i < placed.size(); ++i) {
-            const tile::tile& tl = layout_.tiles[static_cast<std::size_t>(placed[i])];
+            const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(placed[i])];
             batch_infos_[i] = model::tile_info{tl.padded, tl.core, tl.id, n};
         }
         for (std::size_t t = 0; t < plans_.size(); ++t) {
@@ -242,7 +242,7 @@ private:
     template <prediction::kind Kind>
     QUADFLOW_CPU_DISPATCH std::uint32_t accumulate_tile(std::size_t t, std::int64_t c, const plane_rows& p, float sigma) const {
         std::uint32_t non_finite = 0;
-        const tile::tile& tl = layout_.tiles[t];
+        const tile::layout_tile& tl = layout_.tiles[t];
         const tile_terms& terms = terms_[t];
         const std::int64_t W = canvas_.w;
         const rect in = clipped(tl.padded, W, canvas_.h);

@@ -26,7 +26,7 @@ inline void require_canvas_image(const_view image, const tile::layout& l, const 
 /// Which tile core owns each canvas pixel (the last tile wins where cores overlap, as in grids).
 inline std::vector<std::int64_t> core_owner(const tile::layout& l) {
     std::vector<std::int64_t> owner(static_cast<std::size_t>(l.width * l.height), -1);
-    for (const tile::tile& t : l.tiles)
+    for (const tile::layout_tile& t : l.tiles)
         for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
             for (std::int64_t x = t.core.x; x < t.core.right(); ++x)
                 owner[static_cast<std::size_t>(y * l.width + x)] = t.id;
@@ -103,13 +103,13 @@ struct region_error {
 };
 
 inline region_error tile_region_error(const_view a, const_view b, const tile::layout& l,
-                                      const std::function<bool(const tile::tile&)>& select) {
+                                      const std::function<bool(const tile::layout_tile&)>& select) {
     require_same_shape(a.shape(), b.shape(), "a", "b");
     require_canvas_image(a, l, "tile_region_error", "a");
     require_host(b, "b");
     // 0: uncovered so far, 1: only selected tiles cover it, 2: some unselected tile covers it.
     std::vector<unsigned char> governed(static_cast<std::size_t>(l.width * l.height), 0);
-    for (const tile::tile& t : l.tiles) {
+    for (const tile::layout_tile& t : l.tiles) {
         const unsigned char mark = select(t) ? 1 : 2;
         for (std::int64_t y = std::max<std::int64_t>(t.padded.y, 0); y < std::min(t.padded.bottom(), l.height); ++y)
             for (std::int64_t x = std::max<std::int64_t>(t.padded.x, 0); x < std::min(t.padded.right(), l.width); ++x) {

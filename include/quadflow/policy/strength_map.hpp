@@ -24,7 +24,7 @@ namespace quadflow::policy {
 /// earlier ones where cores overlap; pixels no core covers are 0. The `mask` policy's map for a layout.
 inline host_tensor paint_strength_map(const tile::layout& l) {
     host_tensor map(shape4{1, 1, l.height, l.width});
-    for (const tile::tile& t : l.tiles) {
+    for (const tile::layout_tile& t : l.tiles) {
         const std::int64_t y0 = std::max<std::int64_t>(t.core.y, 0), y1 = std::min(t.core.bottom(), l.height);
         const std::int64_t x0 = std::max<std::int64_t>(t.core.x, 0), x1 = std::min(t.core.right(), l.width);
         for (std::int64_t y = y0; y < y1; ++y)

@@ -119,7 +119,7 @@ inline layout layout_from_axes(std::int64_t width, std::int64_t height, int late
     l.tiles.reserve(columns.size() * rows.size());
     for (const axis_span& r : rows)
         for (const axis_span& c : columns) {
-            tile t;
+            layout_tile t;
             t.core = {c.core_start, r.core_start, c.core_size, r.core_size};
             t.padded = {c.start, r.start, c.size, r.size};
             t.pixel_core = {t.core.x * latent_scale, t.core.y * latent_scale, t.core.w * latent_scale,

@@ -13,7 +13,7 @@
 namespace quadflow::tile {
 
 /// One tile of a layout. Rectangles are in latent pixels of the canvas.
-struct tile {
+struct layout_tile {
     rect core;            ///< the region this tile is responsible for; cores of a quadtree partition the canvas
     rect padded;          ///< core grown by the overlap; may extend past the canvas (filled by reflection)
     double denoise = 1.0; ///< the tile's denoise strength d in [0, 1]
@@ -32,7 +32,7 @@ struct layout {
     std::int64_t width = 0;   ///< canvas width in latent pixels
     std::int64_t height = 0;  ///< canvas height in latent pixels
     int latent_scale = 8;     ///< image pixels per latent pixel (8 for FLUX and SD VAEs, 1 for pixel space)
-    std::vector<tile> tiles;
+    std::vector<layout_tile> tiles;
 
     std::int64_t pixel_width() const { return width * latent_scale; }
     std::int64_t pixel_height() const { return height * latent_scale; }
@@ -55,7 +55,7 @@ inline void validate(const layout& l) {
     require(!l.tiles.empty(), "layout.tiles.size()", l.tiles.size(), "a layout needs at least one tile");
     const rect canvas{0, 0, l.width, l.height};
     for (std::size_t i = 0; i < l.tiles.size(); ++i) {
-        const tile& t = l.tiles[i];
+        const layout_tile& t = l.tiles[i];
         const std::string name = "layout.tiles[" + std::to_string(i) + "]";
         require(t.id == static_cast<std::int64_t>(i), name + ".id", t.id, "must equal its index");
         // Compared without forming x + w, which could overflow for arbitrary rectangles.
@@ -88,7 +88,7 @@ inline void validate(const layout& l) {
         std::erase_if(active, [&](std::size_t i) { return l.tiles[i].padded.bottom() <= y; });
         std::fill(delta.begin(), delta.end(), 0);
         for (std::size_t i : active) {
-            const tile& t = l.tiles[i];
+            const layout_tile& t = l.tiles[i];
             ++delta[static_cast<std::size_t>(std::clamp<std::int64_t>(t.padded.x, 0, l.width))];
             --delta[static_cast<std::size_t>(std::clamp<std::int64_t>(t.padded.right(), 0, l.width))];
         }

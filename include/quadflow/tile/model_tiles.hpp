@@ -113,7 +113,7 @@ inline layout build_model_tiles(const layout& fine, const model_tile_options& op
         pending.pop_back();
         const detail::split_axes split = detail::model_split(node, options);
         if (!split.x && !split.y) {
-            tile t;
+            layout_tile t;
             t.core = node.core;
             const std::int64_t s = fine.latent_scale;
             t.pixel_core = {node.core.x * s, node.core.y * s, node.core.w * s, node.core.h * s};

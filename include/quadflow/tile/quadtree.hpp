@@ -402,7 +402,7 @@ inline layout build_quadtree(const rgb_image_view& image, const quadtree_options
     const std::int64_t overlap = clamped_overlap_latent(options.overlap, options.latent_scale, result.width, result.height);
     result.tiles.reserve(leaves.size());
     for (const auto& leaf : leaves) {
-        tile t;
+        layout_tile t;
         t.pixel_core = leaf.pixels;
         t.core = {leaf.pixels.x / s, leaf.pixels.y / s, leaf.pixels.w / s, leaf.pixels.h / s};
         const std::int64_t o = tile_overlap(t.core, overlap);

@@ -241,16 +241,16 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     img2img_report& r = result.report;
     r.policy = name;
     r.low_strength_error = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
-                                                              [](const tile::tile& t) { return t.denoise < 0.5; }).mean;
+                                                              [](const tile::layout_tile& t) { return t.denoise < 0.5; }).mean;
     r.high_strength_change = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
-                                                                [](const tile::tile& t) { return t.denoise >= 0.5; }).mean;
+                                                                [](const tile::layout_tile& t) { return t.denoise >= 0.5; }).mean;
     r.seam_score = metrics::seam_score(x.cview(), model_layout);
     r.model_calls = stats.model_calls;
     r.tile_pixels = stats.tile_pixels;
     r.tiles = static_cast<std::int64_t>(model_layout.tiles.size());
     r.fine_tiles = static_cast<std::int64_t>(layout.tiles.size());
     r.smallest_tile_side = std::numeric_limits<std::int64_t>::max();
-    for (const tile::tile& t : model_layout.tiles)
+    for (const tile::layout_tile& t : model_layout.tiles)
         r.smallest_tile_side = std::min({r.smallest_tile_side, t.pixel_core.w, t.pixel_core.h});
     r.seconds = seconds;
     result.output = to_image(x.cview());

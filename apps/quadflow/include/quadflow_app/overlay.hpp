@@ -29,7 +29,7 @@ inline denoise_colour_scale colour_scale_of(const tile::layout& layout) {
     require(!layout.tiles.empty(), "layout.tiles.size()", 0, "a layout needs at least one tile");
     const auto [lowest, highest] = std::minmax_element(
         layout.tiles.begin(), layout.tiles.end(),
-        [](const tile::tile& a, const tile::tile& b) { return a.denoise < b.denoise; });
+        [](const tile::layout_tile& a, const tile::layout_tile& b) { return a.denoise < b.denoise; });
     return {lowest->denoise, highest->denoise};
 }
 
@@ -96,7 +96,7 @@ inline rgb_image draw_tile_overlay(const rgb_image& image, const tile::layout& l
     }
 
     const std::int64_t border = overlay_border_width(width, height);
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         const std::int64_t s = layout.latent_scale;
         const rect core{t.core.x * s, t.core.y * s, t.core.w * s, t.core.h * s};
         const std::int64_t thickness = std::min(border, std::max<std::int64_t>(1, std::min(core.w, core.h) / 8));

@@ -50,7 +50,7 @@ struct grid_command_options {
 std::string layout_json(const tile::layout& layout, bool padded) {
     const std::int64_t s = layout.latent_scale;
     json tiles = json::array();
-    for (const tile::tile& t : layout.tiles) {
+    for (const tile::layout_tile& t : layout.tiles) {
         const rect r = padded ? rect{t.padded.x * s, t.padded.y * s, t.padded.w * s, t.padded.h * s} : t.pixel_core;
         tiles.push_back({{"x", r.x}, {"y", r.y}, {"w", r.w}, {"h", r.h}, {"denoise", t.denoise}});
     }
