@@ -96,7 +96,7 @@ tile::layout read_layout(const std::string& path, const std::string& rectangles,
             t.padded = {r.x - o, r.y - o, r.w + 2 * o, r.h + 2 * o};
         }
         t.pixel_core = {t.core.x * scale, t.core.y * scale, t.core.w * scale, t.core.h * scale};
-        t.denoise = 1.0;
+        t.strength = 1.0;
         t.id = static_cast<std::int64_t>(layout.tiles.size());
         layout.tiles.push_back(t);
     }

@@ -245,9 +245,9 @@ int main(int argc, char** argv) {
                 r.model_calls = result.report.model_calls;
                 r.tile_pixels = result.report.tile_pixels;
                 r.low_change = 127.5 * metrics::tile_region_error(output.cview(), original.cview(), quadtree,
-                                                                  [](const tile::layout_tile& t) { return t.denoise < 0.5; }).mean;
+                                                                  [](const tile::layout_tile& t) { return t.strength < 0.5; }).mean;
                 r.high_change = 127.5 * metrics::tile_region_error(output.cview(), original.cview(), quadtree,
-                                                                   [](const tile::layout_tile& t) { return t.denoise >= 0.5; }).mean;
+                                                                   [](const tile::layout_tile& t) { return t.strength >= 0.5; }).mean;
                 r.seam_own = metrics::seam_score(output.cview(), layout);
                 r.seam_quadtree = metrics::seam_score(output.cview(), quadtree);
                 r.contrast_quadtree = metrics::seam_contrast(output.cview(), quadtree);

@@ -9,7 +9,7 @@ int main() {
     host_tensor target(original.shape(), -0.3f);                    // what the "prompt" wants
     host_tensor noise = noise::torch_randn(42, original.shape());   // ComfyUI's noise for seed 42
     tile::layout layout = tile::build_grid(128, 128, {.tile = 64, .overlap = 8});
-    for (tile::layout_tile& t : layout.tiles) t.denoise = t.id == 0 ? 0.0 : 0.6;  // keep tile 0 exactly
+    for (tile::layout_tile& t : layout.tiles) t.strength = t.id == 0 ? 0.0 : 0.6;  // keep tile 0 exactly
 
     testing::gaussian_model model(target.cview(), 0.1);  // a test double: stands in for your engine's tile_model
     field::field_options options;

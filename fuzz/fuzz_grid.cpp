@@ -42,7 +42,7 @@ void check_grid(FuzzedDataProvider& in) {
     o.overlap = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::int64_t>(0, o.tile > 1 ? o.tile - 1 : 0)
                                  : pick_extent(in, 64);
     o.latent_scale = in.ConsumeIntegralInRange<int>(-1, 16);
-    o.denoise = in.ConsumeBool() ? in.ConsumeProbability<double>() : in.ConsumeFloatingPoint<double>();
+    o.strength = in.ConsumeBool() ? in.ConsumeProbability<double>() : in.ConsumeFloatingPoint<double>();
     const blend::weight_params weights = pick_weights(in);
     tile::layout layout;
     try {
@@ -58,7 +58,7 @@ void check_grid(FuzzedDataProvider& in) {
                           " is not the requested size");
         if (!(t.padded.x >= 0 && t.padded.y >= 0 && t.padded.right() <= width && t.padded.bottom() <= height))
             fuzz::finding("grid tile " + std::to_string(t.id) + " leaves the canvas");
-        if (!(t.denoise == o.denoise)) fuzz::finding("grid tile denoise differs from the option");
+        if (!(t.strength == o.strength)) fuzz::finding("grid tile strength differs from the option");
     }
     // Neighbours along each axis overlap by at least the requested overlap.
     for (std::size_t i = 0; i + 1 < layout.tiles.size(); ++i) {

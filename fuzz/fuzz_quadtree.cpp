@@ -94,8 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (t.pixel_core.h < smallest && t.pixel_core.h != root_h))
             fuzz::finding(name + " " + to_string(t.pixel_core) + " is smaller than the smallest leaf side " +
                           std::to_string(smallest));
-        if (!(t.denoise >= o.min_denoise && t.denoise <= o.max_denoise))
-            fuzz::finding(name + " denoise " + std::to_string(t.denoise) + " outside [min_denoise, max_denoise]");
+        if (!(t.strength >= o.min_denoise && t.strength <= o.max_denoise))
+            fuzz::finding(name + " denoise " + std::to_string(t.strength) + " outside [min_denoise, max_denoise]");
         if (!(o.max_depth < 0 || t.depth <= o.max_depth)) fuzz::finding(name + " deeper than max_depth");
     }
     return 0;

@@ -26,7 +26,7 @@ inline tile::layout grid_layout(std::int64_t cols, std::int64_t rows, std::int64
             t.id = static_cast<std::int64_t>(l.tiles.size());
             t.core = rect{c * core, r * core, core, core};
             t.padded = rect{t.core.x - overlap, t.core.y - overlap, core + 2 * overlap, core + 2 * overlap};
-            t.denoise = denoise[static_cast<std::size_t>(t.id) % denoise.size()];
+            t.strength = denoise[static_cast<std::size_t>(t.id) % denoise.size()];
             t.pixel_core = rect{t.core.x * 8, t.core.y * 8, core * 8, core * 8};
             l.tiles.push_back(t);
         }

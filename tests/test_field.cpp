@@ -121,7 +121,7 @@ TEST_CASE("exact preservation and skip land on the original for Euler, Heun and 
     // Left column preserved (d = 0), right column regenerated (d = 1); no overlap so cores are pure.
     const auto layout = grid_layout(2, 2, 8, 0, {0.0, 1.0});
     const auto sigmas = schedule::flux(12, 512, 512);
-    auto preserved = [](const tile::layout_tile& t) { return t.denoise == 0.0; };
+    auto preserved = [](const tile::layout_tile& t) { return t.strength == 0.0; };
     auto check_all = [&](auto policy, const char* name) {
         CAPTURE(name);
         const host_tensor e = run_tiled<sampler::euler>(layout, policy, sigmas, in.original, in.noise, in.target, 0.1,
@@ -134,7 +134,7 @@ TEST_CASE("exact preservation and skip land on the original for Euler, Heun and 
             CHECK(metrics::tile_region_error(r->cview(), in.original.cview(), layout, preserved).max <= 1e-5);
             // The regenerated half moved toward the prompt target, away from the original.
             CHECK(metrics::tile_region_error(r->cview(), in.original.cview(), layout,
-                                             [](const tile::layout_tile& t) { return t.denoise == 1.0; }).mean > 0.3);
+                                             [](const tile::layout_tile& t) { return t.strength == 1.0; }).mean > 0.3);
         }
     };
     check_all(policy::preservation_blend{policy::preservation::exact, 0.7f}, "preservation_blend exact");
@@ -369,9 +369,9 @@ TEST_CASE("bad field input gets clear errors") {
     }
     SUBCASE("a tile strength outside [0, 1]") {
         auto bad = layout;
-        bad.tiles[2].denoise = 1.5;
+        bad.tiles[2].strength = 1.5;
         CHECK_THROWS_WITH_AS(field::tiled_field(model, bad, canvas, policy::scale{}, options_for(sigmas)),
-                             doctest::Contains("layout.tiles[2].denoise = 1.5"), invalid_argument);
+                             doctest::Contains("layout.tiles[2].strength = 1.5"), invalid_argument);
     }
     SUBCASE("an original with NaN") {
         host_tensor bad = in.original;
@@ -521,7 +521,7 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
     std::vector<double> sum(static_cast<std::size_t>(s.numel()), 0.0), weight(static_cast<std::size_t>(s.h * s.w), 0.0);
     for (const tile::layout_tile& t : l.tiles) {
         policy::tile_context ctx;
-        ctx.denoise = static_cast<float>(t.denoise);
+        ctx.strength = static_cast<float>(t.strength);
         ctx.sigma = static_cast<float>(sigma);
         ctx.min_pixel_side = std::min(t.pixel_core.w, t.pixel_core.h);
         const bool model = policy.needs_model(ctx);
@@ -534,7 +534,7 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
                     const float in = x(0, c, y, px);  // the tile's input at an in-canvas pixel is x there
                     const float out = affine_tile_model::a(t.id) * in + affine_tile_model::b(t.id);
                     const float vm = model ? prediction::to_flow_velocity(kind, out, in, static_cast<float>(sigma)) : 0.0f;
-                    const policy::element e{vm, in, original(0, c, y, px), ctx.denoise};
+                    const policy::element e{vm, in, original(0, c, y, px), ctx.strength};
                     sum[static_cast<std::size_t>((c * s.h + y) * s.w + px)] += w * double(policy.velocity(ctx, e));
                 }
             }
@@ -565,7 +565,7 @@ TEST_CASE("one evaluation equals the blend's definition, for every layout, polic
     uneven.tiles[4].padded = rect{4, 4, 12, 8};
     layouts.push_back(uneven);
     for (tile::layout& l : layouts)
-        for (tile::layout_tile& t : l.tiles) t.denoise = 0.1 + 0.8 * double((t.id * 7) % 10) / 9.0;
+        for (tile::layout_tile& t : l.tiles) t.strength = 0.1 + 0.8 * double((t.id * 7) % 10) / 9.0;
     const double sigma = 0.6;
     const auto weights = blend::weight_params{blend::weight_kind::gaussian, 0.01f};
     for (const tile::layout& l : layouts) {

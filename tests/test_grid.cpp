@@ -108,7 +108,7 @@ TEST_CASE("random grids: every tile has the requested size and neighbours overla
         grid_options o;
         o.tile = uniform(1, 128);
         o.overlap = uniform(0, o.tile - 1);
-        o.denoise = 0.5;
+        o.strength = 0.5;
         const std::int64_t width = uniform(1, 600), height = uniform(1, 600);
         CAPTURE(trial);
         const layout l = build_grid(width, height, o);
@@ -129,7 +129,7 @@ TEST_CASE("random grids: every tile has the requested size and neighbours overla
                 }
             }
         }
-        for (const auto& t : l.tiles) CHECK(t.denoise == 0.5);
+        for (const auto& t : l.tiles) CHECK(t.strength == 0.5);
     }
 }
 
@@ -143,8 +143,8 @@ TEST_CASE("bad grid options name the parameter and its value") {
     o.overlap = -1;
     CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("overlap = -1"), invalid_argument);
     o = {};
-    o.denoise = 1.5;
-    CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("denoise = 1.5"), invalid_argument);
+    o.strength = 1.5;
+    CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("strength = 1.5"), invalid_argument);
     o = {};
     o.latent_scale = 0;
     CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("latent_scale = 0"), invalid_argument);
@@ -178,7 +178,7 @@ TEST_CASE("SpotDiffusion layouts are deterministic, non-overlapping and never wr
             CHECK(t.padded.bottom() <= 37);
             CHECK(t.padded.w <= 16);
             CHECK(t.padded.h <= 16);
-            CHECK(t.denoise == 1.0);
+            CHECK(t.strength == 1.0);
             // Only tiles touching an edge are clipped.
             if (t.padded.x > 0 && t.padded.right() < 50) CHECK(t.padded.w == 16);
             if (t.padded.y > 0 && t.padded.bottom() < 37) CHECK(t.padded.h == 16);

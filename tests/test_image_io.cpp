@@ -44,7 +44,7 @@ tile::layout_tile make_tile(std::int64_t id, rect core, double denoise, int late
     t.id = id;
     t.core = core;
     t.padded = core;
-    t.denoise = denoise;
+    t.strength = denoise;
     t.pixel_core = {core.x * latent_scale, core.y * latent_scale, core.w * latent_scale, core.h * latent_scale};
     return t;
 }
@@ -181,7 +181,7 @@ TEST_CASE("the overlay is the cropped image plus a legend, tile borders coloured
     CHECK(scale.colour(0.2) == app::colour_map(0.0));
     for (const tile::layout_tile& t : layout.tiles) {
         const rect& r = t.pixel_core;
-        const rgb expected = scale.colour(t.denoise);
+        const rgb expected = scale.colour(t.strength);
         INFO("tile ", t.id);
         CHECK(overlay.at(r.x, r.y) == expected);
         CHECK(overlay.at(r.right() - 1, r.y) == expected);

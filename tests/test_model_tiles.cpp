@@ -81,7 +81,7 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
         float largest = 0.0f;
         for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
             for (std::int64_t x = t.core.x; x < t.core.right(); ++x) largest = std::max(largest, painted(0, 0, y, x));
-        CHECK(static_cast<float>(t.denoise) == largest);
+        CHECK(static_cast<float>(t.strength) == largest);
         // A tile stops splitting only when its core lies in one fine tile or neither axis can halve above min_tile.
         const bool one_fine_tile = std::any_of(fine.tiles.begin(), fine.tiles.end(), [&](const layout_tile& f) {
             return f.core.x <= t.core.x && f.core.y <= t.core.y && f.core.right() >= t.core.right() &&
@@ -144,7 +144,7 @@ TEST_CASE("model tiles split where the content is and stay whole where it is fla
     CHECK(model.tiles[0].depth == 3);
     CHECK(model.tiles.back().core == rect{384, 128, 128, 128});
     CHECK(model.tiles.back().depth == 2);
-    CHECK(model.tiles.back().denoise == doctest::Approx(fine.tiles.back().denoise));
+    CHECK(model.tiles.back().strength == doctest::Approx(fine.tiles.back().strength));
 }
 
 TEST_CASE("a canvas smaller than min_tile is one tile") {
@@ -159,8 +159,8 @@ TEST_CASE("a canvas smaller than min_tile is one tile") {
     CHECK(model.tiles[0].core == rect{0, 0, 40, 20});
     CHECK(model.tiles[0].padded == rect{-8, -8, 56, 36});
     double largest = 0;
-    for (const layout_tile& t : fine.tiles) largest = std::max(largest, t.denoise);
-    CHECK(model.tiles[0].denoise == largest);
+    for (const layout_tile& t : fine.tiles) largest = std::max(largest, t.strength);
+    CHECK(model.tiles[0].strength == largest);
     check_model_tiles(fine, model, {});
 }
 
@@ -193,7 +193,7 @@ TEST_CASE("build_model_tiles is fast on a 16K px canvas") {
             layout_tile t;
             t.core = t.padded = {x, y, 4, 4};
             t.id = static_cast<std::int64_t>(fine.tiles.size());
-            t.denoise = static_cast<double>((x + y) / 4 % 5) / 4.0;
+            t.strength = static_cast<double>((x + y) / 4 % 5) / 4.0;
             fine.tiles.push_back(t);
         }
     const layout model = build_model_tiles(fine);

@@ -93,7 +93,7 @@ TEST_CASE("a flat image is one leaf: the root") {
     CHECK(l.tiles[0].padded == l.tiles[0].core);
     CHECK(l.tiles[0].depth == 0);
     // The only leaf is the largest: area rule gives min_denoise.
-    CHECK(l.tiles[0].denoise == doctest::Approx(0.2));
+    CHECK(l.tiles[0].strength == doctest::Approx(0.2));
     validate(l);
 }
 
@@ -115,7 +115,7 @@ TEST_CASE("an 8 px checker subdivides fully down to 8 px leaves") {
         CHECK(t.depth == 2);
         CHECK(t.core.w == 1);
         CHECK(t.core.h == 1);
-        CHECK(t.denoise == doctest::Approx(0.2));  // all leaves equally large
+        CHECK(t.strength == doctest::Approx(0.2));  // all leaves equally large
     }
     check_cores_partition(l);
 }
@@ -147,18 +147,18 @@ TEST_CASE("an image with one detailed corner subdivides only that corner") {
 
     SUBCASE("area rule: 32 px leaves 0.2, 16 px 0.2 + 0.6 * (1 - 1/4) = 0.65, 8 px 0.2 + 0.6 * (1 - 1/16)") {
         for (const auto& t : l.tiles) {
-            if (t.depth == 1) CHECK(t.denoise == doctest::Approx(0.2));
-            if (t.depth == 2) CHECK(t.denoise == doctest::Approx(0.65));
-            if (t.depth == 3) CHECK(t.denoise == doctest::Approx(0.7625));
+            if (t.depth == 1) CHECK(t.strength == doctest::Approx(0.2));
+            if (t.depth == 2) CHECK(t.strength == doctest::Approx(0.65));
+            if (t.depth == 3) CHECK(t.strength == doctest::Approx(0.7625));
         }
     }
     SUBCASE("depth rule: depths 1..3 map to 0.2, 0.5, 0.8") {
         options.rule = denoise_rule::depth;
         const layout d = build_quadtree(image.view(), options);
         for (const auto& t : d.tiles) {
-            if (t.depth == 1) CHECK(t.denoise == doctest::Approx(0.2));
-            if (t.depth == 2) CHECK(t.denoise == doctest::Approx(0.5));
-            if (t.depth == 3) CHECK(t.denoise == doctest::Approx(0.8));
+            if (t.depth == 1) CHECK(t.strength == doctest::Approx(0.2));
+            if (t.depth == 2) CHECK(t.strength == doctest::Approx(0.5));
+            if (t.depth == 3) CHECK(t.strength == doctest::Approx(0.8));
         }
     }
     SUBCASE("overlap 16 px = 2 latent (clamp min(8, 8)/4 = 2): o = min(core_w/2, core_h/2, 2)") {
@@ -201,9 +201,9 @@ TEST_CASE("denoise per level for leaves five levels apart: area saturates, depth
         const int level = area.tiles[i].depth - 1;
         CHECK(area.tiles[i].pixel_core.w == 128 >> level);
         // area: 0.2 + 0.6 * (1 - 4^-level) -> 0.2, 0.65, 0.7625, 0.790625, 0.79765625.
-        CHECK(area.tiles[i].denoise == doctest::Approx(0.2 + 0.6 * (1.0 - std::pow(0.25, level))));
+        CHECK(area.tiles[i].strength == doctest::Approx(0.2 + 0.6 * (1.0 - std::pow(0.25, level))));
         // depth: 0.2 + 0.6 * level / 4 -> 0.2, 0.35, 0.5, 0.65, 0.8.
-        CHECK(depth.tiles[i].denoise == doctest::Approx(0.2 + 0.15 * level));
+        CHECK(depth.tiles[i].strength == doctest::Approx(0.2 + 0.15 * level));
     }
     CHECK(area_denoise(64, 16384, 0.2, 0.8) == doctest::Approx(0.79765625));
     CHECK(depth_denoise(3, 1, 1, 0.2, 0.8) == doctest::Approx(0.2));
@@ -377,8 +377,8 @@ TEST_CASE("random images and options: a valid layout whose cores partition the c
         split_trials += l.tiles.size() > 1 ? 1 : 0;
         padded_trials += std::any_of(l.tiles.begin(), l.tiles.end(), [](const auto& t) { return t.overlap_left() > 0; });
         for (const auto& t : l.tiles) {
-            CHECK(t.denoise >= options.min_denoise - 1e-12);
-            CHECK(t.denoise <= options.max_denoise + 1e-12);
+            CHECK(t.strength >= options.min_denoise - 1e-12);
+            CHECK(t.strength <= options.max_denoise + 1e-12);
             if (options.max_depth >= 0) CHECK(t.depth <= options.max_depth);
             if (options.max_tile_size > 0 && options.max_depth < 0) {
                 CHECK(t.pixel_core.w <= options.max_tile_size);

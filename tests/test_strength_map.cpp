@@ -74,7 +74,7 @@ TEST_CASE("paint_strength_map paints each tile's core with its denoise") {
     for (const tile::layout_tile& t : layout.tiles)
         for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
             for (std::int64_t x = t.core.x; x < t.core.right(); ++x)
-                CHECK(map(0, 0, y, x) == static_cast<float>(t.denoise));
+                CHECK(map(0, 0, y, x) == static_cast<float>(t.strength));
 }
 
 TEST_CASE("a 1-D step from 0.2 to 0.8 at slope 0.1 ramps over 6 px on the high side") {

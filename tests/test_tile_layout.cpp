@@ -24,7 +24,7 @@ layout_tile make_tile(rect core, rect padded, double denoise = 1.0) {
     layout_tile t;
     t.core = core;
     t.padded = padded;
-    t.denoise = denoise;
+    t.strength = denoise;
     return t;
 }
 
@@ -74,7 +74,7 @@ TEST_CASE("validate() accepts a covering layout and names what is wrong otherwis
     SUBCASE("denoise 1.5") {
         const layout strong =
             make_layout(8, 4, {make_tile({0, 0, 4, 4}, {0, 0, 4, 4}, 1.5), make_tile({4, 0, 4, 4}, {4, 0, 4, 4})});
-        CHECK_THROWS_WITH_AS(validate(strong), doctest::Contains("layout.tiles[0].denoise = 1.5"), invalid_argument);
+        CHECK_THROWS_WITH_AS(validate(strong), doctest::Contains("layout.tiles[0].strength = 1.5"), invalid_argument);
     }
     SUBCASE("a padded rectangle that does not contain its core") {
         const layout shrunk =

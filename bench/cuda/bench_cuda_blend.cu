@@ -138,7 +138,7 @@ struct blend_fixture {
             c.sigma = static_cast<float>(sigmas[step]);
             c.step = step;
             c.total_steps = 20;
-            c.start_step = static_cast<int>(schedule::img2img_start_index(schedule::strength_rule::diffusers, 20, tl.denoise));
+            c.start_step = static_cast<int>(schedule::img2img_start_index(schedule::strength_rule::diffusers, 20, tl.strength));
             const bool sent = policy.needs_model(c);
             const policy::linear_velocity l = policy.linear(c);
             host_steps[t].slot = sent ? slots : -1;

@@ -67,7 +67,7 @@ private:
 tile::layout random_grid(std::uint32_t seed) {
     tile::layout l = tile::build_grid(70, 54, {.tile = 24, .overlap = 6, .latent_scale = 8});
     std::mt19937 random(seed);
-    for (tile::layout_tile& t : l.tiles) t.denoise = std::min(1.0, std::max(0.0, (int(random() % 13) - 1) / 10.0));
+    for (tile::layout_tile& t : l.tiles) t.strength = std::min(1.0, std::max(0.0, (int(random() % 13) - 1) / 10.0));
     return l;
 }
 
@@ -76,7 +76,7 @@ tile::layout random_grid(std::uint32_t seed) {
 tile::layout dense_grid() {
     tile::layout l = tile::build_grid(93, 70, {.tile = 24, .overlap = 20, .latent_scale = 8});
     std::mt19937 random(11);
-    for (tile::layout_tile& t : l.tiles) t.denoise = (int(random() % 11)) / 10.0;
+    for (tile::layout_tile& t : l.tiles) t.strength = (int(random() % 11)) / 10.0;
     return l;
 }
 
@@ -410,7 +410,7 @@ TEST_SUITE("device") {
 
     TEST_CASE("exact preservation stays exact after a device Euler run, and the run matches the CPU one") {
         const std::vector<double> sigmas = schedule::flux(12, 512, 512);
-        auto preserved = [](const tile::layout_tile& t) { return t.denoise == 0.0; };
+        auto preserved = [](const tile::layout_tile& t) { return t.strength == 0.0; };
         auto check_all = [&](const tile::layout& layout, shape4 canvas, auto policy, const char* name) {
             CAPTURE(name);
             const canvas_inputs in(canvas);
@@ -421,13 +421,13 @@ TEST_SUITE("device") {
             CHECK(relative_difference(device, host) <= 1e-5);
             // The regenerated tiles moved toward the prompt target, away from the original.
             CHECK(metrics::tile_region_error(device.cview(), in.original.cview(), layout,
-                                             [](const tile::layout_tile& t) { return t.denoise == 1.0; }).mean > 0.3);
+                                             [](const tile::layout_tile& t) { return t.strength == 1.0; }).mean > 0.3);
         };
         // Left column preserved (d = 0), right column regenerated (d = 1), no overlap: cores are pure.
         const tile::layout columns = fixtures::grid_layout(2, 2, 8, 0, {0.0, 1.0});
         // The quadtree with overlap: preserved where only d = 0 tiles reach.
         tile::layout quadtree = synthetic_quadtree();
-        for (tile::layout_tile& t : quadtree.tiles) t.denoise = t.core.x < quadtree.width / 2 ? 0.0 : 1.0;
+        for (tile::layout_tile& t : quadtree.tiles) t.strength = t.core.x < quadtree.width / 2 ? 0.0 : 1.0;
         for (const auto& [layout, canvas] :
              {std::pair{columns, shape4{1, 3, 16, 16}}, std::pair{quadtree, shape4{1, 4, quadtree.height, quadtree.width}}}) {
             check_all(layout, canvas, policy::preservation_blend{policy::preservation::exact, 0.7f}, "preservation_blend exact");

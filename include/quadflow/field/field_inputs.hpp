@@ -90,7 +90,7 @@ inline std::vector<tile_plan> plan_tiles(const tile::layout& layout, const std::
         const tile::layout_tile& tl = layout.tiles[t];
         tile_plan& p = plans[t];
         p.min_pixel_side = std::min(tl.core.w, tl.core.h) * layout.latent_scale;
-        p.start_step = sigmas.empty() ? 0 : static_cast<int>(schedule::img2img_start_index(rule, steps, tl.denoise));
+        p.start_step = sigmas.empty() ? 0 : static_cast<int>(schedule::img2img_start_index(rule, steps, tl.strength));
         if (strength_values.empty()) continue;
         float peak = 0.0f;
         for (std::int64_t n = 0; n < strength_images; ++n)
@@ -173,7 +173,7 @@ inline std::string unwritten_hint(float prediction) {
 inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const tile_plan& plan, double sigma, int step,
                                             const std::vector<double>& sigmas) {
     policy::tile_context c;
-    c.denoise = static_cast<float>(tile.denoise);
+    c.strength = static_cast<float>(tile.strength);
     c.sigma = static_cast<float>(sigma);
     c.step = step;
     c.total_steps = sigmas.empty() ? 1 : static_cast<int>(sigmas.size()) - 1;

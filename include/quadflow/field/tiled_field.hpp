@@ -301,7 +301,7 @@ private:
                 return [this, &non_finite, &ctx, pm, xr, orr, sr, sigma](std::int64_t px) {
                     const float vm = pm ? prediction::to_flow_velocity(Kind, pm[px], xr[px], sigma) : 0.0f;
                     non_finite |= quadflow::detail::non_finite_bit(vm);
-                    const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f, sr ? sr[px] : ctx.denoise};
+                    const policy::element e{vm, xr[px], orr ? orr[px] : 0.0f, sr ? sr[px] : ctx.strength};
                     return policy_.velocity(ctx, e);
                 };
             });

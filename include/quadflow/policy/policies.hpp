@@ -39,7 +39,7 @@ inline preservation parse_preservation(std::string_view name) {
 
 /// What a policy knows about one tile at one evaluation.
 struct tile_context {
-    float denoise = 1.0f;       ///< the tile's strength d in [0, 1]
+    float strength = 1.0f;      ///< the tile's strength d in [0, 1]
     float sigma = 1.0f;         ///< noise level of this evaluation
     int step = 0;               ///< schedule step the evaluation belongs to
     int total_steps = 1;        ///< steps in the schedule
@@ -108,8 +108,8 @@ inline constexpr bool needs_schedule_v = [] {
 struct scale {
     static constexpr std::string_view name = "scale";
     static constexpr bool needs_original = false;
-    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.denoise > 0.0f; }
-    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const { return {t.denoise, 0.0f}; }
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.strength > 0.0f; }
+    QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const { return {t.strength, 0.0f}; }
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
@@ -120,7 +120,7 @@ struct floor_070 {
     float floor = 0.70f;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context&) const { return true; }
     QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
-        return {t.denoise > floor ? t.denoise : floor, 0.0f};
+        return {t.strength > floor ? t.strength : floor, 0.0f};
     }
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
@@ -131,9 +131,9 @@ struct preservation_blend {
     static constexpr bool needs_original = true;
     preservation kind = preservation::naive;
     float threshold = 0.70f;
-    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.denoise > 0.0f; }
+    QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return t.strength > 0.0f; }
     QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
-        const float d = t.denoise;
+        const float d = t.strength;
         if (d < threshold) return {d, (1.0f - d) * preservation_gain(kind, t.sigma)};
         return {d, 0.0f};
     }
@@ -150,7 +150,7 @@ struct skip {
     std::int64_t skip_below = 0;
     float denoise_at_most = -1.0f;
     QUADFLOW_HOST_DEVICE bool skipped(const tile_context& t) const {
-        return (skip_below > 0 && t.min_pixel_side < skip_below) || t.denoise <= denoise_at_most;
+        return (skip_below > 0 && t.min_pixel_side < skip_below) || t.strength <= denoise_at_most;
     }
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return !skipped(t); }
     QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
@@ -194,7 +194,7 @@ struct progress_ramp {
     static constexpr bool needs_schedule = true;
     preservation kind = preservation::exact;
     QUADFLOW_HOST_DEVICE float weight(const tile_context& t) const {
-        return t.denoise + (1.0f - t.denoise) * static_cast<float>(t.step) / static_cast<float>(t.total_steps);
+        return t.strength + (1.0f - t.strength) * static_cast<float>(t.step) / static_cast<float>(t.total_steps);
     }
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return weight(t) > 0.0f; }
     QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {

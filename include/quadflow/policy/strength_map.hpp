@@ -28,7 +28,7 @@ inline host_tensor paint_strength_map(const tile::layout& l) {
         const std::int64_t y0 = std::max<std::int64_t>(t.core.y, 0), y1 = std::min(t.core.bottom(), l.height);
         const std::int64_t x0 = std::max<std::int64_t>(t.core.x, 0), x1 = std::min(t.core.right(), l.width);
         for (std::int64_t y = y0; y < y1; ++y)
-            for (std::int64_t x = x0; x < x1; ++x) map(0, 0, y, x) = static_cast<float>(t.denoise);
+            for (std::int64_t x = x0; x < x1; ++x) map(0, 0, y, x) = static_cast<float>(t.strength);
     }
     return map;
 }

@@ -41,7 +41,7 @@ struct grid_options {
     std::int64_t tile = 96;    ///< latent px (768 px, the extension's default)
     std::int64_t overlap = 8;  ///< latent px (64 px)
     int latent_scale = 8;
-    double denoise = 1.0;      ///< every tile's denoise strength
+    double strength = 1.0;     ///< every tile's strength
 };
 
 inline void validate(const grid_options& o) {
@@ -49,7 +49,7 @@ inline void validate(const grid_options& o) {
     require(o.overlap >= 0 && o.overlap < o.tile, "overlap", o.overlap,
             "must be in [0, tile) with tile = " + std::to_string(o.tile));
     require(o.latent_scale > 0, "latent_scale", o.latent_scale, "must be > 0");
-    require(std::isfinite(o.denoise) && o.denoise >= 0.0 && o.denoise <= 1.0, "denoise", o.denoise, "must be in [0, 1]");
+    require(std::isfinite(o.strength) && o.strength >= 0.0 && o.strength <= 1.0, "strength", o.strength, "must be in [0, 1]");
 }
 
 namespace detail {
@@ -124,7 +124,7 @@ inline layout layout_from_axes(std::int64_t width, std::int64_t height, int late
             t.padded = {c.start, r.start, c.size, r.size};
             t.pixel_core = {t.core.x * latent_scale, t.core.y * latent_scale, t.core.w * latent_scale,
                             t.core.h * latent_scale};
-            t.denoise = denoise;
+            t.strength = denoise;
             t.id = static_cast<std::int64_t>(l.tiles.size());
             l.tiles.push_back(t);
         }
@@ -143,7 +143,7 @@ inline layout build_grid(std::int64_t width_latent, std::int64_t height_latent, 
         detail::grid_tile_count(width_latent, options.tile, options.overlap) *
             detail::grid_tile_count(height_latent, options.tile, options.overlap),
         "tile", options.tile, "with overlap = " + std::to_string(options.overlap));
-    return detail::layout_from_axes(width_latent, height_latent, options.latent_scale, options.denoise,
+    return detail::layout_from_axes(width_latent, height_latent, options.latent_scale, options.strength,
                                     detail::grid_axis(width_latent, options.tile, options.overlap),
                                     detail::grid_axis(height_latent, options.tile, options.overlap));
 }

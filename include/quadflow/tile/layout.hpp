@@ -16,7 +16,7 @@ namespace quadflow::tile {
 struct layout_tile {
     rect core;            ///< the region this tile is responsible for; cores of a quadtree partition the canvas
     rect padded;          ///< core grown by the overlap; may extend past the canvas (filled by reflection)
-    double denoise = 1.0; ///< the tile's denoise strength d in [0, 1]
+    double strength = 1.0; ///< the tile's strength d in [0, 1]: how much of the original it may change
     std::int64_t id = 0;  ///< index in the layout's tile list
     int depth = 0;        ///< quadtree depth of the leaf (0 for grid tiles)
     rect pixel_core;      ///< `core` in image pixels (core * latent_scale)
@@ -71,7 +71,7 @@ inline void validate(const layout& l) {
         require(t.padded.x <= t.core.x && t.padded.y <= t.core.y && t.padded.right() >= t.core.right() &&
                     t.padded.bottom() >= t.core.bottom(),
                 name + ".padded", to_string(t.padded), "must contain the core " + to_string(t.core));
-        require(std::isfinite(t.denoise) && t.denoise >= 0.0 && t.denoise <= 1.0, name + ".denoise", t.denoise,
+        require(std::isfinite(t.strength) && t.strength >= 0.0 && t.strength <= 1.0, name + ".strength", t.strength,
                 "must be in [0, 1]");
     }
     // Coverage by a row sweep over interval counts of the tiles that reach the row: tiles join the active list

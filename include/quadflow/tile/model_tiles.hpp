@@ -121,8 +121,8 @@ inline layout build_model_tiles(const layout& fine, const model_tile_options& op
             t.padded = {t.core.x - o, t.core.y - o, t.core.w + 2 * o, t.core.h + 2 * o};
             t.depth = node.depth;
             t.id = static_cast<std::int64_t>(result.tiles.size());
-            t.denoise = 0.0;
-            for (std::uint32_t i : node.fine) t.denoise = std::max(t.denoise, fine.tiles[i].denoise);
+            t.strength = 0.0;
+            for (std::uint32_t i : node.fine) t.strength = std::max(t.strength, fine.tiles[i].strength);
             result.tiles.push_back(t);
             continue;
         }

@@ -409,7 +409,7 @@ inline layout build_quadtree(const rgb_image_view& image, const quadtree_options
         t.padded = {t.core.x - o, t.core.y - o, t.core.w + 2 * o, t.core.h + 2 * o};
         t.depth = leaf.depth;
         t.id = static_cast<std::int64_t>(result.tiles.size());
-        t.denoise = detail::leaf_denoise(leaf, options, max_area, shallowest, deepest);
+        t.strength = detail::leaf_denoise(leaf, options, max_area, shallowest, deepest);
         result.tiles.push_back(t);
     }
     return result;

@@ -241,9 +241,9 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     img2img_report& r = result.report;
     r.policy = name;
     r.low_strength_error = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
-                                                              [](const tile::layout_tile& t) { return t.denoise < 0.5; }).mean;
+                                                              [](const tile::layout_tile& t) { return t.strength < 0.5; }).mean;
     r.high_strength_change = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
-                                                                [](const tile::layout_tile& t) { return t.denoise >= 0.5; }).mean;
+                                                                [](const tile::layout_tile& t) { return t.strength >= 0.5; }).mean;
     r.seam_score = metrics::seam_score(x.cview(), model_layout);
     r.model_calls = stats.model_calls;
     r.tile_pixels = stats.tile_pixels;

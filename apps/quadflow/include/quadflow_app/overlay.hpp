@@ -29,8 +29,8 @@ inline denoise_colour_scale colour_scale_of(const tile::layout& layout) {
     require(!layout.tiles.empty(), "layout.tiles.size()", 0, "a layout needs at least one tile");
     const auto [lowest, highest] = std::minmax_element(
         layout.tiles.begin(), layout.tiles.end(),
-        [](const tile::layout_tile& a, const tile::layout_tile& b) { return a.denoise < b.denoise; });
-    return {lowest->denoise, highest->denoise};
+        [](const tile::layout_tile& a, const tile::layout_tile& b) { return a.strength < b.strength; });
+    return {lowest->strength, highest->strength};
 }
 
 /// Border width in image pixels of each tile's core outline in draw_tile_overlay.
@@ -100,7 +100,7 @@ inline rgb_image draw_tile_overlay(const rgb_image& image, const tile::layout& l
         const std::int64_t s = layout.latent_scale;
         const rect core{t.core.x * s, t.core.y * s, t.core.w * s, t.core.h * s};
         const std::int64_t thickness = std::min(border, std::max<std::int64_t>(1, std::min(core.w, core.h) / 8));
-        const rgb colour = scale.colour(t.denoise);
+        const rgb colour = scale.colour(t.strength);
         tint_rect(canvas, core, colour, tint_opacity);
         draw_rect_outline(canvas, core, colour, thickness);
     }

@@ -52,7 +52,7 @@ std::string layout_json(const tile::layout& layout, bool padded) {
     json tiles = json::array();
     for (const tile::layout_tile& t : layout.tiles) {
         const rect r = padded ? rect{t.padded.x * s, t.padded.y * s, t.padded.w * s, t.padded.h * s} : t.pixel_core;
-        tiles.push_back({{"x", r.x}, {"y", r.y}, {"w", r.w}, {"h", r.h}, {"denoise", t.denoise}});
+        tiles.push_back({{"x", r.x}, {"y", r.y}, {"w", r.w}, {"h", r.h}, {"denoise", t.strength}});
     }
     return to_text({{"width", layout.pixel_width()}, {"height", layout.pixel_height()}, {"tiles", std::move(tiles)}}) +
            "\n";

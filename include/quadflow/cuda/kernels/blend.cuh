@@ -118,7 +118,7 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
                     } else {
                         const policy::tile_context context = a.contexts[s.index];
                         v = policy.velocity(context, policy::element{vm, state, original,
-                                                                     a.strength ? pixel_strength : context.denoise});
+                                                                     a.strength ? pixel_strength : context.strength});
                     }
                     sum += weight[q] * v;
                 }
