@@ -150,7 +150,7 @@ struct work_flags {
     std::vector<std::int64_t> scales{1, 2, 4};
     int steps = 20;
     std::uint64_t seed = 42;
-    double min_denoise = 0.2, max_denoise = 0.8, grid_denoise = 0.8, skip_denoise = 0.35, mask_slope = 0.1;
+    double min_strength = 0.2, max_strength = 0.8, grid_denoise = 0.8, skip_denoise = 0.35, mask_slope = 0.1;
     std::int64_t skip_below = 0, proposal_overlap = 0;
     std::optional<double> proposal_threshold;
 };
@@ -163,8 +163,8 @@ int main(int argc, char** argv) {
     app.add_option("--scales", flags.scales, "Upscale factors, each in [1, 16]")->delimiter(',');
     app.add_option("--steps", flags.steps, "Sampling steps");
     app.add_option("--seed", flags.seed, "Noise seed");
-    app.add_option("--min-denoise", flags.min_denoise, "Quadtree min_denoise");
-    app.add_option("--max-denoise", flags.max_denoise, "Quadtree max_denoise");
+    app.add_option("--min-denoise", flags.min_strength, "Quadtree min_strength");
+    app.add_option("--max-denoise", flags.max_strength, "Quadtree max_strength");
     app.add_option("--grid-denoise", flags.grid_denoise, "Denoise of every grid tile");
     app.add_option("--skip-denoise", flags.skip_denoise, "skip: tiles with strength at most this");
     app.add_option("--skip-below", flags.skip_below, "skip: tiles whose smaller side is below this many pixels");
@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
         if (!images_dir.empty()) std::filesystem::create_directories(images_dir);
 
         tile::quadtree_options seed_quadtree;  // the seed system's defaults, latent scale 8, overlap off
-        seed_quadtree.min_denoise = flags.min_denoise;
-        seed_quadtree.max_denoise = flags.max_denoise;
+        seed_quadtree.min_strength = flags.min_strength;
+        seed_quadtree.max_strength = flags.max_strength;
         tile::quadtree_options proposal = seed_quadtree;  // the last configuration: what would meet the goal
         proposal.overlap = flags.proposal_overlap;
         proposal.rule = tile::parse_denoise_rule(flags.proposal_rule);
@@ -306,8 +306,8 @@ int main(int argc, char** argv) {
         if (!json_out.empty()) {
             std::string json = "{\"image\": \"" + image_path + "\", \"steps\": " + std::to_string(base.steps) +
                                ", \"seed\": " + std::to_string(base.seed) + ", \"latent_scale\": " +
-                               std::to_string(latent_scale) + ", \"min_denoise\": " + json_number(seed_quadtree.min_denoise) +
-                               ", \"max_denoise\": " + json_number(seed_quadtree.max_denoise) + ", \"grid_denoise\": " +
+                               std::to_string(latent_scale) + ", \"min_strength\": " + json_number(seed_quadtree.min_strength) +
+                               ", \"max_strength\": " + json_number(seed_quadtree.max_strength) + ", \"grid_denoise\": " +
                                json_number(grid_denoise) + ", \"skip_denoise\": " + json_number(base.skip_denoise_at_most) +
                                ", \"skip_below\": " + std::to_string(base.skip_below) + ", \"mask_slope\": " +
                                json_number(mask_slope) + ", \"rows\": [";

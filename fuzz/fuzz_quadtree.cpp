@@ -53,8 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.max_tile_size = in.ConsumeBool() ? 0 : pick_size(in, 512);
     o.max_depth = in.ConsumeIntegralInRange<int>(-2, 12);
     o.min_latent_tile = pick_size(in, 8);
-    o.min_denoise = pick_real(in, 0.0, 1.0);
-    o.max_denoise = pick_real(in, std::isfinite(o.min_denoise) ? std::clamp(o.min_denoise, 0.0, 1.0) : 0.0, 1.0);
+    o.min_strength = pick_real(in, 0.0, 1.0);
+    o.max_strength = pick_real(in, std::isfinite(o.min_strength) ? std::clamp(o.min_strength, 0.0, 1.0) : 0.0, 1.0);
     o.rule = in.ConsumeBool() ? tile::denoise_rule::area : tile::denoise_rule::depth;
     o.overlap = in.ConsumeBool() ? 0 : pick_size(in, 64);
     o.max_pixels = in.ConsumeBool() ? o.max_pixels : pick_size(in, 1 << 18);
@@ -94,8 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (t.pixel_core.h < smallest && t.pixel_core.h != root_h))
             fuzz::finding(name + " " + to_string(t.pixel_core) + " is smaller than the smallest leaf side " +
                           std::to_string(smallest));
-        if (!(t.strength >= o.min_denoise && t.strength <= o.max_denoise))
-            fuzz::finding(name + " denoise " + std::to_string(t.strength) + " outside [min_denoise, max_denoise]");
+        if (!(t.strength >= o.min_strength && t.strength <= o.max_strength))
+            fuzz::finding(name + " denoise " + std::to_string(t.strength) + " outside [min_strength, max_strength]");
         if (!(o.max_depth < 0 || t.depth <= o.max_depth)) fuzz::finding(name + " deeper than max_depth");
     }
     return 0;

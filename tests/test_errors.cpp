@@ -147,7 +147,7 @@ TEST_CASE("NaN in the canvas state is found whether or not every tile reaches th
                 auto options = options_with(four_steps);
                 options.arena_elements = arena;
                 policy::skip skip;
-                skip.denoise_at_most = skip_some ? 0.5f : -1.0f;
+                skip.strength_at_most = skip_some ? 0.5f : -1.0f;
                 field::tiled_field f(model, layout, canvas, skip, options, original.cview());
                 host_tensor x = wavy(canvas, 1.0f, 0.4f), v(canvas);
                 f.on_step(1, 0.75, 0.5);

@@ -573,7 +573,7 @@ TEST_CASE("one evaluation equals the blend's definition, for every layout, polic
         const shape4 shape{1, 3, l.height, l.width};
         const host_tensor x = wavy(shape, 1.0f, 0.7f), original = wavy(shape, 0.5f, 1.9f);
         policy::skip skip;
-        skip.denoise_at_most = 0.4f;
+        skip.strength_at_most = 0.4f;
         for (const prediction::kind kind : {prediction::kind::flow_velocity, prediction::kind::denoised})
             for (const std::int64_t arena : {std::int64_t{1} << 20, std::int64_t{300}})
                 for (const int threads : {1, 2}) {

@@ -236,7 +236,7 @@ TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees m
     const app::rgb_image image = busy_patch(256, 192, {0, 0, 96, 96}, 4);
     app::img2img_settings s;  // the default: model tiles, the mask policy
     s.steps = 4;
-    s.quadtree.min_denoise = 0.0;
+    s.quadtree.min_strength = 0.0;
     REQUIRE(s.policy == "mask");
     REQUIRE(s.model_tiles.has_value());
     const app::img2img_result result = app::run_img2img(image, s);

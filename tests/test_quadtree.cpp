@@ -92,7 +92,7 @@ TEST_CASE("a flat image is one leaf: the root") {
     CHECK(l.tiles[0].core == rect{0, 0, 8, 6});
     CHECK(l.tiles[0].padded == l.tiles[0].core);
     CHECK(l.tiles[0].depth == 0);
-    // The only leaf is the largest: area rule gives min_denoise.
+    // The only leaf is the largest: area rule gives min_strength.
     CHECK(l.tiles[0].strength == doctest::Approx(0.2));
     validate(l);
 }
@@ -377,8 +377,8 @@ TEST_CASE("random images and options: a valid layout whose cores partition the c
         split_trials += l.tiles.size() > 1 ? 1 : 0;
         padded_trials += std::any_of(l.tiles.begin(), l.tiles.end(), [](const auto& t) { return t.overlap_left() > 0; });
         for (const auto& t : l.tiles) {
-            CHECK(t.strength >= options.min_denoise - 1e-12);
-            CHECK(t.strength <= options.max_denoise + 1e-12);
+            CHECK(t.strength >= options.min_strength - 1e-12);
+            CHECK(t.strength <= options.max_strength + 1e-12);
             if (options.max_depth >= 0) CHECK(t.depth <= options.max_depth);
             if (options.max_tile_size > 0 && options.max_depth < 0) {
                 CHECK(t.pixel_core.w <= options.max_tile_size);
@@ -413,9 +413,9 @@ TEST_CASE("bad options and images name the parameter and its value") {
     fails(with([](auto& o) { o.max_depth = -2; }), "max_depth = -2");
     fails(with([](auto& o) { o.max_tile_size = -1; }), "max_tile_size = -1");
     fails(with([](auto& o) { o.max_tile_size = 8; }), "max_tile_size = 8");
-    fails(with([](auto& o) { o.min_denoise = -0.1; }), "min_denoise = -0.1");
-    fails(with([](auto& o) { o.max_denoise = 1.5; }), "max_denoise = 1.5");
-    fails(with([](auto& o) { o.min_denoise = 0.9; }), "min_denoise = 0.9");
+    fails(with([](auto& o) { o.min_strength = -0.1; }), "min_strength = -0.1");
+    fails(with([](auto& o) { o.max_strength = 1.5; }), "max_strength = 1.5");
+    fails(with([](auto& o) { o.min_strength = 0.9; }), "min_strength = 0.9");
     fails(with([](auto& o) { o.overlap = -8; }), "overlap = -8");
     fails(with([](auto& o) { o.max_pixels = 0; }), "max_pixels = 0");
     fails(with([](auto& o) { o.max_pixels = 1000; }), "image.width * image.height = 32 * 32");

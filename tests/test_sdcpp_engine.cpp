@@ -50,7 +50,7 @@ void batch_model(const engine::tile_batch& b) {
 }
 
 /// A flat image with one detailed quarter (top left): the other three quarters are the quadtree's largest
-/// leaves, so the area rule gives them min_denoise.
+/// leaves, so the area rule gives them min_strength.
 std::vector<std::uint8_t> test_image() {
     std::vector<std::uint8_t> rgb(static_cast<std::size_t>(image_size) * image_size * 3, 120);
     for (int y = 0; y < image_size / 2; ++y)
@@ -140,7 +140,7 @@ TEST_CASE("tiled at strength 1 equals the untiled engine, for every sampler and 
     for (std::size_t i = 0; i < 4; ++i) {
         CAPTURE(method_names[i]);
         engine::tiling_settings s = settings_for(full_schedule, original);
-        s.min_denoise = s.max_denoise = 1.0;
+        s.min_strength = s.max_strength = 1.0;
         engine::tiled_denoiser tiled(batch_model, s);
         CHECK(tiled.model_tile_count() > 4);
         const latent start = sdcpp_replica::noised(original, noise, full_schedule.front());
@@ -183,7 +183,7 @@ TEST_CASE("img2img with a truncated schedule: strength-0 regions stay the origin
 TEST_CASE("the engine's model gets batches of tiles with their rectangles and the engine's step") {
     const latent original = make_latent(0.3f), noise = make_latent(1.9f);
     engine::tiling_settings s = settings_for(full_schedule, original);
-    s.min_denoise = s.max_denoise = 1.0;
+    s.min_strength = s.max_strength = 1.0;
     s.tile_batch_size = 3;
     const latent start = sdcpp_replica::noised(original, noise, full_schedule.front());
     std::vector<int> steps_seen;

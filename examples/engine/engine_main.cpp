@@ -95,14 +95,14 @@ int main() {
         // The engine as it is, against tiled with every pixel at strength 1: the same result.
         toy_engine::latent plain = noise, tiled = noise;
         toy_engine::sample_heun(analytic_denoise, plain, sigmas);
-        settings.min_denoise = settings.max_denoise = 1.0;
+        settings.min_strength = settings.max_strength = 1.0;
         quadflow::engine::tiled_denoiser full(analytic_batch, settings);
         toy_engine::sample_heun(as_callback(full), tiled, sigmas);
         const float tiled_vs_plain = max_difference(tiled.data, plain.data, false);
 
         // img2img: calm regions at strength 0 (kept exactly), busy ones regenerated at up to 0.8.
-        settings.min_denoise = 0.0;
-        settings.max_denoise = 0.8;
+        settings.min_strength = 0.0;
+        settings.max_strength = 0.8;
         quadflow::engine::tiled_denoiser mixed_denoiser(analytic_batch, settings);
         toy_engine::latent mixed = noise;
         for (std::size_t k = 0; k < mixed.size(); ++k)  // noised at sigmas[0] = 1: the noise itself

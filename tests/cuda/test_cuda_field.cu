@@ -105,8 +105,8 @@ tile::layout synthetic_quadtree() {
     o.latent_scale = 8;
     o.min_tile_size = 32;
     o.overlap = 16;
-    o.min_denoise = 0.0;
-    o.max_denoise = 1.0;
+    o.min_strength = 0.0;
+    o.max_strength = 1.0;
     return tile::build_quadtree(tile::packed_rgb_view(image.data(), 512, 384), o);
 }
 

@@ -66,7 +66,7 @@ struct tiling_settings {
     std::vector<std::uint8_t> rgb;  ///< the input image, interleaved RGB8, for the quadtree of strengths
     int image_width = 0, image_height = 0;
     int latent_scale = 8;           ///< image pixels per latent pixel
-    double min_denoise = 0.0, max_denoise = 0.8;  ///< strength of the calmest and the busiest quadtree leaves
+    double min_strength = 0.0, max_strength = 0.8;  ///< strength of the calmest and the busiest quadtree leaves
     /// Any quadflow policy name. The default, `mask`, reads each pixel's strength from the quadtree's leaves,
     /// so pixels of strength 0 stay the original exactly whatever the model tiles.
     std::string policy = "mask";

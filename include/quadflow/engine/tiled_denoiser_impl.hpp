@@ -101,8 +101,8 @@ struct tiled_denoiser::state {
         tile::quadtree_options tree;
         tree.latent_scale = s.latent_scale;
         tree.align = std::max(8, s.latent_scale);
-        tree.min_denoise = s.min_denoise;
-        tree.max_denoise = s.max_denoise;
+        tree.min_strength = s.min_strength;
+        tree.max_strength = s.max_strength;
         tree.overlap = s.seed_tiles ? s.seed_overlap_pixels : 0;
         strength_tiles = tile::build_quadtree(tile::packed_rgb_view(s.rgb.data(), s.image_width, s.image_height), tree);
         if (s.seed_tiles) {

@@ -142,15 +142,15 @@ struct preservation_blend {
 
 /// The seed's option C: tiles matching the predicate never reach the model and get v_pres; the others
 /// get the model's velocity. Predicates: min image-pixel side below `skip_below` (the seed's
-/// `skip_diffusion_below`, 0 = off) or d <= `denoise_at_most` (negative = off).
+/// `skip_diffusion_below`, 0 = off) or d <= `strength_at_most` (negative = off).
 struct skip {
     static constexpr std::string_view name = "skip";
     static constexpr bool needs_original = true;
     preservation kind = preservation::exact;
     std::int64_t skip_below = 0;
-    float denoise_at_most = -1.0f;
+    float strength_at_most = -1.0f;
     QUADFLOW_HOST_DEVICE bool skipped(const tile_context& t) const {
-        return (skip_below > 0 && t.min_pixel_side < skip_below) || t.strength <= denoise_at_most;
+        return (skip_below > 0 && t.min_pixel_side < skip_below) || t.strength <= strength_at_most;
     }
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context& t) const { return !skipped(t); }
     QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {

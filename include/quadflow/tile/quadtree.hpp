@@ -74,7 +74,7 @@ struct quadtree_options {
     int max_depth = -1;                     ///< -1 = no limit
     std::int64_t min_latent_tile = 1;       ///< latent px the model accepts on a side
     int latent_scale = 8;                   ///< image pixels per latent pixel
-    double min_denoise = 0.2, max_denoise = 0.8;
+    double min_strength = 0.2, max_strength = 0.8;
     denoise_rule rule = denoise_rule::area;
     std::int64_t overlap = 0;               ///< px, 0 = off
     std::int64_t max_pixels = std::int64_t{1} << 28;  ///< largest image accepted, checked before any allocation
@@ -110,12 +110,12 @@ inline void validate(const quadtree_options& o) {
         require(o.max_tile_size >= needed, "max_tile_size", o.max_tile_size,
                 "must be 0 or >= " + std::to_string(needed) + " px (twice the smallest leaf side), or no split can meet it");
     }
-    require(std::isfinite(o.min_denoise) && o.min_denoise >= 0.0 && o.min_denoise <= 1.0, "min_denoise",
-            o.min_denoise, "must be in [0, 1]");
-    require(std::isfinite(o.max_denoise) && o.max_denoise >= 0.0 && o.max_denoise <= 1.0, "max_denoise",
-            o.max_denoise, "must be in [0, 1]");
-    require(o.min_denoise <= o.max_denoise, "min_denoise", o.min_denoise,
-            "must be <= max_denoise = " + quadflow::detail::to_text(o.max_denoise));
+    require(std::isfinite(o.min_strength) && o.min_strength >= 0.0 && o.min_strength <= 1.0, "min_strength",
+            o.min_strength, "must be in [0, 1]");
+    require(std::isfinite(o.max_strength) && o.max_strength >= 0.0 && o.max_strength <= 1.0, "max_strength",
+            o.max_strength, "must be in [0, 1]");
+    require(o.min_strength <= o.max_strength, "min_strength", o.min_strength,
+            "must be <= max_strength = " + quadflow::detail::to_text(o.max_strength));
     require(o.overlap >= 0 && o.overlap <= max_option_pixels, "overlap", o.overlap,
             "must be in [0, " + std::to_string(max_option_pixels) + "] (0 = off)");
     require(o.max_pixels > 0, "max_pixels", o.max_pixels, "must be > 0");
@@ -368,10 +368,10 @@ inline void check_image_size(const rgb_image_view& image, const quadtree_options
                 std::to_string(min_root) + " px (align and min_latent_tile * latent_scale)");
 }
 
-inline double leaf_denoise(const quadtree_leaf& leaf, const quadtree_options& o, double max_area, int shallowest,
+inline double leaf_strength(const quadtree_leaf& leaf, const quadtree_options& o, double max_area, int shallowest,
                            int deepest) {
-    if (o.rule == denoise_rule::depth) return depth_denoise(leaf.depth, shallowest, deepest, o.min_denoise, o.max_denoise);
-    return area_denoise(static_cast<double>(leaf.pixels.area()), max_area, o.min_denoise, o.max_denoise);
+    if (o.rule == denoise_rule::depth) return depth_denoise(leaf.depth, shallowest, deepest, o.min_strength, o.max_strength);
+    return area_denoise(static_cast<double>(leaf.pixels.area()), max_area, o.min_strength, o.max_strength);
 }
 
 }  // namespace detail
@@ -409,7 +409,7 @@ inline layout build_quadtree(const rgb_image_view& image, const quadtree_options
         t.padded = {t.core.x - o, t.core.y - o, t.core.w + 2 * o, t.core.h + 2 * o};
         t.depth = leaf.depth;
         t.id = static_cast<std::int64_t>(result.tiles.size());
-        t.strength = detail::leaf_denoise(leaf, options, max_area, shallowest, deepest);
+        t.strength = detail::leaf_strength(leaf, options, max_area, shallowest, deepest);
         result.tiles.push_back(t);
     }
     return result;

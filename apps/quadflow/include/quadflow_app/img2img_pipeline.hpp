@@ -159,7 +159,7 @@ inline policy::any_policy configured_policy(const img2img_settings& s) {
     if (auto* blend = std::get_if<policy::preservation_blend>(&p)) blend->kind = s.preservation;
     if (auto* sk = std::get_if<policy::skip>(&p)) {
         sk->skip_below = s.skip_below;
-        sk->denoise_at_most = static_cast<float>(s.skip_denoise_at_most);
+        sk->strength_at_most = static_cast<float>(s.skip_denoise_at_most);
     }
     return p;
 }

@@ -52,13 +52,13 @@ inline void require_image_extension(const std::string& flag, const std::string& 
 inline const std::map<std::string, std::string>& quadtree_flag_names() {
     static const std::map<std::string, std::string> flags{
         {"content_threshold", "--threshold"}, {"min_tile_size", "--min-tile"}, {"max_tile_size", "--max-tile"},
-        {"max_depth", "--max-depth"},         {"align", "--align"},            {"min_denoise", "--min-denoise"},
-        {"max_denoise", "--max-denoise"},     {"overlap", "--overlap"},        {"latent_scale", "--latent-scale"},
+        {"max_depth", "--max-depth"},         {"align", "--align"},            {"min_strength", "--min-denoise"},
+        {"max_strength", "--max-denoise"},     {"overlap", "--overlap"},        {"latent_scale", "--latent-scale"},
         {"max_pixels", "--max-pixels"}};
     return flags;
 }
 
-/// `text` with every whole-word option name replaced by its flag ("max_denoise" -> "--max-denoise").
+/// `text` with every whole-word option name replaced by its flag ("max_strength" -> "--max-denoise").
 inline std::string with_flags(std::string text, const std::map<std::string, std::string>& flag_of_option) {
     auto is_word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
     for (const auto& [option, flag] : flag_of_option) {

@@ -31,13 +31,13 @@ using app::img2img_report;
 using app::img2img_settings;
 using app::rgb_image;
 
-/// Defaults shared by `img2img` and `demo`: the seed system's settings (min_denoise = 0 leaves the largest,
+/// Defaults shared by `img2img` and `demo`: the seed system's settings (min_strength = 0 leaves the largest,
 /// flattest tiles unchanged, as its user report asks).
 struct shared_defaults {
     static constexpr const char* sampler = "euler";
     static constexpr int steps = 20;
     static constexpr std::uint64_t seed = 42;
-    static constexpr double min_denoise = 0.0, max_denoise = 0.8;
+    static constexpr double min_strength = 0.0, max_strength = 0.8;
 };
 
 struct img2img_options {
@@ -46,7 +46,7 @@ struct img2img_options {
     std::optional<std::string> mask, stats;
     std::optional<double> mask_slope;
     int steps = shared_defaults::steps, tile_batch = 4, latent_scale = 1;
-    double denoise = 1.0, min_denoise = shared_defaults::min_denoise, max_denoise = shared_defaults::max_denoise;
+    double denoise = 1.0, min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
     double threshold = 25, skip_denoise = 0.35;
     std::int64_t overlap = 8, skip_below = 0, min_tile = 4, align = 8;
     std::uint64_t seed = shared_defaults::seed;
@@ -60,7 +60,7 @@ struct demo_options {
     int steps = shared_defaults::steps;
     std::uint64_t seed = shared_defaults::seed;
     double texture = img2img_settings{}.texture;
-    double min_denoise = shared_defaults::min_denoise, max_denoise = shared_defaults::max_denoise;
+    double min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
 };
 
 img2img_settings settings_of(const img2img_options& o) {
@@ -72,8 +72,8 @@ img2img_settings settings_of(const img2img_options& o) {
     s.denoise = o.denoise;
     s.strength_rule = schedule::parse_strength_rule(o.strength_rule);
     s.quadtree.content_threshold = o.threshold;
-    s.quadtree.min_denoise = o.min_denoise;
-    s.quadtree.max_denoise = o.max_denoise;
+    s.quadtree.min_strength = o.min_strength;
+    s.quadtree.max_strength = o.max_strength;
     s.quadtree.overlap = o.overlap;
     s.quadtree.latent_scale = o.latent_scale;
     s.quadtree.min_tile_size = o.min_tile;
@@ -251,8 +251,8 @@ void run_demo(const demo_options& o, std::ostream& out) {
     base.steps = o.steps;
     base.seed = o.seed;
     base.texture = o.texture;
-    base.quadtree.min_denoise = o.min_denoise;
-    base.quadtree.max_denoise = o.max_denoise;
+    base.quadtree.min_strength = o.min_strength;
+    base.quadtree.max_strength = o.max_strength;
     const tile::layout layout = tile::build_quadtree(image.view(), base.quadtree);
     const rgb_image overlay = app::draw_tile_overlay(image, layout);
     app::save_png(o.out_dir + "/quadtree.png", overlay);
@@ -276,7 +276,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
     panels.push_back({half_size(app::to_image(app::to_latent(image, layout.pixel_width(), layout.pixel_height()).cview())),
                       {"original", std::to_string(layout.tiles.size()) + " quadtree tiles, " + std::to_string(o.steps) + " " +
                                                   o.sampler + " steps", "errors and changes in 0..255 units"}});
-    panels.push_back({half_size(overlay), {"quadtree (denoise)", "area rule " + fixed(o.min_denoise, 1) + ".." + fixed(o.max_denoise, 1)}});
+    panels.push_back({half_size(overlay), {"quadtree (denoise)", "area rule " + fixed(o.min_strength, 1) + ".." + fixed(o.max_strength, 1)}});
     json report = {{"image", o.image}, {"tiles", layout.tiles.size()}, {"steps", o.steps}, {"sampler", o.sampler},
                    {"policies", json::array()}};
     std::vector<img2img_report> reports;
@@ -333,8 +333,8 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     cmd->add_option("--denoise", o->denoise, "Global denoise in (0, 1]");
     cmd->add_option("--strength-rule", o->strength_rule, "comfy|diffusers|bfl|sdcpp")
         ->check(CLI::IsMember({"comfy", "diffusers", "bfl", "sdcpp"}));
-    cmd->add_option("--min-denoise", o->min_denoise, "Smallest tile strength (default as in demo: 0 keeps flat tiles)");
-    cmd->add_option("--max-denoise", o->max_denoise, "Largest tile strength");
+    cmd->add_option("--min-strength,--min-denoise", o->min_strength, "Smallest tile strength (default as in demo: 0 keeps flat tiles)");
+    cmd->add_option("--max-strength,--max-denoise", o->max_strength, "Largest tile strength");
     cmd->add_option("--denoise-rule", o->denoise_rule, "area|depth")->check(CLI::IsMember({"area", "depth"}));
     cmd->add_option("--threshold", o->threshold, "Quadtree content threshold (0..255)");
     cmd->add_option("--min-tile", o->min_tile, "Quadtree minimum tile size in pixels");
@@ -345,7 +345,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
         ->check(CLI::IsMember({"uniform", "gaussian", "smootherstep"}));
     cmd->add_option("--tile-batch", o->tile_batch, "Tiles per model call (>= 1)");
     cmd->add_option("--skip-below", o->skip_below, "skip: tiles whose smaller side is below this many pixels");
-    cmd->add_option("--skip-denoise", o->skip_denoise, "skip: tiles with strength at most this");
+    cmd->add_option("--skip-strength,--skip-denoise", o->skip_denoise, "skip: tiles with strength at most this");
     cmd->add_option("--mask", o->mask, "mask: grayscale PNG of per-pixel strength (white = 1)");
     cmd->add_option("--mask-slope", o->mask_slope,
                     "mask: limit the strength map's change to this much per latent pixel (ramps at tile borders)");
@@ -374,8 +374,8 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     demo->add_option("--sampler", d->sampler, "euler|heun|dpmpp-2m")->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
     demo->add_option("--steps", d->steps, "Sampling steps (>= 1)");
     add_seed_option(*demo, d->seed, "Noise seed, 0 to 2^64 - 1");
-    demo->add_option("--min-denoise", d->min_denoise, "Smallest tile strength (default 0: preserve, as in img2img)");
-    demo->add_option("--max-denoise", d->max_denoise, "Largest tile strength");
+    demo->add_option("--min-strength,--min-denoise", d->min_strength, "Smallest tile strength (default 0: preserve, as in img2img)");
+    demo->add_option("--max-strength,--max-denoise", d->max_strength, "Largest tile strength");
     demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture, >= 0)");
     demo->callback([d, &out] { run_demo(*d, out); });
 }

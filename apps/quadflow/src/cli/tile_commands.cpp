@@ -30,7 +30,7 @@ struct quadtree_command_options {
     std::optional<std::int64_t> max_tile;
     std::optional<int> max_depth;
     std::int64_t align = 8;
-    double min_denoise = 0.2, max_denoise = 0.8;
+    double min_strength = 0.2, max_strength = 0.8;
     std::string denoise_rule = "area";
     std::int64_t overlap = 0;
     int latent_scale = 8;
@@ -73,8 +73,8 @@ void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
     options.max_tile_size = o.max_tile.value_or(0);
     options.max_depth = o.max_depth.value_or(-1);
     options.align = o.align;
-    options.min_denoise = o.min_denoise;
-    options.max_denoise = o.max_denoise;
+    options.min_strength = o.min_strength;
+    options.max_strength = o.max_strength;
     options.rule = tile::parse_denoise_rule(o.denoise_rule);
     options.overlap = o.overlap;
     options.latent_scale = o.latent_scale;
@@ -150,8 +150,8 @@ void add_tile_commands(CLI::App& app, std::ostream& out) {
     quadtree_cmd->add_option("--max-tile", quadtree->max_tile, "Always split tiles larger than this, px");
     quadtree_cmd->add_option("--max-depth", quadtree->max_depth, "Deepest level of the tree");
     quadtree_cmd->add_option("--align", quadtree->align, "Tile edges on multiples of this, px");
-    quadtree_cmd->add_option("--min-denoise", quadtree->min_denoise, "Denoise of the largest tiles");
-    quadtree_cmd->add_option("--max-denoise", quadtree->max_denoise, "Denoise the smallest tiles approach");
+    quadtree_cmd->add_option("--min-strength,--min-denoise", quadtree->min_strength, "Strength of the largest tiles");
+    quadtree_cmd->add_option("--max-strength,--max-denoise", quadtree->max_strength, "Strength the smallest tiles approach");
     quadtree_cmd->add_option("--denoise-rule", quadtree->denoise_rule, "area|depth")
         ->check(CLI::IsMember({"area", "depth"}));
     quadtree_cmd->add_option("--overlap", quadtree->overlap, "Overlap of padded tiles, px");
