@@ -51,9 +51,9 @@ quadflow_cli_plain_progress_test("demo writes the contact sheet and report" "wro
 quadflow_cli_plain_progress_test("img2img progress without a terminal is one plain line" "(^|\n)mask: 2/2 steps\n"
   img2img --image ${corner} --out ${out}/progress.png --steps 2)
 
-quadflow_cli_test("help shows defaults" 0 "--steps INT=20 .*--min-strength,--min-denoise FLOAT=0 .*--seed UINT64=42"
+quadflow_cli_test("help shows defaults" 0 "--steps INT=20 .*--min-strength,--min-denoise FLOAT=0[ \n].*--seed UINT64=42"
   img2img --help)
-quadflow_cli_test("demo help shows the same defaults" 0 "--steps INT=20 .*--seed UINT64=42 .*--min-strength,--min-denoise FLOAT=0 .*--max-strength,--max-denoise FLOAT=0\\.8"
+quadflow_cli_test("demo help shows the same defaults" 0 "--steps INT=20 .*--seed UINT64=42 .*--min-strength,--min-denoise FLOAT=0[ \n].*--max-strength,--max-denoise FLOAT=0\\.8"
   demo --help)
 quadflow_cli_test("version" 0 "^${PROJECT_VERSION}\n$" --version)
 
