@@ -152,8 +152,8 @@ void add_tile_commands(CLI::App& app, std::ostream& out) {
     quadtree_cmd->add_option("--align", quadtree->align, "Tile edges on multiples of this, px");
     quadtree_cmd->add_option("--min-denoise", quadtree->min_denoise, "Denoise of the largest tiles");
     quadtree_cmd->add_option("--max-denoise", quadtree->max_denoise, "Denoise the smallest tiles approach");
-    quadtree_cmd->add_option("--denoise-rule", quadtree->denoise_rule, "area|depth")
-        ->check(CLI::IsMember({"area", "depth"}));
+    quadtree_cmd->add_option("--denoise-rule", quadtree->denoise_rule, joined_names<tile::denoise_rule>())
+        ->check(one_of(names<tile::denoise_rule>()));
     quadtree_cmd->add_option("--overlap", quadtree->overlap, "Overlap of padded tiles, px");
     quadtree_cmd->add_option("--latent-scale", quadtree->latent_scale, "Image pixels per latent pixel");
     quadtree_cmd->add_option("--max-pixels", quadtree->max_pixels, "Refuse larger images before decoding them");
