@@ -2,9 +2,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <ostream>
 #include <map>
 #include <memory>
@@ -16,6 +14,7 @@
 #include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
+#include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow_app/overlay.hpp"
@@ -108,13 +107,6 @@ json report_json(const img2img_report& r) {
             {"seconds", r.seconds}};
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream file(path);
-    if (!file) throw io_error("cannot write " + path);
-    file << text;
-    if (!file) throw io_error("cannot write " + path);
-}
-
 /// A progress bar on stderr, redrawn in place on a terminal; otherwise one line when a run finishes.
 void show_progress(const std::string& name, int done, int total) {
     static const bool terminal = isatty(fileno(stderr));
@@ -135,7 +127,7 @@ void check_writable(const std::string& flag, const std::string& path) {
     const bool existed = std::filesystem::exists(path, ignored);
     errno = 0;
     std::FILE* file = std::fopen(path.c_str(), "ab");
-    if (!file) throw io_error(flag + ": cannot write '" + path + "': " + std::strerror(errno ? errno : EIO));
+    if (!file) throw io_error(flag + ": " + app::cannot_write(path, app::last_system_error()).what());
     std::fclose(file);
     if (!existed) std::filesystem::remove(path, ignored);
 }
@@ -181,7 +173,7 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     const auto result = app::run_img2img(image, settings, show_progress);
     app::save_image(o.out, result.output);
     const std::string report = to_text(report_json(result.report));
-    if (o.stats) write_text(*o.stats, report + "\n");
+    if (o.stats) with_flag_name("--stats", [&] { app::write_file(*o.stats, report + "\n"); });
     out << report << "\n";
 }
 
@@ -300,7 +292,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
         report["policies"].push_back(report_json(r));
     }
     app::save_png(o.out_dir + "/contact_sheet.png", contact_sheet(panels, 5));
-    write_text(o.out_dir + "/report.json", to_text(report) + "\n");
+    app::write_file(o.out_dir + "/report.json", to_text(report) + "\n");
 
     char line[256];
     std::snprintf(line, sizeof line, "%-28s %12s %12s %10s %12s %8s %8s\n", "policy", "low-d error", "high-d chg", "calls",
