@@ -146,7 +146,7 @@ struct blend_fixture {
             preserving = preserving || l.preserve != 0.0f;
             if (sent)
                 model_bytes += 4.0 * double(latent_shape.c *
-                                            cuda::clipped_to_canvas(tl.padded, layout.width, layout.height).area());
+                                            clipped(tl.padded, layout.width, layout.height).area());
             slots += tl.padded.area() * latent_shape.c;
         }
         steps = cuda::device_buffer<cuda::tile_step>(host_steps.size());
