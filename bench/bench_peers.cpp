@@ -25,12 +25,14 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
 #include "program.hpp"
+#include "quadflow_app/file_io.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/noise/torch_randn.hpp"
@@ -50,9 +52,7 @@ std::string read_text(const std::string& path) {
 }
 
 void write_floats(const std::string& path, std::span<const float> values) {
-    std::ofstream file(path, std::ios::binary);
-    file.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size_bytes()));
-    if (!file) throw io_error("cannot write " + path);
+    app::write_file(path, std::string_view(reinterpret_cast<const char*>(values.data()), values.size_bytes()));
 }
 
 /// The integer `object[key]`; a missing key or another type is an io_error naming the file.

@@ -46,6 +46,7 @@
 #include <CLI/CLI.hpp>
 
 #include "program.hpp"
+#include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow/metrics/metrics.hpp"
@@ -313,9 +314,7 @@ int main(int argc, char** argv) {
                                json_number(mask_slope) + ", \"rows\": [";
             for (std::size_t i = 0; i < rows.size(); ++i) json += (i ? ",\n  " : "\n  ") + json_row(rows[i]);
             json += "],\n \"goal\": " + goals + "}\n";
-            std::ofstream file(json_out);
-            file << json;
-            if (!file) throw io_error("cannot write " + json_out);
+            app::write_file(json_out, json);
         }
     });
     return quadflow::bench::run_program(app, argc, argv);

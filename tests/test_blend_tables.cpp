@@ -53,7 +53,7 @@ void check_coverage(const tile::layout& layout, const cuda::pixel_block_coverage
         const rect block = coverage.block_rect(b, layout.width, layout.height);
         std::vector<std::int32_t> expected;
         for (const tile::layout_tile& t : layout.tiles) {
-            const rect r = cuda::clipped_to_canvas(t.padded, layout.width, layout.height);
+            const rect r = clipped(t.padded, layout.width, layout.height);
             if (r.x < block.right() && block.x < r.right() && r.y < block.bottom() && block.y < r.bottom())
                 expected.push_back(static_cast<std::int32_t>(t.id));
         }

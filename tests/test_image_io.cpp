@@ -2,9 +2,13 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 
+#include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow_app/overlay.hpp"
@@ -121,7 +125,7 @@ TEST_CASE("load_rgb names the path and the reason for missing, truncated and non
 
 TEST_CASE("save_png reports an unwritable path and an empty image") {
     const std::string bad = data_file("no_such_directory/out.png");
-    CHECK_THROWS_WITH_AS(app::save_png(bad, gradient(4, 4)), contains("cannot write PNG '" + bad + "'"), io_error);
+    CHECK_THROWS_WITH_AS(app::save_png(bad, gradient(4, 4)), contains("cannot write '" + bad + "': "), io_error);
     temporary_file file("empty.png");
     CHECK_THROWS_WITH_AS(app::save_png(file.path.string(), rgb_image{}), doctest::Contains("unsupported size 0x0"),
                          io_error);
@@ -237,4 +241,15 @@ TEST_CASE("img2img pipeline: the same image and seed give bit-identical output a
             CHECK(other.report.model_calls >= 1);
         }
     }
+}
+
+TEST_CASE("write_file writes the bytes and names the path and the reason when it cannot") {
+    temporary_file file("write_file.txt");
+    app::write_file(file.path.string(), std::string_view("a\0b", 3));
+    std::ifstream in(file.path, std::ios::binary);
+    const std::string back{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    CHECK(back == std::string("a\0b", 3));
+    const std::string bad = data_file("no_such_directory/out.json");
+    CHECK_THROWS_WITH_AS(app::write_file(bad, "{}"), ("cannot write '" + bad + "': No such file or directory").c_str(),
+                         io_error);
 }

@@ -18,12 +18,13 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
+#include <sstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
 #include "quadflow/cuda/device_field.cuh"
@@ -60,7 +61,7 @@ const tile::layout& demo_quadtree() {
 /// Writes the layout as {"width", "height", "channels", "weights", "variance", "tiles": [[x, y, w, h], ...]}
 /// with padded rectangles in latent pixels.
 void write_layout_json(const std::string& path, const tile::layout& layout) {
-    std::ofstream out(path);
+    std::ostringstream out;
     out << "{\"width\": " << layout.width << ", \"height\": " << layout.height << ", \"channels\": " << latent_shape.c
         << ", \"weights\": \"gaussian\", \"variance\": " << gaussian_weights.variance << ", \"tiles\": [";
     for (std::size_t i = 0; i < layout.tiles.size(); ++i) {
@@ -68,7 +69,7 @@ void write_layout_json(const std::string& path, const tile::layout& layout) {
         out << (i ? ", " : "") << "[" << r.x << ", " << r.y << ", " << r.w << ", " << r.h << "]";
     }
     out << "]}\n";
-    if (!out) throw io_error("cannot write '" + path + "'");
+    app::write_file(path, out.str());
 }
 
 class stream_owner {
@@ -146,7 +147,7 @@ struct blend_fixture {
             preserving = preserving || l.preserve != 0.0f;
             if (sent)
                 model_bytes += 4.0 * double(latent_shape.c *
-                                            cuda::clipped_to_canvas(tl.padded, layout.width, layout.height).area());
+                                            clipped(tl.padded, layout.width, layout.height).area());
             slots += tl.padded.area() * latent_shape.c;
         }
         steps = cuda::device_buffer<cuda::tile_step>(host_steps.size());
@@ -206,9 +207,8 @@ void write_plain_velocity(const std::string& path) {
     blend_fixture fixture(stream, plain_blend, 10);
     fixture.enqueue(plain_blend);
     const host_tensor velocity = fixture.velocity.download(stream);
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(velocity.data()), static_cast<std::streamsize>(velocity.numel() * 4));
-    if (!out) throw io_error("cannot write '" + path + "'");
+    app::write_file(path, std::string_view(reinterpret_cast<const char*>(velocity.data()),
+                                           static_cast<std::size_t>(velocity.numel()) * sizeof(float)));
 }
 
 void copy_latent(benchmark::State& state) {

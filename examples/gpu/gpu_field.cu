@@ -97,7 +97,7 @@ int main() {
         cuda::device_tiled_field field(model, layout, shape, policy::strength{}, options, stream, original.cview());
 
         cuda::device_tensor x(shape);
-        cuda::noised_original(original.data(), noise.data(), x.numel(), options.sigmas.front(), x.data(), stream);
+        cuda::noised_original(original.cview(), noise.cview(), options.sigmas.front(), x.view(), stream);
         cuda::euler euler(stream);
         cuda::sample(euler, field, x.view(), options.sigmas);
 

@@ -3,6 +3,7 @@
 
 #include "quadflow/blend/batching.hpp"
 #include "quadflow/blend/weights.hpp"
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
@@ -16,6 +17,7 @@
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/strength_map.hpp"
 #include "quadflow/prediction/prediction.hpp"
+#include "quadflow/sampler/any_sampler.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"

@@ -241,7 +241,7 @@ host_tensor run_device(const tile::layout& layout, P policy, const std::vector<d
     testing::device_gaussian_model model(target.cview(), 0.1, prediction::kind::denoised);
     cuda::device_tiled_field field(model, layout, canvas, policy, options, stream, original.cview());
     cuda::device_tensor x(canvas);
-    cuda::noised_original(original.data(), noise.data(), x.numel(), sigmas.front(), x.data(), stream);
+    cuda::noised_original(original.cview(), noise.cview(), sigmas.front(), x.view(), stream);
     cuda::euler euler(stream);
     cuda::sample(euler, field, x.view(), sigmas);
     if (stats) *stats = field.stats();
@@ -305,6 +305,28 @@ TEST_SUITE("host") {
         CHECK(message.find("test_cuda_field.cu:") != std::string::npos);
         CHECK(message.find(cudaGetErrorString(cudaErrorMemoryAllocation)) != std::string::npos);
         CHECK_NOTHROW(QUADFLOW_CUDA_CHECK(cudaSuccess));
+    }
+
+    TEST_CASE("cuda::noised_original checks its views as sampler::noised_original does, before any launch") {
+        // Views labelled as device memory over host buffers: every check fails before the kernel would run.
+        host_tensor a(shape4{1, 2, 4, 4}, 0.5f), b(shape4{1, 2, 4, 4}, -1.0f), out(shape4{1, 2, 4, 4}), small(shape4{1, 2, 4, 2});
+        const const_view original(a.data(), a.shape(), memory_space::device), noise(b.data(), b.shape(), memory_space::device);
+        const mutable_view x(out.data(), out.shape(), memory_space::device);
+        cudaStream_t stream = nullptr;
+        CHECK_THROWS_WITH_AS(cuda::noised_original(a.cview(), noise, 0.5, x, stream), doctest::Contains("original is a host view"),
+                             shape_error);
+        CHECK_THROWS_WITH_AS(cuda::noised_original(original, noise, 0.5, out.view(), stream),
+                             doctest::Contains("output is a host view"), shape_error);
+        CHECK_THROWS_WITH_AS(cuda::noised_original(original, const_view(small.data(), small.shape(), memory_space::device), 0.5,
+                                                   x, stream),
+                             "noise has shape [1, 2, 4, 2] but original has shape [1, 2, 4, 4]", shape_error);
+        CHECK_THROWS_WITH_AS(cuda::noised_original(original, noise, 1.5, x, stream), "sigma = 1.5: must be in [0, 1]",
+                             invalid_argument);
+        // The CPU function gives the same errors for the same arguments on the host.
+        CHECK_THROWS_WITH_AS(sampler::noised_original(a.cview(), small.cview(), 0.5, out.view()),
+                             "noise has shape [1, 2, 4, 2] but original has shape [1, 2, 4, 4]", shape_error);
+        CHECK_THROWS_WITH_AS(sampler::noised_original(a.cview(), b.cview(), 1.5, out.view()), "sigma = 1.5: must be in [0, 1]",
+                             invalid_argument);
     }
 
     TEST_CASE("the test layouts give blend tables that hold the blend plan's weights") {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "quadflow/core/config.hpp"
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/tile/layout.hpp"
 
@@ -18,21 +19,16 @@ enum class weight_kind {
     smootherstep,  ///< 1 on the core, smootherstep ramps across the padding (stable-diffusion.cpp tiling)
 };
 
-inline std::string_view to_string(weight_kind kind) {
-    switch (kind) {
-        case weight_kind::uniform: return "uniform";
-        case weight_kind::gaussian: return "gaussian";
-        case weight_kind::smootherstep: return "smootherstep";
-    }
-    throw invalid_argument("weights", std::to_string(static_cast<int>(kind)), "is not a weight_kind");
+constexpr auto enum_names(weight_kind) {
+    return make_enum_table<weight_kind>(
+        "weights", "weight_kind",
+        {{weight_kind::uniform, "uniform"}, {weight_kind::gaussian, "gaussian"}, {weight_kind::smootherstep, "smootherstep"}});
 }
 
+inline std::string_view to_string(weight_kind kind) { return quadflow::to_string(kind); }
+
 /// Parses uniform|gaussian|smootherstep.
-inline weight_kind parse_weight_kind(std::string_view name) {
-    for (weight_kind kind : {weight_kind::uniform, weight_kind::gaussian, weight_kind::smootherstep})
-        if (to_string(kind) == name) return kind;
-    throw invalid_argument("weights", name, "must be one of uniform|gaussian|smootherstep");
-}
+inline weight_kind parse_weight_kind(std::string_view name) { return quadflow::parse<weight_kind>(name); }
 
 /// Variance 0.01 is Mixture of Diffusers (std 0.1 * tile size); the seed system uses 0.02.
 struct weight_params {

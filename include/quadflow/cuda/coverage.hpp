@@ -35,13 +35,6 @@ struct pixel_block_coverage {
     }
 };
 
-/// `padded` clipped to a `width` x `height` canvas (empty when it lies outside).
-inline rect clipped_to_canvas(const rect& padded, std::int64_t width, std::int64_t height) {
-    const std::int64_t x0 = std::clamp<std::int64_t>(padded.x, 0, width), x1 = std::clamp<std::int64_t>(padded.right(), 0, width);
-    const std::int64_t y0 = std::clamp<std::int64_t>(padded.y, 0, height), y1 = std::clamp<std::int64_t>(padded.bottom(), 0, height);
-    return {x0, y0, x1 - x0, y1 - y0};
-}
-
 /// Builds the per-block lists of covering tiles for `layout` (see the header comment). Entries are 32-bit:
 /// throws invalid_argument when the lists would hold 2^31 entries or more.
 inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layout, std::int64_t block_width,
@@ -63,7 +56,7 @@ inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layou
         std::int64_t x0 = 0, x1 = 0, y0 = 0, y1 = 0;  ///< block columns [x0, x1) and rows [y0, y1)
     };
     auto span_of = [&](const tile::layout_tile& t) {
-        const rect r = clipped_to_canvas(t.padded, layout.width, layout.height);
+        const rect r = clipped(t.padded, layout.width, layout.height);
         if (r.w <= 0 || r.h <= 0) return block_span{};
         return block_span{r.x / block_width, (r.right() - 1) / block_width + 1, r.y / block_height,
                           (r.bottom() - 1) / block_height + 1};

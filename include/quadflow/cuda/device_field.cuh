@@ -55,15 +55,6 @@
 
 namespace quadflow::cuda {
 
-/// Throws shape_error unless the view is contiguous device memory.
-template <class T>
-void require_contiguous_device(const tensor_view<T>& view, std::string_view what) {
-    if (view.space() != memory_space::device)
-        throw shape_error(std::string(what) + " is a host view where device memory is needed");
-    if (!view.is_contiguous())
-        throw shape_error(std::string(what) + " of shape " + to_string(view.shape()) + " must be contiguous");
-}
-
 /// The values of a contiguous device view, copied to the host through `stream` (setup only).
 inline std::vector<float> copy_to_host(const_view view, cudaStream_t stream) {
     std::vector<float> values(static_cast<std::size_t>(view.numel()));

@@ -8,7 +8,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
+#include "quadflow/core/error.hpp"
+#include "quadflow/core/tensor.hpp"
 #include "quadflow/cuda/blend_arguments.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
 #include "quadflow/cuda/error.cuh"
@@ -20,6 +24,15 @@
 #include "quadflow/prediction/prediction.hpp"
 
 namespace quadflow::cuda {
+
+/// Throws shape_error unless the view is contiguous device memory.
+template <class T>
+void require_contiguous_device(const tensor_view<T>& view, std::string_view what) {
+    if (view.space() != memory_space::device)
+        throw shape_error(std::string(what) + " is a host view where device memory is needed");
+    if (!view.is_contiguous())
+        throw shape_error(std::string(what) + " of shape " + to_string(view.shape()) + " must be contiguous");
+}
 
 /// Blocks for an elementwise grid-stride kernel of 256 threads over `count` elements.
 inline unsigned elementwise_blocks(std::int64_t count) {
@@ -80,12 +93,21 @@ inline void euler_step(float* x, const float* velocity, std::int64_t count, floa
     QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::euler_step");
 }
 
-/// out = (1 - sigma) * original + sigma * noise over `count` device elements (the img2img start).
-inline void noised_original(const float* original, const float* noise, std::int64_t count, double sigma, float* out,
+/// Enqueues out = (1 - sigma) * original + sigma * noise on `stream` (the img2img start), as
+/// sampler::noised_original computes it on the host: the same arguments, as contiguous device views of one
+/// shape; `out` may alias either input. sigma = 1 gives the noise (txt2img), sigma = 0 the original.
+inline void noised_original(const_view original, const_view noise, double sigma, mutable_view out,
                             cudaStream_t stream) {
+    require_same_shape(noise.shape(), original.shape(), "noise", "original");
+    require_same_shape(out.shape(), original.shape(), "output", "original");
+    require(sigma >= 0.0 && sigma <= 1.0, "sigma", sigma, "must be in [0, 1]");
+    require_contiguous_device(original, "original");
+    require_contiguous_device(noise, "noise");
+    require_contiguous_device(out, "output");
+    const std::int64_t count = out.numel();
     if (count == 0) return;
     kernels::noised_original<float><<<elementwise_blocks(count), 256, 0, stream>>>(
-        original, noise, count, static_cast<float>(1.0 - sigma), static_cast<float>(sigma), out);
+        original.data(), noise.data(), count, static_cast<float>(1.0 - sigma), static_cast<float>(sigma), out.data());
     QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::noised_original");
 }
 

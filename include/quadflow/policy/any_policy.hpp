@@ -4,6 +4,7 @@
 #include <string_view>
 #include <variant>
 
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/policy/policies.hpp"
 
 namespace quadflow::policy {
@@ -12,17 +13,7 @@ using any_policy = std::variant<scale, floor_070, preservation_blend, skip, stre
 
 /// The policy named `name` (scale|floor_070|preservation_blend|skip|strength|mask|progress_ramp) with
 /// its default parameters.
-inline any_policy parse_policy(std::string_view name) {
-    if (name == scale::name) return scale{};
-    if (name == floor_070::name) return floor_070{};
-    if (name == preservation_blend::name) return preservation_blend{};
-    if (name == skip::name) return skip{};
-    if (name == strength::name) return strength{};
-    if (name == mask::name) return mask{};
-    if (name == progress_ramp::name) return progress_ramp{};
-    throw invalid_argument("policy", name,
-                           "expected scale|floor_070|preservation_blend|skip|strength|mask|progress_ramp");
-}
+inline any_policy parse_policy(std::string_view name) { return parse_alternative<any_policy>(name, "policy"); }
 
 inline std::string_view name_of(const any_policy& p) {
     return std::visit([](const auto& q) -> std::string_view { return q.name; }, p);

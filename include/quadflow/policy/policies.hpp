@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "quadflow/core/config.hpp"
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 
 namespace quadflow::policy {
@@ -30,12 +31,12 @@ namespace quadflow::policy {
 /// Which preservation velocity a policy uses.
 enum class preservation { naive, exact };
 
-constexpr std::string_view to_string(preservation p) { return p == preservation::naive ? "naive" : "exact"; }
-inline preservation parse_preservation(std::string_view name) {
-    if (name == "naive") return preservation::naive;
-    if (name == "exact") return preservation::exact;
-    throw invalid_argument("preservation", name, "expected naive|exact");
+constexpr auto enum_names(preservation) {
+    return make_enum_table<preservation>("preservation", "preservation",
+                                         {{preservation::naive, "naive"}, {preservation::exact, "exact"}});
 }
+constexpr std::string_view to_string(preservation p) { return quadflow::to_string(p); }
+inline preservation parse_preservation(std::string_view name) { return quadflow::parse<preservation>(name); }
 
 /// What a policy knows about one tile at one evaluation.
 struct tile_context {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "quadflow/core/config.hpp"
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/tensor.hpp"
 
@@ -27,21 +28,18 @@ enum class kind {
     epsilon,        ///< noise estimate
 };
 
-inline std::string_view to_string(kind k) {
-    switch (k) {
-        case kind::flow_velocity: return "flow_velocity";
-        case kind::denoised: return "denoised";
-        case kind::seed_velocity: return "seed_velocity";
-        case kind::epsilon: return "epsilon";
-    }
-    throw invalid_argument("prediction_kind", std::to_string(static_cast<int>(k)), "is not a prediction::kind");
+constexpr auto enum_names(kind) {
+    return make_enum_table<kind>("prediction_kind", "prediction::kind",
+                                 {{kind::flow_velocity, "flow_velocity"},
+                                  {kind::denoised, "denoised"},
+                                  {kind::seed_velocity, "seed_velocity"},
+                                  {kind::epsilon, "epsilon"}});
 }
 
-inline kind parse_kind(std::string_view name) {
-    for (kind k : {kind::flow_velocity, kind::denoised, kind::seed_velocity, kind::epsilon})
-        if (to_string(k) == name) return k;
-    throw invalid_argument("prediction_kind", name, "expected flow_velocity|denoised|seed_velocity|epsilon");
-}
+inline std::string_view to_string(kind k) { return quadflow::to_string(k); }
+
+/// Parses flow_velocity|denoised|seed_velocity|epsilon.
+inline kind parse_kind(std::string_view name) { return quadflow::parse<kind>(name); }
 
 /// Flow velocity v (sigma convention) from a prediction `p` of kind `k` at state `x` and `sigma`.
 /// `denoised` needs sigma > 0, `epsilon` needs sigma < 1.

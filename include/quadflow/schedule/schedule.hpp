@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/schedule/comfy.hpp"
 #include "quadflow/schedule/diffusers.hpp"
@@ -20,25 +21,20 @@ namespace quadflow::schedule {
 /// The schedule families; CLI names flux|shift|diffusers-shift|comfy-simple|comfy-beta|linear.
 enum class scheduler { flux, shift, diffusers_shift, comfy_simple, comfy_beta, linear };
 
-inline std::string_view to_string(scheduler kind) {
-    switch (kind) {
-        case scheduler::flux: return "flux";
-        case scheduler::shift: return "shift";
-        case scheduler::diffusers_shift: return "diffusers-shift";
-        case scheduler::comfy_simple: return "comfy-simple";
-        case scheduler::comfy_beta: return "comfy-beta";
-        case scheduler::linear: return "linear";
-    }
-    throw invalid_argument("scheduler", std::to_string(static_cast<int>(kind)), "is not a scheduler");
+constexpr auto enum_names(scheduler) {
+    return make_enum_table<scheduler>("scheduler", "scheduler",
+                                      {{scheduler::flux, "flux"},
+                                       {scheduler::shift, "shift"},
+                                       {scheduler::diffusers_shift, "diffusers-shift"},
+                                       {scheduler::comfy_simple, "comfy-simple"},
+                                       {scheduler::comfy_beta, "comfy-beta"},
+                                       {scheduler::linear, "linear"}});
 }
 
-inline scheduler parse_scheduler(std::string_view name) {
-    for (scheduler kind : {scheduler::flux, scheduler::shift, scheduler::diffusers_shift, scheduler::comfy_simple,
-                           scheduler::comfy_beta, scheduler::linear})
-        if (to_string(kind) == name) return kind;
-    throw invalid_argument("scheduler", name,
-                           "must be one of flux|shift|diffusers-shift|comfy-simple|comfy-beta|linear");
-}
+inline std::string_view to_string(scheduler kind) { return quadflow::to_string(kind); }
+
+/// Parses flux|shift|diffusers-shift|comfy-simple|comfy-beta|linear.
+inline scheduler parse_scheduler(std::string_view name) { return quadflow::parse<scheduler>(name); }
 
 /// What to build. Fields each kind reads:
 ///   flux            steps, mu: flux_mu_schedule(steps, mu); set mu = flux_mu(width, height) for the

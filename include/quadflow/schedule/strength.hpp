@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/schedule/comfy.hpp"
 
@@ -20,22 +21,18 @@ enum class strength_rule { comfy, diffusers, bfl, sdcpp };
 inline constexpr strength_rule all_strength_rules[] = {strength_rule::comfy, strength_rule::diffusers,
                                                        strength_rule::bfl, strength_rule::sdcpp};
 
-inline std::string_view to_string(strength_rule rule) {
-    switch (rule) {
-        case strength_rule::comfy: return "comfy";
-        case strength_rule::diffusers: return "diffusers";
-        case strength_rule::bfl: return "bfl";
-        case strength_rule::sdcpp: return "sdcpp";
-    }
-    throw invalid_argument("strength_rule", std::to_string(static_cast<int>(rule)), "is not a strength_rule");
+constexpr auto enum_names(strength_rule) {
+    return make_enum_table<strength_rule>("strength_rule", "strength_rule",
+                                          {{strength_rule::comfy, "comfy"},
+                                           {strength_rule::diffusers, "diffusers"},
+                                           {strength_rule::bfl, "bfl"},
+                                           {strength_rule::sdcpp, "sdcpp"}});
 }
 
+inline std::string_view to_string(strength_rule rule) { return quadflow::to_string(rule); }
+
 /// Parses comfy|diffusers|bfl|sdcpp.
-inline strength_rule parse_strength_rule(std::string_view name) {
-    for (strength_rule rule : all_strength_rules)
-        if (to_string(rule) == name) return rule;
-    throw invalid_argument("strength_rule", name, "must be one of comfy|diffusers|bfl|sdcpp");
-}
+inline strength_rule parse_strength_rule(std::string_view name) { return quadflow::parse<strength_rule>(name); }
 
 namespace detail {
 

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/tile/layout.hpp"
@@ -151,21 +152,16 @@ inline layout build_grid(std::int64_t width_latent, std::int64_t height_latent, 
 /// How SpotDiffusion orders its per-step offsets.
 enum class spot_shift { random, sorted, fibonacci };
 
-inline std::string_view to_string(spot_shift shift) {
-    switch (shift) {
-        case spot_shift::random: return "random";
-        case spot_shift::sorted: return "sorted";
-        case spot_shift::fibonacci: return "fibonacci";
-    }
-    throw invalid_argument("spot_shift", std::to_string(static_cast<int>(shift)), "is not a spot_shift");
+constexpr auto enum_names(spot_shift) {
+    return make_enum_table<spot_shift>(
+        "spot_shift", "spot_shift",
+        {{spot_shift::random, "random"}, {spot_shift::sorted, "sorted"}, {spot_shift::fibonacci, "fibonacci"}});
 }
 
+inline std::string_view to_string(spot_shift shift) { return quadflow::to_string(shift); }
+
 /// Parses random|sorted|fibonacci.
-inline spot_shift parse_spot_shift(std::string_view name) {
-    for (spot_shift shift : {spot_shift::random, spot_shift::sorted, spot_shift::fibonacci})
-        if (to_string(shift) == name) return shift;
-    throw invalid_argument("spot_shift", name, "must be one of random|sorted|fibonacci");
-}
+inline spot_shift parse_spot_shift(std::string_view name) { return quadflow::parse<spot_shift>(name); }
 
 namespace detail {
 

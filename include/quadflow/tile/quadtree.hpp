@@ -41,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/tile/image.hpp"
@@ -51,20 +52,15 @@ namespace quadflow::tile {
 /// How a quadtree leaf's denoise strength follows from its place in the tree (see the table above).
 enum class denoise_rule { area, depth };
 
-inline std::string_view to_string(denoise_rule rule) {
-    switch (rule) {
-        case denoise_rule::area: return "area";
-        case denoise_rule::depth: return "depth";
-    }
-    throw invalid_argument("denoise_rule", std::to_string(static_cast<int>(rule)), "is not a denoise_rule");
+constexpr auto enum_names(denoise_rule) {
+    return make_enum_table<denoise_rule>("denoise_rule", "denoise_rule",
+                                         {{denoise_rule::area, "area"}, {denoise_rule::depth, "depth"}});
 }
 
+inline std::string_view to_string(denoise_rule rule) { return quadflow::to_string(rule); }
+
 /// Parses area|depth.
-inline denoise_rule parse_denoise_rule(std::string_view name) {
-    for (denoise_rule rule : {denoise_rule::area, denoise_rule::depth})
-        if (to_string(rule) == name) return rule;
-    throw invalid_argument("denoise_rule", name, "must be one of area|depth");
-}
+inline denoise_rule parse_denoise_rule(std::string_view name) { return quadflow::parse<denoise_rule>(name); }
 
 struct quadtree_options {
     double content_threshold = 25;          ///< split when sqrt(varR + varG + varB) exceeds it (0..255 scale)

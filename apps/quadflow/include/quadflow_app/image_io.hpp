@@ -291,7 +291,7 @@ inline void check_image_to_write(const std::string& what, const rgb_image& image
 
 /// Writes `image` as an 8-bit RGB PNG; throws quadflow::io_error naming the path on failure.
 inline void save_png(const std::string& path, const rgb_image& image) {
-    const std::string what = "cannot write PNG '" + path + "': ";
+    const std::string what = "cannot write '" + path + "': ";
     detail::check_image_to_write(what, image, std::numeric_limits<int>::max() / 3, std::numeric_limits<int>::max());
     errno = 0;
     if (!stbi_write_png(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
@@ -301,7 +301,7 @@ inline void save_png(const std::string& path, const rgb_image& image) {
 
 /// Writes `image` as a JPEG of the given quality (1..100); throws quadflow::io_error naming the path on failure.
 inline void save_jpeg(const std::string& path, const rgb_image& image, int quality = 95) {
-    const std::string what = "cannot write JPEG '" + path + "': ";
+    const std::string what = "cannot write '" + path + "': ";
     detail::check_image_to_write(what, image, 65535, 65535);
     errno = 0;
     if (!stbi_write_jpg(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,

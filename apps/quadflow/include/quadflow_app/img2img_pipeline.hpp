@@ -28,11 +28,8 @@
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
 #include "quadflow/policy/strength_map.hpp"
-#include "quadflow/sampler/dpmpp_2m.hpp"
-#include "quadflow/sampler/euler.hpp"
-#include "quadflow/sampler/heun.hpp"
+#include "quadflow/sampler/any_sampler.hpp"
 #include "quadflow/sampler/img2img.hpp"
-#include "quadflow/sampler/sample.hpp"
 #include "quadflow/schedule/comfy.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
@@ -167,11 +164,10 @@ inline policy::any_policy configured_policy(const img2img_settings& s) {
 /// Observer of sampling progress: (policy, step done, total).
 using progress_callback = std::function<void(const std::string&, int, int)>;
 
-template <class Sampler, class Field>
-void run_sampler(Field& field, mutable_view x, const std::vector<double>& sigmas, const std::string& name,
-                 const progress_callback& progress) {
-    Sampler sampler;
-    sampler::sample(sampler, field, x, sigmas, [&](const sampler::step_info& info) {
+template <class Field>
+void run_sampler(sampler::any_sampler& method, Field& field, mutable_view x, const std::vector<double>& sigmas,
+                 const std::string& name, const progress_callback& progress) {
+    sampler::sample(method, field, x, sigmas, [&](const sampler::step_info& info) {
         if (progress) progress(name, info.step + 1, info.total);
         return true;
     });
@@ -219,6 +215,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     host_tensor x(shape);
     sampler::noised_original(original.cview(), noise.cview(), sigmas.front(), x.view());
     const policy::any_policy chosen = configured_policy(settings);
+    sampler::any_sampler method = sampler::parse_sampler(settings.sampler, "--sampler");
     const std::string name = std::string(policy::name_of(chosen)) +
                              (settings.policy == policy::preservation_blend::name
                                   ? std::string(" (") + std::string(policy::to_string(settings.preservation)) + ")"
@@ -229,10 +226,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
         [&](const auto& p) {
             field::tiled_field f(prompt_model, model_layout, shape, p, options, original.cview(),
                                  strength_map.numel() > 0 ? strength_map.cview() : const_view{});
-            if (settings.sampler == "euler") run_sampler<sampler::euler>(f, x.view(), sigmas, name, progress);
-            else if (settings.sampler == "heun") run_sampler<sampler::heun>(f, x.view(), sigmas, name, progress);
-            else if (settings.sampler == "dpmpp-2m") run_sampler<sampler::dpmpp_2m>(f, x.view(), sigmas, name, progress);
-            else throw invalid_argument("--sampler", settings.sampler, "expected euler|heun|dpmpp-2m");
+            run_sampler(method, f, x.view(), sigmas, name, progress);
             stats = f.stats();
         },
         chosen);

@@ -1,19 +1,30 @@
 // quadflow CLI: checks of flag values after parsing, and library errors reworded with the flags' names.
 #pragma once
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
 
 namespace quadflow::cli {
+
+/// A CLI11 check that a value is one of `names`: quadflow::names<E>() of an enum or
+/// quadflow::alternative_names<V>() of a variant, so the CLI accepts exactly what the library parses.
+template <std::size_t N>
+CLI::IsMember one_of(const std::array<std::string_view, N>& names) {
+    return CLI::IsMember(std::vector<std::string>(names.begin(), names.end()));
+}
 
 /// `--flag = value: must be >= minimum` unless value >= minimum (NaN fails).
 template <class T>

@@ -2,9 +2,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <ostream>
 #include <map>
 #include <memory>
@@ -16,6 +14,7 @@
 #include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
+#include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow_app/overlay.hpp"
@@ -108,13 +107,6 @@ json report_json(const img2img_report& r) {
             {"seconds", r.seconds}};
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream file(path);
-    if (!file) throw io_error("cannot write " + path);
-    file << text;
-    if (!file) throw io_error("cannot write " + path);
-}
-
 /// A progress bar on stderr, redrawn in place on a terminal; otherwise one line when a run finishes.
 void show_progress(const std::string& name, int done, int total) {
     static const bool terminal = isatty(fileno(stderr));
@@ -135,7 +127,7 @@ void check_writable(const std::string& flag, const std::string& path) {
     const bool existed = std::filesystem::exists(path, ignored);
     errno = 0;
     std::FILE* file = std::fopen(path.c_str(), "ab");
-    if (!file) throw io_error(flag + ": cannot write '" + path + "': " + std::strerror(errno ? errno : EIO));
+    if (!file) throw io_error(flag + ": " + app::cannot_write(path, app::last_system_error()).what());
     std::fclose(file);
     if (!existed) std::filesystem::remove(path, ignored);
 }
@@ -181,7 +173,7 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     const auto result = app::run_img2img(image, settings, show_progress);
     app::save_image(o.out, result.output);
     const std::string report = to_text(report_json(result.report));
-    if (o.stats) write_text(*o.stats, report + "\n");
+    if (o.stats) with_flag_name("--stats", [&] { app::write_file(*o.stats, report + "\n"); });
     out << report << "\n";
 }
 
@@ -300,7 +292,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
         report["policies"].push_back(report_json(r));
     }
     app::save_png(o.out_dir + "/contact_sheet.png", contact_sheet(panels, 5));
-    write_text(o.out_dir + "/report.json", to_text(report) + "\n");
+    app::write_file(o.out_dir + "/report.json", to_text(report) + "\n");
 
     char line[256];
     std::snprintf(line, sizeof line, "%-28s %12s %12s %10s %12s %8s %8s\n", "policy", "low-d error", "high-d chg", "calls",
@@ -325,24 +317,26 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     cmd->add_option("--image", o->image, "Input image (PNG/JPEG)")->required();
     cmd->add_option("--out", o->out, "Output image: .png (PNG), .jpg or .jpeg (JPEG)")->required();
     cmd->add_option("--policy", o->policy, "Velocity policy (mask on model tiles; strength with --seed-tiles)")
-        ->check(CLI::IsMember({"scale", "floor_070", "preservation_blend", "skip", "strength", "mask", "progress_ramp"}));
-    cmd->add_option("--preservation", o->preservation, "naive|exact (preservation_blend)")
-        ->check(CLI::IsMember({"naive", "exact"}));
-    cmd->add_option("--sampler", o->sampler, "euler|heun|dpmpp-2m")->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
+        ->check(one_of(alternative_names<policy::any_policy>()));
+    cmd->add_option("--preservation", o->preservation, joined_names<policy::preservation>() + " (preservation_blend)")
+        ->check(one_of(names<policy::preservation>()));
+    cmd->add_option("--sampler", o->sampler, joined_alternative_names<sampler::any_sampler>())
+        ->check(one_of(alternative_names<sampler::any_sampler>()));
     cmd->add_option("--steps", o->steps, "Sampling steps (>= 1)");
     cmd->add_option("--denoise", o->denoise, "Global denoise in (0, 1]");
-    cmd->add_option("--strength-rule", o->strength_rule, "comfy|diffusers|bfl|sdcpp")
-        ->check(CLI::IsMember({"comfy", "diffusers", "bfl", "sdcpp"}));
+    cmd->add_option("--strength-rule", o->strength_rule, joined_names<schedule::strength_rule>())
+        ->check(one_of(names<schedule::strength_rule>()));
     cmd->add_option("--min-strength,--min-denoise", o->min_strength, "Smallest tile strength (default as in demo: 0 keeps flat tiles)");
     cmd->add_option("--max-strength,--max-denoise", o->max_strength, "Largest tile strength");
-    cmd->add_option("--denoise-rule", o->denoise_rule, "area|depth")->check(CLI::IsMember({"area", "depth"}));
+    cmd->add_option("--denoise-rule", o->denoise_rule, joined_names<tile::denoise_rule>())
+        ->check(one_of(names<tile::denoise_rule>()));
     cmd->add_option("--threshold", o->threshold, "Quadtree content threshold (0..255)");
     cmd->add_option("--min-tile", o->min_tile, "Quadtree minimum tile size in pixels");
     cmd->add_option("--align", o->align, "Quadtree split alignment in pixels");
     cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels");
     cmd->add_option("--latent-scale", o->latent_scale, "Image pixels per latent pixel (1 = pixel space)");
-    cmd->add_option("--weights", o->weights, "uniform|gaussian|smootherstep")
-        ->check(CLI::IsMember({"uniform", "gaussian", "smootherstep"}));
+    cmd->add_option("--weights", o->weights, joined_names<blend::weight_kind>())
+        ->check(one_of(names<blend::weight_kind>()));
     cmd->add_option("--tile-batch", o->tile_batch, "Tiles per model call (>= 1)");
     cmd->add_option("--skip-below", o->skip_below, "skip: tiles whose smaller side is below this many pixels");
     cmd->add_option("--skip-strength,--skip-denoise", o->skip_denoise, "skip: tiles with strength at most this");
@@ -371,7 +365,8 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     CLI::App* demo = app.add_subcommand("demo", "Quadtree + img2img of the bundled photo once per policy, with a report");
     demo->add_option("--image", d->image, "Input image");
     demo->add_option("--out-dir", d->out_dir, "Output folder");
-    demo->add_option("--sampler", d->sampler, "euler|heun|dpmpp-2m")->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
+    demo->add_option("--sampler", d->sampler, joined_alternative_names<sampler::any_sampler>())
+        ->check(one_of(alternative_names<sampler::any_sampler>()));
     demo->add_option("--steps", d->steps, "Sampling steps (>= 1)");
     add_seed_option(*demo, d->seed, "Noise seed, 0 to 2^64 - 1");
     demo->add_option("--min-strength,--min-denoise", d->min_strength, "Smallest tile strength (default 0: preserve, as in img2img)");

@@ -12,10 +12,7 @@
 #include "cli/schedule_options.hpp"
 #include "quadflow/field/canvas_field.hpp"
 #include "quadflow/noise/torch_randn.hpp"
-#include "quadflow/sampler/dpmpp_2m.hpp"
-#include "quadflow/sampler/euler.hpp"
-#include "quadflow/sampler/heun.hpp"
-#include "quadflow/sampler/sample.hpp"
+#include "quadflow/sampler/any_sampler.hpp"
 #include "quadflow/testing/gaussian_model.hpp"
 
 namespace quadflow::cli {
@@ -47,25 +44,16 @@ void run_noise(const noise_options& o, std::ostream& out) {
     out << to_text(json{{"values", number_array(values.span())}}) << "\n";
 }
 
-template <class Sampler>
-float run_toy_with(const toy_options& o, const std::vector<double>& sigmas) {
+void run_toy(const toy_options& o, std::ostream& out) {
+    require_at_least("--data-std", o.data_std, 0.0);
+    const std::vector<double> sigmas = o.schedule.build();
+    sampler::any_sampler method = sampler::parse_sampler(o.sampler, "--sampler");
     host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
     testing::gaussian_model toy(target.cview(), o.data_std);
     field::canvas_field field(toy);
     host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(o.x1));
-    Sampler sampler;
-    sampler::sample(sampler, field, x.view(), sigmas);
-    return x(0, 0, 0, 0);
-}
-
-void run_toy(const toy_options& o, std::ostream& out) {
-    require_at_least("--data-std", o.data_std, 0.0);
-    const std::vector<double> sigmas = o.schedule.build();
-    float x = 0.0f;
-    if (o.sampler == "euler") x = run_toy_with<sampler::euler>(o, sigmas);
-    else if (o.sampler == "heun") x = run_toy_with<sampler::heun>(o, sigmas);
-    else x = run_toy_with<sampler::dpmpp_2m>(o, sigmas);
-    out << to_text(json{{"x", as_printed(x)}}) << "\n";
+    sampler::sample(method, field, x.view(), sigmas);
+    out << to_text(json{{"x", as_printed(x(0, 0, 0, 0))}}) << "\n";
 }
 
 }  // namespace
@@ -90,8 +78,8 @@ void add_sampling_commands(CLI::App& app, std::ostream& out) {
     CLI::App* toy_cmd = app.add_subcommand(
         "toy", "Sample the Gaussian toy model N(0, data_std^2) from x1 at sigma 1; print {\"x\": final}");
     add_schedule_flags(*toy_cmd, toy->schedule);
-    toy_cmd->add_option("--sampler", toy->sampler, "euler|heun|dpmpp-2m")
-        ->check(CLI::IsMember({"euler", "heun", "dpmpp-2m"}));
+    toy_cmd->add_option("--sampler", toy->sampler, joined_alternative_names<sampler::any_sampler>())
+        ->check(one_of(alternative_names<sampler::any_sampler>()));
     toy_cmd->add_option("--data-std", toy->data_std, "Standard deviation of the data (>= 0)");
     toy_cmd->add_option("--x1", toy->x1, "Starting value at sigma = 1");
     toy_cmd->callback([toy, &out] { run_toy(*toy, out); });

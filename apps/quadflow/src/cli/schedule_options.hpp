@@ -47,16 +47,16 @@ struct schedule_options {
 
 inline void add_schedule_flags(CLI::App& cmd, schedule_options& o) {
     cmd.add_option("--steps", o.steps, "Number of sampling steps (>= 1)");
-    cmd.add_option("--scheduler", o.scheduler, "flux|shift|diffusers-shift|comfy-simple|comfy-beta|linear")
-        ->check(CLI::IsMember({"flux", "shift", "diffusers-shift", "comfy-simple", "comfy-beta", "linear"}));
+    cmd.add_option("--scheduler", o.scheduler, joined_names<schedule::scheduler>())
+        ->check(one_of(names<schedule::scheduler>()));
     cmd.add_option("--width", o.width, "Image width in pixels (FLUX dynamic shift)");
     cmd.add_option("--height", o.height, "Image height in pixels (FLUX dynamic shift)");
     cmd.add_option("--mu", o.mu, "Shift mu (default: from the image size for flux, 1.15 for comfy-*)");
     cmd.add_option("--shift", o.shift, "Static shift for shift and diffusers-shift");
     cmd.add_option("--denoise", o.denoise, "ComfyUI KSampler denoise in (0, 1]");
     cmd.add_option("--strength", o.strength, "img2img strength in [0, 1]");
-    cmd.add_option("--strength-rule", o.strength_rule, "comfy|diffusers|bfl|sdcpp")
-        ->check(CLI::IsMember({"comfy", "diffusers", "bfl", "sdcpp"}));
+    cmd.add_option("--strength-rule", o.strength_rule, joined_names<schedule::strength_rule>())
+        ->check(one_of(names<schedule::strength_rule>()));
 }
 
 }  // namespace quadflow::cli

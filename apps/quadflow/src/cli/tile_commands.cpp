@@ -1,8 +1,5 @@
 // quadflow CLI: the `quadtree` and `grid` subcommands, tile layouts as JSON in image pixels (and an overlay PNG).
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
 #include <ostream>
 #include <map>
 #include <memory>
@@ -13,6 +10,7 @@
 #include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
+#include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/overlay.hpp"
 #include "quadflow/core/error.hpp"
@@ -58,14 +56,6 @@ std::string layout_json(const tile::layout& layout, bool padded) {
            "\n";
 }
 
-void write_text_file(const std::string& flag, const std::string& path, const std::string& text) {
-    errno = 0;
-    std::ofstream file(path, std::ios::binary);
-    if (file) file << text;
-    if (!file || !file.flush())
-        throw io_error(flag + ": cannot write '" + path + "': " + std::strerror(errno ? errno : EIO));
-}
-
 void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
     tile::quadtree_options options;
     options.content_threshold = o.threshold;
@@ -86,7 +76,7 @@ void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
         with_flag_name("--image", [&] { return app::load_rgb(o.image, o.max_pixels); });
     const tile::layout layout = tile::build_quadtree(image.view(), options);
     const std::string text = layout_json(layout, false);
-    if (!o.json_path.empty()) write_text_file("--json", o.json_path, text);
+    if (!o.json_path.empty()) with_flag_name("--json", [&] { app::write_file(o.json_path, text); });
     if (!o.overlay_path.empty())
         with_flag_name("--overlay",
                        [&] { app::save_image(o.overlay_path, app::draw_tile_overlay(image, layout)); });
@@ -152,8 +142,8 @@ void add_tile_commands(CLI::App& app, std::ostream& out) {
     quadtree_cmd->add_option("--align", quadtree->align, "Tile edges on multiples of this, px");
     quadtree_cmd->add_option("--min-strength,--min-denoise", quadtree->min_strength, "Strength of the largest tiles");
     quadtree_cmd->add_option("--max-strength,--max-denoise", quadtree->max_strength, "Strength the smallest tiles approach");
-    quadtree_cmd->add_option("--denoise-rule", quadtree->denoise_rule, "area|depth")
-        ->check(CLI::IsMember({"area", "depth"}));
+    quadtree_cmd->add_option("--denoise-rule", quadtree->denoise_rule, joined_names<tile::denoise_rule>())
+        ->check(one_of(names<tile::denoise_rule>()));
     quadtree_cmd->add_option("--overlap", quadtree->overlap, "Overlap of padded tiles, px");
     quadtree_cmd->add_option("--latent-scale", quadtree->latent_scale, "Image pixels per latent pixel");
     quadtree_cmd->add_option("--max-pixels", quadtree->max_pixels, "Refuse larger images before decoding them");
