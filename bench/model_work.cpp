@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
         seed_quadtree.max_strength = flags.max_strength;
         tile::quadtree_options proposal = seed_quadtree;  // the last configuration: what would meet the goal
         proposal.overlap = flags.proposal_overlap;
-        proposal.rule = tile::parse_denoise_rule(flags.proposal_rule);
+        proposal.rule = tile::parse_leaf_strength_rule(flags.proposal_rule);
         proposal.content_threshold = flags.proposal_threshold.value_or(seed_quadtree.content_threshold);
 
         app::img2img_settings base = app::img2img_settings::seed_tiles();

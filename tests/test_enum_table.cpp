@@ -63,7 +63,7 @@ TEST_CASE("every enum's table round-trips, names its parameter on a bad name and
     check_table<prediction::kind>("prediction_kind", "prediction::kind",
                                   "flow_velocity|denoised|seed_velocity|epsilon");
     check_table<tile::spot_shift>("spot_shift", "spot_shift", "random|sorted|fibonacci");
-    check_table<tile::denoise_rule>("denoise_rule", "denoise_rule", "area|depth");
+    check_table<tile::leaf_strength_rule>("leaf_strength_rule", "leaf_strength_rule", "area|depth");
     check_table<blend::weight_kind>("weights", "weight_kind", "uniform|gaussian|smootherstep");
     check_table<schedule::scheduler>("scheduler", "scheduler",
                                      "flux|shift|diffusers-shift|comfy-simple|comfy-beta|linear");
@@ -74,7 +74,7 @@ TEST_CASE("the old parse_* functions are the tables' parse") {
     CHECK(policy::parse_preservation("exact") == policy::preservation::exact);
     CHECK(prediction::parse_kind("denoised") == prediction::kind::denoised);
     CHECK(tile::parse_spot_shift("fibonacci") == tile::spot_shift::fibonacci);
-    CHECK(tile::parse_denoise_rule("depth") == tile::denoise_rule::depth);
+    CHECK(tile::parse_leaf_strength_rule("depth") == tile::leaf_strength_rule::depth);
     CHECK(blend::parse_weight_kind("smootherstep") == blend::weight_kind::smootherstep);
     CHECK(schedule::parse_scheduler("comfy-beta") == schedule::scheduler::comfy_beta);
     CHECK(schedule::parse_strength_rule("sdcpp") == schedule::strength_rule::sdcpp);
@@ -92,7 +92,7 @@ TEST_CASE("tables are usable at compile time") {
     static_assert(names<schedule::scheduler>()[2] == "diffusers-shift");
     static_assert(quadflow::to_string(policy::preservation::exact) == "exact");
     static_assert(policy::to_string(policy::preservation::naive) == "naive");
-    static_assert(named_enum<tile::denoise_rule>);
+    static_assert(named_enum<tile::leaf_strength_rule>);
     static_assert(!named_enum<int>);
     CHECK(true);
 }

@@ -153,7 +153,7 @@ TEST_CASE("an image with one detailed corner subdivides only that corner") {
         }
     }
     SUBCASE("depth rule: depths 1..3 map to 0.2, 0.5, 0.8") {
-        options.rule = denoise_rule::depth;
+        options.rule = leaf_strength_rule::depth;
         const layout d = build_quadtree(image.view(), options);
         for (const auto& t : d.tiles) {
             if (t.depth == 1) CHECK(t.strength == doctest::Approx(0.2));
@@ -194,7 +194,7 @@ TEST_CASE("denoise per level for leaves five levels apart: area saturates, depth
     options.content_threshold = 10;
     const layout area = build_quadtree(image.view(), options);
     REQUIRE(area.tiles.size() == 3 * 4 + 4);
-    options.rule = denoise_rule::depth;
+    options.rule = leaf_strength_rule::depth;
     const layout depth = build_quadtree(image.view(), options);
     REQUIRE(depth.tiles.size() == area.tiles.size());
     for (std::size_t i = 0; i < area.tiles.size(); ++i) {
@@ -205,8 +205,8 @@ TEST_CASE("denoise per level for leaves five levels apart: area saturates, depth
         // depth: 0.2 + 0.6 * level / 4 -> 0.2, 0.35, 0.5, 0.65, 0.8.
         CHECK(depth.tiles[i].strength == doctest::Approx(0.2 + 0.15 * level));
     }
-    CHECK(area_denoise(64, 16384, 0.2, 0.8) == doctest::Approx(0.79765625));
-    CHECK(depth_denoise(3, 1, 1, 0.2, 0.8) == doctest::Approx(0.2));
+    CHECK(area_strength(64, 16384, 0.2, 0.8) == doctest::Approx(0.79765625));
+    CHECK(depth_strength(3, 1, 1, 0.2, 0.8) == doctest::Approx(0.2));
 }
 
 TEST_CASE("alignment and remainders on a 40x24 image") {
@@ -366,7 +366,7 @@ TEST_CASE("random images and options: a valid layout whose cores partition the c
         options.min_tile_size = uniform(1, 24);
         options.max_depth = static_cast<int>(uniform(-1, 5));
         options.overlap = uniform(0, 4) * 8;
-        options.rule = uniform(0, 1) == 0 ? denoise_rule::area : denoise_rule::depth;
+        options.rule = uniform(0, 1) == 0 ? leaf_strength_rule::area : leaf_strength_rule::depth;
         if (uniform(0, 2) == 0) options.max_tile_size = 2 * smallest_leaf_side(options) + uniform(0, 40);
         CAPTURE(trial);
         const layout l = build_quadtree(image.view(), options);
@@ -434,7 +434,7 @@ TEST_CASE("bad options and images name the parameter and its value") {
                          doctest::Contains("image.height = 5"), invalid_argument);
 }
 
-TEST_CASE("denoise_rule names round-trip and a bad name is an error") {
-    for (denoise_rule rule : {denoise_rule::area, denoise_rule::depth}) CHECK(parse_denoise_rule(to_string(rule)) == rule);
-    CHECK_THROWS_WITH_AS(parse_denoise_rule("size"), doctest::Contains("denoise_rule = size"), invalid_argument);
+TEST_CASE("leaf_strength_rule names round-trip and a bad name is an error") {
+    for (leaf_strength_rule rule : {leaf_strength_rule::area, leaf_strength_rule::depth}) CHECK(parse_leaf_strength_rule(to_string(rule)) == rule);
+    CHECK_THROWS_WITH_AS(parse_leaf_strength_rule("size"), doctest::Contains("leaf_strength_rule = size"), invalid_argument);
 }

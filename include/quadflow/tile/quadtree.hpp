@@ -49,18 +49,18 @@
 
 namespace quadflow::tile {
 
-/// How a quadtree leaf's denoise strength follows from its place in the tree (see the table above).
-enum class denoise_rule { area, depth };
+/// How a quadtree leaf's strength follows from its place in the tree (see the table above).
+enum class leaf_strength_rule { area, depth };
 
-constexpr auto enum_names(denoise_rule) {
-    return make_enum_table<denoise_rule>("denoise_rule", "denoise_rule",
-                                         {{denoise_rule::area, "area"}, {denoise_rule::depth, "depth"}});
+constexpr auto enum_names(leaf_strength_rule) {
+    return make_enum_table<leaf_strength_rule>("leaf_strength_rule", "leaf_strength_rule",
+                                         {{leaf_strength_rule::area, "area"}, {leaf_strength_rule::depth, "depth"}});
 }
 
-inline std::string_view to_string(denoise_rule rule) { return quadflow::to_string(rule); }
+inline std::string_view to_string(leaf_strength_rule rule) { return quadflow::to_string(rule); }
 
 /// Parses area|depth.
-inline denoise_rule parse_denoise_rule(std::string_view name) { return quadflow::parse<denoise_rule>(name); }
+inline leaf_strength_rule parse_leaf_strength_rule(std::string_view name) { return quadflow::parse<leaf_strength_rule>(name); }
 
 struct quadtree_options {
     double content_threshold = 25;          ///< split when sqrt(varR + varG + varB) exceeds it (0..255 scale)
@@ -71,7 +71,7 @@ struct quadtree_options {
     std::int64_t min_latent_tile = 1;       ///< latent px the model accepts on a side
     int latent_scale = 8;                   ///< image pixels per latent pixel
     double min_strength = 0.2, max_strength = 0.8;
-    denoise_rule rule = denoise_rule::area;
+    leaf_strength_rule rule = leaf_strength_rule::area;
     std::int64_t overlap = 0;               ///< px, 0 = off
     std::int64_t max_pixels = std::int64_t{1} << 28;  ///< largest image accepted, checked before any allocation
 };
@@ -118,12 +118,12 @@ inline void validate(const quadtree_options& o) {
 }
 
 /// The seed's area rule: min_d + (max_d - min_d) * (1 - area / max_area).
-inline double area_denoise(double area, double max_area, double min_d, double max_d) {
+inline double area_strength(double area, double max_area, double min_d, double max_d) {
     return min_d + (max_d - min_d) * (1.0 - area / max_area);
 }
 
 /// The depth rule: min_d + (max_d - min_d) * (depth - shallowest) / (deepest - shallowest); min_d when equal.
-inline double depth_denoise(int depth, int shallowest, int deepest, double min_d, double max_d) {
+inline double depth_strength(int depth, int shallowest, int deepest, double min_d, double max_d) {
     if (deepest == shallowest) return min_d;
     return min_d + (max_d - min_d) * static_cast<double>(depth - shallowest) / static_cast<double>(deepest - shallowest);
 }
@@ -366,8 +366,8 @@ inline void check_image_size(const rgb_image_view& image, const quadtree_options
 
 inline double leaf_strength(const quadtree_leaf& leaf, const quadtree_options& o, double max_area, int shallowest,
                            int deepest) {
-    if (o.rule == denoise_rule::depth) return depth_denoise(leaf.depth, shallowest, deepest, o.min_strength, o.max_strength);
-    return area_denoise(static_cast<double>(leaf.pixels.area()), max_area, o.min_strength, o.max_strength);
+    if (o.rule == leaf_strength_rule::depth) return depth_strength(leaf.depth, shallowest, deepest, o.min_strength, o.max_strength);
+    return area_strength(static_cast<double>(leaf.pixels.area()), max_area, o.min_strength, o.max_strength);
 }
 
 }  // namespace detail

@@ -41,7 +41,7 @@ struct shared_defaults {
 
 struct img2img_options {
     std::string image, out, policy = "strength", preservation = "naive", sampler = shared_defaults::sampler;
-    std::string strength_rule = "diffusers", weights = "gaussian", denoise_rule = "area";
+    std::string strength_rule = "diffusers", weights = "gaussian", leaf_strength_rule = "area";
     std::optional<std::string> mask, stats;
     std::optional<double> mask_slope;
     int steps = shared_defaults::steps, tile_batch = 4, latent_scale = 1;
@@ -77,7 +77,7 @@ img2img_settings settings_of(const img2img_options& o) {
     s.quadtree.latent_scale = o.latent_scale;
     s.quadtree.min_tile_size = o.min_tile;
     s.quadtree.align = o.align;
-    s.quadtree.rule = tile::parse_denoise_rule(o.denoise_rule);
+    s.quadtree.rule = tile::parse_leaf_strength_rule(o.leaf_strength_rule);
     s.weights = blend::parse_weight_kind(o.weights);
     s.tile_batch = o.tile_batch;
     s.skip_below = o.skip_below;
@@ -328,8 +328,8 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
         ->check(one_of(names<schedule::strength_rule>()));
     cmd->add_option("--min-strength,--min-denoise", o->min_strength, "Smallest tile strength (default as in demo: 0 keeps flat tiles)");
     cmd->add_option("--max-strength,--max-denoise", o->max_strength, "Largest tile strength");
-    cmd->add_option("--denoise-rule", o->denoise_rule, joined_names<tile::denoise_rule>())
-        ->check(one_of(names<tile::denoise_rule>()));
+    cmd->add_option("--leaf-rule,--denoise-rule", o->leaf_strength_rule, joined_names<tile::leaf_strength_rule>())
+        ->check(one_of(names<tile::leaf_strength_rule>()));
     cmd->add_option("--threshold", o->threshold, "Quadtree content threshold (0..255)");
     cmd->add_option("--min-tile", o->min_tile, "Quadtree minimum tile size in pixels");
     cmd->add_option("--align", o->align, "Quadtree split alignment in pixels");

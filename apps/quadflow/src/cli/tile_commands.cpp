@@ -29,7 +29,7 @@ struct quadtree_command_options {
     std::optional<int> max_depth;
     std::int64_t align = 8;
     double min_strength = 0.2, max_strength = 0.8;
-    std::string denoise_rule = "area";
+    std::string leaf_strength_rule = "area";
     std::int64_t overlap = 0;
     int latent_scale = 8;
     std::int64_t max_pixels = std::int64_t{1} << 28;
@@ -65,7 +65,7 @@ void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
     options.align = o.align;
     options.min_strength = o.min_strength;
     options.max_strength = o.max_strength;
-    options.rule = tile::parse_denoise_rule(o.denoise_rule);
+    options.rule = tile::parse_leaf_strength_rule(o.leaf_strength_rule);
     options.overlap = o.overlap;
     options.latent_scale = o.latent_scale;
     options.max_pixels = o.max_pixels;
@@ -142,8 +142,8 @@ void add_tile_commands(CLI::App& app, std::ostream& out) {
     quadtree_cmd->add_option("--align", quadtree->align, "Tile edges on multiples of this, px");
     quadtree_cmd->add_option("--min-strength,--min-denoise", quadtree->min_strength, "Strength of the largest tiles");
     quadtree_cmd->add_option("--max-strength,--max-denoise", quadtree->max_strength, "Strength the smallest tiles approach");
-    quadtree_cmd->add_option("--denoise-rule", quadtree->denoise_rule, joined_names<tile::denoise_rule>())
-        ->check(one_of(names<tile::denoise_rule>()));
+    quadtree_cmd->add_option("--leaf-rule,--denoise-rule", quadtree->leaf_strength_rule, joined_names<tile::leaf_strength_rule>())
+        ->check(one_of(names<tile::leaf_strength_rule>()));
     quadtree_cmd->add_option("--overlap", quadtree->overlap, "Overlap of padded tiles, px");
     quadtree_cmd->add_option("--latent-scale", quadtree->latent_scale, "Image pixels per latent pixel");
     quadtree_cmd->add_option("--max-pixels", quadtree->max_pixels, "Refuse larger images before decoding them");
