@@ -262,7 +262,7 @@ TEST_CASE("quadtree threshold -1") {
 }
 TEST_CASE("quadtree unknown flag") { check_error({"quadtree", "--image", flat, "--frobnicate", "3"}, "--frobnicate"); }
 TEST_CASE("quadtree bad denoise rule") {
-    check_error({"quadtree", "--image", flat, "--denoise-rule", "cubic"}, "--denoise-rule.*cubic");
+    check_error({"quadtree", "--image", flat, "--denoise-rule", "cubic"}, "--leaf-rule.*cubic");
 }
 TEST_CASE("quadtree min denoise above max") {
     check_error({"quadtree", "--image", flat, "--min-denoise", "0.9"},
