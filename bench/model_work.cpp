@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
         proposal.rule = tile::parse_leaf_strength_rule(flags.proposal_rule);
         proposal.content_threshold = flags.proposal_threshold.value_or(seed_quadtree.content_threshold);
 
-        app::img2img_settings base = app::img2img_settings::seed_tiles();
+        app::img2img_settings base = app::img2img_settings::leaf_tiles();
         base.steps = flags.steps;
         base.seed = flags.seed;
         base.skip_below = flags.skip_below;

@@ -161,14 +161,14 @@ TEST_CASE("grid layouts") {
 // img2img (pixel space): the report JSON.
 TEST_CASE("img2img strength keeps preserved tiles exactly") {
     const json report = check_json({"img2img", "--image", demo_image, "--out", output("img2img_strength.png"),
-                                    "--policy", "strength", "--min-denoise", "0", "--steps", "8", "--seed-tiles"},
+                                    "--policy", "strength", "--min-denoise", "0", "--steps", "8", "--leaf-tiles"},
                                    exact_low);
     CHECK(report["low_strength_error"].get<double>() < 1e-4);
 }
 
 TEST_CASE("img2img scale freezes preserved tiles in noise") {
     const json report = check_json({"img2img", "--image", demo_image, "--out", output("img2img_scale.png"), "--policy",
-                                    "scale", "--min-denoise", "0", "--steps", "8", "--seed-tiles"},
+                                    "scale", "--min-denoise", "0", "--steps", "8", "--leaf-tiles"},
                                    R"("low_strength_error": ([4-9][0-9]|1[0-9][0-9])\.)");
     CHECK(report["low_strength_error"].get<double>() >= 40);
 }
@@ -196,8 +196,8 @@ TEST_CASE("img2img runs on model tiles by default, with the mask policy") {
                R"("fine_tiles": 10, "smallest_tile_side": 64,)");
 }
 
-TEST_CASE("img2img --seed-tiles sends the quadtree's leaves to the model") {
-    check_json({"img2img", "--image", corner, "--out", output("img2img_seed_tiles.png"), "--steps", "4", "--seed-tiles"},
+TEST_CASE("img2img --leaf-tiles sends the quadtree's leaves to the model") {
+    check_json({"img2img", "--image", corner, "--out", output("img2img_seed_tiles.png"), "--steps", "4", "--leaf-tiles"},
                R"("policy": "strength", .*"tiles": 10, "fine_tiles": 10,)");
 }
 
@@ -292,9 +292,9 @@ TEST_CASE("img2img model tiles max below twice the min") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--model-tiles", "--max-model-tile", "100"},
                 "--max-model-tile = 100: must be >= 127");
 }
-TEST_CASE("img2img model tile size with --seed-tiles") {
-    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--min-model-tile", "32", "--seed-tiles"},
-                "--seed-tiles excludes --min-model-tile");
+TEST_CASE("img2img model tile size with --leaf-tiles") {
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--min-model-tile", "32", "--leaf-tiles"},
+                "--leaf-tiles excludes --min-model-tile");
 }
 TEST_CASE("img2img mask slope 0") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--policy", "mask", "--mask-slope", "0",

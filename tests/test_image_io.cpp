@@ -223,7 +223,7 @@ TEST_CASE("img2img pipeline: the same image and seed give bit-identical output a
     const rgb_image image = app::load_rgb(data_file("corner_64.png"));
     for (const char* policy : {"strength", "mask", "preservation_blend"}) {
         CAPTURE(policy);
-        app::img2img_settings settings = app::img2img_settings::seed_tiles();  // 10 tiles, not 1
+        app::img2img_settings settings = app::img2img_settings::leaf_tiles();  // 10 tiles, not 1
         settings.policy = policy;
         settings.sampler = std::string(policy) == "mask" ? "dpmpp-2m" : "heun";
         settings.steps = 6;

@@ -24,7 +24,7 @@ TEST_CASE("the Gaussian model gives the same flow velocity whatever kind it writ
     const host_tensor mu = ramp(shape4{1, 2, 4, 6}, 1.0f);
     const host_tensor x = ramp(shape4{1, 2, 4, 6}, 0.5f);
     host_tensor reference(x.shape());
-    for (auto k : {prediction::kind::flow_velocity, prediction::kind::denoised, prediction::kind::seed_velocity,
+    for (auto k : {prediction::kind::flow_velocity, prediction::kind::denoised, prediction::kind::t_velocity,
                    prediction::kind::epsilon}) {
         testing::gaussian_model m(mu.cview(), 0.3, k);
         field::canvas_field field(m);

@@ -260,11 +260,11 @@ TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees m
     CHECK(worst <= 1);
     CHECK(result.report.high_strength_change > 5.0);
 
-    app::img2img_settings seed_tiles = app::img2img_settings::seed_tiles();
-    seed_tiles.policy = "mask";
-    seed_tiles.steps = s.steps;
-    seed_tiles.quadtree = s.quadtree;
-    const app::img2img_result plain = app::run_img2img(image, seed_tiles);
+    app::img2img_settings leaf_tiles = app::img2img_settings::leaf_tiles();
+    leaf_tiles.policy = "mask";
+    leaf_tiles.steps = s.steps;
+    leaf_tiles.quadtree = s.quadtree;
+    const app::img2img_result plain = app::run_img2img(image, leaf_tiles);
     CHECK(plain.report.tiles == plain.report.fine_tiles);
     CHECK(plain.report.tiles == result.report.fine_tiles);
     CHECK(plain.report.smallest_tile_side < 64);

@@ -15,16 +15,16 @@ TEST_CASE("conversions follow conventions.md section 1 on an exact state") {
         const float x = (1 - sigma) * x0 + sigma * noise;
         const float v = noise - x0;
         CHECK(prediction::from_flow_velocity(kind::denoised, v, x, sigma) == doctest::Approx(x0).epsilon(1e-6));
-        CHECK(prediction::from_flow_velocity(kind::seed_velocity, v, x, sigma) == doctest::Approx(x0 - noise));
+        CHECK(prediction::from_flow_velocity(kind::t_velocity, v, x, sigma) == doctest::Approx(x0 - noise));
         CHECK(prediction::from_flow_velocity(kind::epsilon, v, x, sigma) == doctest::Approx(noise).epsilon(1e-6));
         CHECK(prediction::to_flow_velocity(kind::denoised, x0, x, sigma) == doctest::Approx(v).epsilon(1e-5));
         CHECK(prediction::to_flow_velocity(kind::epsilon, noise, x, sigma) == doctest::Approx(v).epsilon(1e-5));
-        CHECK(prediction::to_flow_velocity(kind::seed_velocity, x0 - noise, x, sigma) == doctest::Approx(v));
+        CHECK(prediction::to_flow_velocity(kind::t_velocity, x0 - noise, x, sigma) == doctest::Approx(v));
     }
 }
 
 TEST_CASE("every kind round-trips through flow velocity") {
-    for (kind k : {kind::flow_velocity, kind::denoised, kind::seed_velocity, kind::epsilon})
+    for (kind k : {kind::flow_velocity, kind::denoised, kind::t_velocity, kind::epsilon})
         for (float sigma : {0.01f, 0.5f, 0.99f})
             for (float v : {-2.0f, 0.0f, 0.7f}) {
                 const float x = 0.37f;

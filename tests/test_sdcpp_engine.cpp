@@ -169,8 +169,8 @@ TEST_CASE("img2img with a truncated schedule: strength-0 regions stay the origin
         for (std::size_t i = 0; i < 4; ++i) {
             CAPTURE(method_names[i]);
             engine::tiling_settings s = settings_for(sampled, original);
-            s.seed_tiles = true;
-            s.seed_overlap_pixels = 0;
+            s.leaf_tiles = true;
+            s.leaf_overlap_pixels = 0;
             s.policy = "strength";
             engine::tiled_denoiser tiled(batch_model, s);
             CHECK(tiled.smallest_model_tile() == 1);
@@ -294,7 +294,7 @@ TEST_CASE("the default model tiles are model-sized on a FLUX-sized latent") {
     CHECK(tiled.strength_tile_count() > 100);
     CHECK(tiled.smallest_model_tile() >= 64);
     CHECK(tiled.model_tile_count() <= 4);
-    s.seed_tiles = true;
+    s.leaf_tiles = true;
     engine::tiled_denoiser seed(batch_model, s);
     CHECK(seed.smallest_model_tile() == 1);
 }

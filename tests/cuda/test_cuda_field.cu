@@ -374,7 +374,7 @@ TEST_SUITE("device") {
         const blend::weight_kind weight_kinds[] = {blend::weight_kind::uniform, blend::weight_kind::gaussian,
                                                   blend::weight_kind::smootherstep};
         const prediction::kind kinds[] = {prediction::kind::flow_velocity, prediction::kind::denoised,
-                                          prediction::kind::seed_velocity, prediction::kind::epsilon};
+                                          prediction::kind::t_velocity, prediction::kind::epsilon};
         int combination = 0;
         for (std::size_t l = 0; l < layouts.size(); ++l)
             for (blend::weight_kind weights : weight_kinds) {
@@ -417,7 +417,7 @@ TEST_SUITE("device") {
         const host_tensor x = wavy(batch, 1.2f, 0.9f);
         const cuda::device_tensor x_device(x, stream);
         for (prediction::kind kind : {prediction::kind::flow_velocity, prediction::kind::denoised,
-                                      prediction::kind::seed_velocity, prediction::kind::epsilon}) {
+                                      prediction::kind::t_velocity, prediction::kind::epsilon}) {
             CAPTURE(prediction::to_string(kind));
             testing::gaussian_model cpu(in.target.cview(), 0.3, kind);
             testing::device_gaussian_model gpu(target.cview(), 0.3, kind);

@@ -15,7 +15,7 @@ namespace quadflow::blend {
 /// How a tile's output is weighted before the per-pixel normalisation by the summed weights.
 enum class weight_kind {
     uniform,       ///< 1 everywhere (MultiDiffusion)
-    gaussian,      ///< Gaussian centred on the padded tile (Mixture of Diffusers, the seed system)
+    gaussian,      ///< Gaussian centred on the padded tile (Mixture of Diffusers, comfyui-quadtree-tile)
     smootherstep,  ///< 1 on the core, smootherstep ramps across the padding (stable-diffusion.cpp tiling)
 };
 
@@ -30,7 +30,7 @@ inline std::string_view to_string(weight_kind kind) { return quadflow::to_string
 /// Parses uniform|gaussian|smootherstep.
 inline weight_kind parse_weight_kind(std::string_view name) { return quadflow::parse<weight_kind>(name); }
 
-/// Variance 0.01 is Mixture of Diffusers (std 0.1 * tile size); the seed system uses 0.02.
+/// Variance 0.01 is Mixture of Diffusers (std 0.1 * tile size); comfyui-quadtree-tile uses 0.02.
 struct weight_params {
     weight_kind kind = weight_kind::gaussian;
     float variance = 0.01f;  ///< Gaussian variance in tile-normalised coordinates

@@ -74,10 +74,10 @@ struct tiling_settings {
     /// Model tiles, latent px: sides in [min_tile, max_tile] (smaller only where the canvas is), origins on
     /// multiples of `align` (2 for FLUX's 2x2 patches), `overlap` px of context on each side.
     int min_tile = 64, max_tile = 128, align = 2, overlap = 8;
-    /// true: send the quadtree's leaves themselves to the model, as the seed system does (down to 1x1-latent
-    /// tiles: for measurement, not for a real model), with `seed_overlap_pixels` image px of overlap.
-    bool seed_tiles = false;
-    int seed_overlap_pixels = 64;
+    /// true: send the quadtree's leaves themselves to the model, as comfyui-quadtree-tile does (down to 1x1-latent
+    /// tiles: for measurement, not for a real model), with `leaf_overlap_pixels` image px of overlap.
+    bool leaf_tiles = false;
+    int leaf_overlap_pixels = 64;
     int tile_batch_size = 4;        ///< tiles per model call
 };
 

@@ -103,9 +103,9 @@ struct tiled_denoiser::state {
         tree.align = std::max(8, s.latent_scale);
         tree.min_strength = s.min_strength;
         tree.max_strength = s.max_strength;
-        tree.overlap = s.seed_tiles ? s.seed_overlap_pixels : 0;
+        tree.overlap = s.leaf_tiles ? s.leaf_overlap_pixels : 0;
         strength_tiles = tile::build_quadtree(tile::packed_rgb_view(s.rgb.data(), s.image_width, s.image_height), tree);
-        if (s.seed_tiles) {
+        if (s.leaf_tiles) {
             model_tiles = strength_tiles;
         } else {
             tile::model_tile_options m;

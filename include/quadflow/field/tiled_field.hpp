@@ -366,8 +366,8 @@ private:
             case prediction::kind::flow_velocity:
                 return run_image<prediction::kind::flow_velocity>(x, sigma, velocity, n);
             case prediction::kind::denoised: return run_image<prediction::kind::denoised>(x, sigma, velocity, n);
-            case prediction::kind::seed_velocity:
-                return run_image<prediction::kind::seed_velocity>(x, sigma, velocity, n);
+            case prediction::kind::t_velocity:
+                return run_image<prediction::kind::t_velocity>(x, sigma, velocity, n);
             case prediction::kind::epsilon: return run_image<prediction::kind::epsilon>(x, sigma, velocity, n);
         }
     }

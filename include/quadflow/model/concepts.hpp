@@ -33,7 +33,7 @@ struct batch_request {
 ///
 /// Requirements, for `M& m`, `const batch_request& request`, `mutable_view out`:
 /// - `m.prediction_kind()` returns the quadflow::prediction::kind that `m` writes (flow velocity,
-///   denoised, seed velocity or epsilon); the library converts it to flow velocity.
+///   denoised, t velocity or epsilon); the library converts it to flow velocity.
 /// - `m(request, out)` writes one prediction per element of `request.x` into `out`, which has the
 ///   shape of `request.x`. Memory space of both views is the one the field works in (host for the
 ///   CPU field, device for the CUDA field).

@@ -4,16 +4,16 @@
 // strength d, model velocity v_m, current state x, clean original x0 and noise level sigma:
 //
 //   policy               velocity                                                model call
-//   scale                d * v_m                          (the seed's commit 98e3cbf)   d > 0
-//   floor_070            max(0.70, d) * v_m               (the seed's option A)         always
+//   scale                d * v_m                          (comfyui-quadtree-tile's commit 98e3cbf)   d > 0
+//   floor_070            max(0.70, d) * v_m               (comfyui-quadtree-tile's option A)         always
 //   preservation_blend   d < 0.7: (1 - d) v_pres + d v_m, else d v_m   (option B)      d > 0
 //   skip                 skipped tiles: v_pres; others: v_m          (option C)        not skipped
 //   strength             step < start(d): v_pres exact; then v_m  (img2img at d)        from start(d)
 //   mask                 per pixel m: m >= tau(sigma): v_m, else v_pres exact (Diff. Diffusion)
-//   progress_ramp        b = d + (1 - d) step/N: (1 - b) v_pres + b v_m  (the seed's ramp)
+//   progress_ramp        b = d + (1 - d) step/N: (1 - b) v_pres + b v_m  (comfyui-quadtree-tile's ramp)
 //
 // Preservation velocity: exact v_pres = (x - x0) / sigma lands on x0 at sigma = 0 in any number of
-// steps (it is the velocity of the line through x and x0); the seed's naive v_pres = x - x0 (its
+// steps (it is the velocity of the line through x and x0); comfyui-quadtree-tile's naive v_pres = x - x0 (its
 // "u = x0 - X", no division by sigma) removes only a fraction (sigma - sigma') of the error per step
 // and never converges (docs/policies.md).
 #pragma once
@@ -105,7 +105,7 @@ inline constexpr bool needs_schedule_v = [] {
     else return false;
 }();
 
-/// v = d * v_m: the seed system's commit 98e3cbf. d = 0 freezes the tile in its starting noise.
+/// v = d * v_m: comfyui-quadtree-tile's commit 98e3cbf. d = 0 freezes the tile in its starting noise.
 struct scale {
     static constexpr std::string_view name = "scale";
     static constexpr bool needs_original = false;
@@ -114,7 +114,7 @@ struct scale {
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
-/// v = max(0.70, d) * v_m: the seed's option A ("gentle denoising", never preservation).
+/// v = max(0.70, d) * v_m: comfyui-quadtree-tile's option A ("gentle denoising", never preservation).
 struct floor_070 {
     static constexpr std::string_view name = "floor_070";
     static constexpr bool needs_original = false;
@@ -126,7 +126,7 @@ struct floor_070 {
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
-/// The seed's option B: below `threshold` blend a preservation velocity with the model's.
+/// comfyui-quadtree-tile's option B: below `threshold` blend a preservation velocity with the model's.
 struct preservation_blend {
     static constexpr std::string_view name = "preservation_blend";
     static constexpr bool needs_original = true;
@@ -141,8 +141,8 @@ struct preservation_blend {
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
-/// The seed's option C: tiles matching the predicate never reach the model and get v_pres; the others
-/// get the model's velocity. Predicates: min image-pixel side below `skip_below` (the seed's
+/// comfyui-quadtree-tile's option C: tiles matching the predicate never reach the model and get v_pres; the others
+/// get the model's velocity. Predicates: min image-pixel side below `skip_below` (comfyui-quadtree-tile's
 /// `skip_diffusion_below`, 0 = off) or d <= `strength_at_most` (negative = off).
 struct skip {
     static constexpr std::string_view name = "skip";
@@ -188,7 +188,7 @@ struct mask {
     }
 };
 
-/// The seed system's progress ramp: b = d + (1 - d) * step / N weights the model, 1 - b the original.
+/// comfyui-quadtree-tile's progress ramp: b = d + (1 - d) * step / N weights the model, 1 - b the original.
 struct progress_ramp {
     static constexpr std::string_view name = "progress_ramp";
     static constexpr bool needs_original = true;

@@ -2,12 +2,12 @@
 //
 // Sigma convention throughout (FLUX, diffusers, ComfyUI, stable-diffusion.cpp):
 //   x = (1 - sigma) * x0 + sigma * noise,  sigma = 1 is pure noise, sigma = 0 is clean.
-// The seed document's "t" convention is t = 1 - sigma with X = t * x0 + (1 - t) * noise.
+// The quadtree-tile design note's "t" convention is t = 1 - sigma with X = t * x0 + (1 - t) * noise.
 //
 //   kind            | the value p a model writes          | flow velocity v = dx/dsigma
 //   flow_velocity   | v = noise - x0                      | v
 //   denoised        | D = x0 estimate = x - sigma * v     | (x - D) / sigma          (sigma > 0)
-//   seed_velocity   | u = dX/dt = x0 - noise = -v         | -u
+//   t_velocity      | u = dX/dt = x0 - noise = -v         | -u
 //   epsilon         | noise estimate = x + (1 - sigma) v  | (eps - x) / (1 - sigma)  (sigma < 1)
 #pragma once
 
@@ -24,7 +24,7 @@ namespace quadflow::prediction {
 enum class kind {
     flow_velocity,  ///< v = noise - x0 = dx/dsigma (FLUX transformer output, diffusers, BFL)
     denoised,       ///< x0 estimate (ComfyUI model wrapper, stable-diffusion.cpp denoise callback)
-    seed_velocity,  ///< u = x0 - noise = dX/dt with t = 1 - sigma (the seed document's convention)
+    t_velocity,  ///< u = x0 - noise = dX/dt with t = 1 - sigma (the quadtree-tile design note's convention)
     epsilon,        ///< noise estimate
 };
 
@@ -32,13 +32,13 @@ constexpr auto enum_names(kind) {
     return make_enum_table<kind>("prediction_kind", "prediction::kind",
                                  {{kind::flow_velocity, "flow_velocity"},
                                   {kind::denoised, "denoised"},
-                                  {kind::seed_velocity, "seed_velocity"},
+                                  {kind::t_velocity, "t_velocity"},
                                   {kind::epsilon, "epsilon"}});
 }
 
 inline std::string_view to_string(kind k) { return quadflow::to_string(k); }
 
-/// Parses flow_velocity|denoised|seed_velocity|epsilon.
+/// Parses flow_velocity|denoised|t_velocity|epsilon.
 inline kind parse_kind(std::string_view name) { return quadflow::parse<kind>(name); }
 
 /// Flow velocity v (sigma convention) from a prediction `p` of kind `k` at state `x` and `sigma`.
@@ -47,7 +47,7 @@ QUADFLOW_HOST_DEVICE inline float to_flow_velocity(kind k, float p, float x, flo
     switch (k) {
         case kind::flow_velocity: return p;
         case kind::denoised: return (x - p) / sigma;
-        case kind::seed_velocity: return -p;
+        case kind::t_velocity: return -p;
         case kind::epsilon: return (p - x) / (1.0f - sigma);
     }
     return p;
@@ -58,7 +58,7 @@ QUADFLOW_HOST_DEVICE inline float from_flow_velocity(kind k, float v, float x, f
     switch (k) {
         case kind::flow_velocity: return v;
         case kind::denoised: return x - sigma * v;
-        case kind::seed_velocity: return -v;
+        case kind::t_velocity: return -v;
         case kind::epsilon: return x + (1.0f - sigma) * v;
     }
     return v;

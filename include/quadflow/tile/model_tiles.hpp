@@ -1,6 +1,6 @@
 // quadflow model tiles: a layout of model-sized tiles (min/max side, aligned) built over a fine quadtree's canvas.
 //
-// The seed's content-adaptive quadtree has two roles that want different sizes. As a strength map (painted per
+// comfyui-quadtree-tile's content-adaptive quadtree has two roles that want different sizes. As a strength map (painted per
 // pixel, read by the `mask` policy) it should be as fine as the content; as the tiles sent to the model it
 // cannot be: FLUX patchifies 2x2 latent pixels into one token and is trained on 64..128 latent px. The model
 // tiles are a second quadtree over the same canvas, in latent px:

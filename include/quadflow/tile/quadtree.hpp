@@ -1,12 +1,12 @@
-// quadflow quadtree tiling: the seed system's content-adaptive quadtree on the pixel image, as a tile layout.
+// quadflow quadtree tiling: comfyui-quadtree-tile's content-adaptive quadtree on the pixel image, as a tile layout.
 //
-// Tree (the seed system's rules, on the RGB8 image, 0..255):
-//   - root = the image rounded down to multiples of `align` pixels (8 in the seed);
+// Tree (comfyui-quadtree-tile's rules, on the RGB8 image, 0..255):
+//   - root = the image rounded down to multiples of `align` pixels (8 in comfyui-quadtree-tile);
 //   - a node splits into four when sqrt(varR + varG + varB) > content_threshold (population variance per
 //     channel over the node's pixels);
 //   - split points are node.w/2 and node.h/2 rounded down to multiples of `align` relative to the node; the
 //     right/bottom children take the remainder (so they are never smaller than the left/top ones);
-//   - a split needs the smaller (left/top) half of *each* axis to be >= max(min_tile_size, align): the seed's
+//   - a split needs the smaller (left/top) half of *each* axis to be >= max(min_tile_size, align): comfyui-quadtree-tile's
 //     should_subdivide() checks half_w and half_h separately and never splits along one axis only.
 // Additions (off by default): leaves are never smaller than min_latent_tile * latent_scale pixels on a side
 // (that raises the minimum half above); max_depth stops all splits at that depth; max_tile_size forces a
@@ -16,14 +16,14 @@
 //
 // Per-leaf denoise (min_d = 0.2, max_d = 0.8 by default), for square leaves one level apart (area ratio 4):
 //   level below the largest leaf |  0   |   1   |   2    |    3     |     4
-//   area rule  (the seed's)      | 0.20 | 0.65  | 0.7625 | 0.790625 | 0.79765625
+//   area rule  (comfyui-quadtree-tile's)      | 0.20 | 0.65  | 0.7625 | 0.790625 | 0.79765625
 //   depth rule                   | 0.20 | 0.35  | 0.50   | 0.65     | 0.80
 // area:  d = min_d + (max_d - min_d) * (1 - area / max_area), max_area = the largest leaf's area; it
 //        saturates: everything two levels down is within 0.04 of max_d.
 // depth: d = min_d + (max_d - min_d) * (depth - min_leaf_depth) / (max_leaf_depth - min_leaf_depth), min_d
 //        for every leaf when all leaves share one depth; evenly spaced, reaches max_d at the deepest leaf.
 //
-// Overlap (the seed's rule, latent pixels): the requested overlap / latent_scale, clamped to
+// Overlap (comfyui-quadtree-tile's rule, latent pixels): the requested overlap / latent_scale, clamped to
 // min(canvas_w, canvas_h) / 4, then per tile o = min(core_w / 2, core_h / 2, that) on every side. The
 // padded rectangle may extend past the canvas; reflection fills that part later.
 //
@@ -117,7 +117,7 @@ inline void validate(const quadtree_options& o) {
     require(o.max_pixels > 0, "max_pixels", o.max_pixels, "must be > 0");
 }
 
-/// The seed's area rule: min_d + (max_d - min_d) * (1 - area / max_area).
+/// comfyui-quadtree-tile's area rule: min_d + (max_d - min_d) * (1 - area / max_area).
 inline double area_strength(double area, double max_area, double min_d, double max_d) {
     return min_d + (max_d - min_d) * (1.0 - area / max_area);
 }
@@ -128,12 +128,12 @@ inline double depth_strength(int depth, int shallowest, int deepest, double min_
     return min_d + (max_d - min_d) * static_cast<double>(depth - shallowest) / static_cast<double>(deepest - shallowest);
 }
 
-/// The seed's overlap for one tile: min(core_w / 2, core_h / 2, overlap_latent) latent px per side.
+/// comfyui-quadtree-tile's overlap for one tile: min(core_w / 2, core_h / 2, overlap_latent) latent px per side.
 inline std::int64_t tile_overlap(const rect& core, std::int64_t overlap_latent) {
     return std::min({core.w / 2, core.h / 2, overlap_latent});
 }
 
-/// Requested overlap in latent px, clamped to min(canvas_w, canvas_h) / 4 as the seed does.
+/// Requested overlap in latent px, clamped to min(canvas_w, canvas_h) / 4 as comfyui-quadtree-tile does.
 inline std::int64_t clamped_overlap_latent(std::int64_t overlap_px, int latent_scale, std::int64_t canvas_w,
                                            std::int64_t canvas_h) {
     return std::min(overlap_px / latent_scale, std::min(canvas_w, canvas_h) / 4);
@@ -372,7 +372,7 @@ inline double leaf_strength(const quadtree_leaf& leaf, const quadtree_options& o
 
 }  // namespace detail
 
-/// Builds the seed system's quadtree on `image` and returns its leaves as a layout in latent pixels
+/// Builds comfyui-quadtree-tile's quadtree on `image` and returns its leaves as a layout in latent pixels
 /// (canvas = root / latent_scale). Throws invalid_argument for bad options or an unusable image.
 inline layout build_quadtree(const rgb_image_view& image, const quadtree_options& options) {
     validate(options);

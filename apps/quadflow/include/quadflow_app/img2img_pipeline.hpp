@@ -4,7 +4,7 @@
 // model-sized tiles, tile::build_model_tiles of it: the `mask` policy then reads
 // the fine tree's painted strength map, so each pixel keeps its leaf's strength while the model sees tiles of
 // model size; any other policy sees only each model tile's denoise, the largest of the fine leaves it meets.
-// img2img_settings::seed_tiles() runs the model on the quadtree's own leaves instead, as the seed system does.
+// img2img_settings::leaf_tiles() runs the model on the quadtree's own leaves instead, as the seed system does.
 //
 // The latent is the image itself scaled to [-1, 1] (latent scale 1), so "preserved" can be checked
 // pixel for pixel. The prompt model is the Gaussian model of quadflow::model whose target is the
@@ -68,7 +68,7 @@ struct img2img_settings {
     }
 
     /// The seed system's setup: the model on the quadtree's own leaves, the `strength` policy.
-    static img2img_settings seed_tiles() {
+    static img2img_settings leaf_tiles() {
         img2img_settings s;
         s.policy = "strength";
         s.model_tiles.reset();

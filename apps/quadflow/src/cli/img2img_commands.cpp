@@ -49,7 +49,7 @@ struct img2img_options {
     double threshold = 25, skip_denoise = 0.35;
     std::int64_t overlap = 8, skip_below = 0, min_tile = 4, align = 8;
     std::uint64_t seed = shared_defaults::seed;
-    /// The model runs on tile::build_model_tiles of the quadtree (the default); --seed-tiles: on its own leaves.
+    /// The model runs on tile::build_model_tiles of the quadtree (the default); --leaf-tiles: on its own leaves.
     bool model_tiles = true;
     tile::model_tile_options model;
 };
@@ -238,7 +238,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
     fs::create_directories(o.out_dir, failure);
     if (failure) throw io_error("--out-dir: cannot create '" + o.out_dir + "': " + failure.message());
     const rgb_image image = app::load_rgb(o.image);
-    img2img_settings base = img2img_settings::seed_tiles();  // the seed's policies on the seed's own tiles
+    img2img_settings base = img2img_settings::leaf_tiles();  // the seed's policies on the seed's own tiles
     base.sampler = o.sampler;
     base.steps = o.steps;
     base.seed = o.seed;
@@ -316,7 +316,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     CLI::App* cmd = app.add_subcommand("img2img", "Pixel-space img2img over a quadtree with one velocity policy");
     cmd->add_option("--image", o->image, "Input image (PNG/JPEG)")->required();
     cmd->add_option("--out", o->out, "Output image: .png (PNG), .jpg or .jpeg (JPEG)")->required();
-    cmd->add_option("--policy", o->policy, "Velocity policy (mask on model tiles; strength with --seed-tiles)")
+    cmd->add_option("--policy", o->policy, "Velocity policy (mask on model tiles; strength with --leaf-tiles)")
         ->check(one_of(alternative_names<policy::any_policy>()));
     cmd->add_option("--preservation", o->preservation, joined_names<policy::preservation>() + " (preservation_blend)")
         ->check(one_of(names<policy::preservation>()));
@@ -345,7 +345,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
                     "mask: limit the strength map's change to this much per latent pixel (ramps at tile borders)");
     add_seed_option(*cmd, o->seed, "Noise seed (torch.manual_seed), 0 to 2^64 - 1");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
-    CLI::Option* seed_flag = cmd->add_flag("--seed-tiles")
+    CLI::Option* seed_flag = cmd->add_flag("--leaf-tiles")
                                  ->description("Run the model on the quadtree's own leaves, as the seed system does "
                                                "(down to --min-tile px), instead of model-sized tiles");
     cmd->add_flag("--model-tiles")
@@ -356,7 +356,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     cmd->add_option("--max-model-tile", o->model.max_tile, "Largest model tile side, latent px")->excludes(seed_flag);
     cmd->add_option("--align-model", o->model.align, "Model tile origin alignment, latent px")->excludes(seed_flag);
     cmd->callback([o, cmd, &out] {
-        o->model_tiles = cmd->count("--seed-tiles") == 0;
+        o->model_tiles = cmd->count("--leaf-tiles") == 0;
         if (o->model_tiles && cmd->count("--policy") == 0) o->policy = "mask";
         run_img2img_command(*o, *cmd, out);
     });
