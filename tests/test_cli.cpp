@@ -201,6 +201,12 @@ TEST_CASE("img2img --leaf-tiles sends the quadtree's leaves to the model") {
                R"("policy": "strength", .*"tiles": 10, "fine_tiles": 10,)");
 }
 
+TEST_CASE("img2img --policy floor_070 is the floor policy under its former name") {
+    check_json({"img2img", "--image", corner, "--out", output("img2img_floor.png"), "--steps", "2", "--leaf-tiles",
+                "--policy", "floor_070"},
+               R"("policy": "floor", )");
+}
+
 TEST_CASE("img2img default min denoise is the demo's 0: preserved tiles stay exact") {
     check_json({"img2img", "--image", corner, "--out", output("default_min_denoise.png"), "--steps", "2"}, exact_low);
 }

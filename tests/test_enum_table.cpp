@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <variant>
 
 #include "quadflow/blend/weights.hpp"
 #include "quadflow/core/enum_table.hpp"
@@ -100,7 +101,7 @@ TEST_CASE("tables are usable at compile time") {
 TEST_CASE("the policy names come from the policies' own name") {
     constexpr auto all = alternative_names<policy::any_policy>();
     CHECK(joined_alternative_names<policy::any_policy>() ==
-          "scale|floor_070|preservation_blend|skip|strength|mask|progress_ramp");
+          "scale|floor|preservation_blend|skip|strength|mask|progress_ramp");
     for (std::size_t i = 0; i < all.size(); ++i) {
         const policy::any_policy p = policy::parse_policy(all[i]);
         CHECK(p.index() == i);
@@ -108,8 +109,20 @@ TEST_CASE("the policy names come from the policies' own name") {
         CHECK(alternative_name(p) == all[i]);
     }
     CHECK_THROWS_WITH_AS(policy::parse_policy("hold"),
-                         "policy = hold: must be one of scale|floor_070|preservation_blend|skip|strength|mask|progress_ramp",
+                         "policy = hold: must be one of scale|floor|preservation_blend|skip|strength|mask|progress_ramp",
                          invalid_argument);
     CHECK_THROWS_WITH_AS(parse_alternative<policy::any_policy>("hold", "--policy"),
                          doctest::Contains("--policy = hold: must be one of scale|"), invalid_argument);
+}
+
+TEST_CASE("the floor policy carries its value; floor_070 names the same policy") {
+    static_assert(std::is_same_v<policy::floor_070, policy::floor>);
+    const policy::any_policy p = policy::parse_policy("floor_070");
+    REQUIRE(std::holds_alternative<policy::floor>(p));
+    CHECK(std::get<policy::floor>(p).value == 0.70f);
+    policy::tile_context t;
+    t.strength = 0.2f;
+    CHECK(policy::floor{0.5f}.linear(t).model == 0.5f);
+    t.strength = 0.9f;
+    CHECK(policy::floor{0.5f}.linear(t).model == 0.9f);
 }

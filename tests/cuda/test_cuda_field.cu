@@ -388,7 +388,7 @@ TEST_SUITE("device") {
                     check_parity(layouts[l], weights, policy, kind);
                 };
                 check(policy::scale{}, "scale");
-                check(policy::floor_070{}, "floor_070");
+                check(policy::floor{}, "floor");
                 check(policy::preservation_blend{policy::preservation::naive, 0.7f}, "preservation_blend naive");
                 check(policy::preservation_blend{policy::preservation::exact, 0.7f}, "preservation_blend exact");
                 check(policy::skip{policy::preservation::exact, 48, 0.25f}, "skip");

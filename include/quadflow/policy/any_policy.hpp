@@ -9,11 +9,14 @@
 
 namespace quadflow::policy {
 
-using any_policy = std::variant<scale, floor_070, preservation_blend, skip, strength, mask, progress_ramp>;
+using any_policy = std::variant<scale, floor, preservation_blend, skip, strength, mask, progress_ramp>;
 
-/// The policy named `name` (scale|floor_070|preservation_blend|skip|strength|mask|progress_ramp) with
-/// its default parameters.
-inline any_policy parse_policy(std::string_view name) { return parse_alternative<any_policy>(name, "policy"); }
+/// The policy named `name` (scale|floor|preservation_blend|skip|strength|mask|progress_ramp) with its default
+/// parameters; `floor_070`, floor's former name, is accepted too.
+inline any_policy parse_policy(std::string_view name) {
+    if (name == "floor_070") return floor{};
+    return parse_alternative<any_policy>(name, "policy");
+}
 
 inline std::string_view name_of(const any_policy& p) {
     return std::visit([](const auto& q) -> std::string_view { return q.name; }, p);

@@ -5,7 +5,7 @@
 //
 //   policy               velocity                                                model call
 //   scale                d * v_m                          (comfyui-quadtree-tile's commit 98e3cbf)   d > 0
-//   floor_070            max(0.70, d) * v_m               (comfyui-quadtree-tile's option A)         always
+//   floor                max(0.70, d) * v_m               (comfyui-quadtree-tile's option A)         always
 //   preservation_blend   d < 0.7: (1 - d) v_pres + d v_m, else d v_m   (option B)      d > 0
 //   skip                 skipped tiles: v_pres; others: v_m          (option C)        not skipped
 //   strength             step < start(d): v_pres exact; then v_m  (img2img at d)        from start(d)
@@ -114,17 +114,20 @@ struct scale {
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
-/// v = max(0.70, d) * v_m: comfyui-quadtree-tile's option A ("gentle denoising", never preservation).
-struct floor_070 {
-    static constexpr std::string_view name = "floor_070";
+/// v = max(value, d) * v_m: comfyui-quadtree-tile's option A ("gentle denoising", never preservation) with
+/// value 0.70.
+struct floor {
+    static constexpr std::string_view name = "floor";
     static constexpr bool needs_original = false;
-    float floor = 0.70f;
+    float value = 0.70f;
     QUADFLOW_HOST_DEVICE bool needs_model(const tile_context&) const { return true; }
     QUADFLOW_HOST_DEVICE linear_velocity linear(const tile_context& t) const {
-        return {t.strength > floor ? t.strength : floor, 0.0f};
+        return {t.strength > value ? t.strength : value, 0.0f};
     }
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
+/// The former name, from when the value was fixed.
+using floor_070 = floor;
 
 /// comfyui-quadtree-tile's option B: below `threshold` blend a preservation velocity with the model's.
 struct preservation_blend {
@@ -230,7 +233,7 @@ struct archetype_policy {
 static_assert(velocity_policy<detail::archetype_policy>);
 static_assert(!needs_strength_map_v<detail::archetype_policy> && !needs_schedule_v<detail::archetype_policy>);
 static_assert(velocity_policy<scale>);
-static_assert(velocity_policy<floor_070>);
+static_assert(velocity_policy<floor>);
 static_assert(velocity_policy<preservation_blend>);
 static_assert(velocity_policy<skip>);
 static_assert(velocity_policy<strength>);

@@ -256,7 +256,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
         bool model_tiles = false;  ///< img2img's default: model-sized tiles, the quadtree as the mask's strengths
     };
     const std::vector<run> runs = {{"scale", "naive", "scale"},
-                                   {"floor_070", "naive", "floor_070"},
+                                   {"floor", "naive", "floor"},
                                    {"preservation_blend", "naive", "preservation_blend_naive"},
                                    {"preservation_blend", "exact", "preservation_blend_exact"},
                                    {"progress_ramp", "exact", "progress_ramp"},
@@ -317,6 +317,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     cmd->add_option("--image", o->image, "Input image (PNG/JPEG)")->required();
     cmd->add_option("--out", o->out, "Output image: .png (PNG), .jpg or .jpeg (JPEG)")->required();
     cmd->add_option("--policy", o->policy, "Velocity policy (mask on model tiles; strength with --leaf-tiles)")
+        ->transform(CLI::Transformer({{"floor_070", "floor"}}))  // floor's former name
         ->check(one_of(alternative_names<policy::any_policy>()));
     cmd->add_option("--preservation", o->preservation, joined_names<policy::preservation>() + " (preservation_blend)")
         ->check(one_of(names<policy::preservation>()));
