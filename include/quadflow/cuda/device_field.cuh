@@ -118,7 +118,7 @@ public:
         ++stats_.evaluations;
 
         tables_uploaded_.wait();  // the previous upload has read the pinned tables
-        const bool preserving = plan_tiles(sigma);
+        const bool preserving = tile_facts_of(sigma);
         QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(step_tables_.data(), pinned_tables_.data(), pinned_tables_.bytes(),
                                             cudaMemcpyHostToDevice, stream_));
         tables_uploaded_.record(stream_);
@@ -191,7 +191,7 @@ private:
     }
 
     void prepare_tiles(const std::vector<float>& strengths) {
-        plans_ = field::detail::plan_tiles(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
+        facts_ = field::detail::tile_facts_of(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
                                            strengths);
     }
 
@@ -202,14 +202,14 @@ private:
                     "must be < 2^40");
         input_ = device_buffer<float>(static_cast<std::size_t>(batch_plan_.arena_capacity()));
         output_ = device_buffer<float>(static_cast<std::size_t>(batch_plan_.arena_capacity()));
-        contexts_.resize(plans_.size());
-        batch_infos_.assign(plans_.size(), model::tile_info{});
+        contexts_.resize(facts_.size());
+        batch_infos_.assign(facts_.size(), model::tile_info{});
     }
 
     /// One pinned and one device allocation hold the per-evaluation tables: tile_step per tile, then
     /// (policies without linear()) tile_context per tile, then the placed tiles' indices.
     void prepare_step_tables() {
-        const std::size_t tiles = plans_.size();
+        const std::size_t tiles = facts_.size();
         auto aligned = [](std::size_t bytes) { return (bytes + 15) / 16 * 16; };
         contexts_offset_ = aligned(tiles * sizeof(tile_step));
         placed_offset_ = contexts_offset_ + (policy::linear_policy<P> ? 0 : aligned(tiles * sizeof(policy::tile_context)));
@@ -234,23 +234,23 @@ private:
     }
 
     policy::tile_context context(std::size_t t, double sigma) const {
-        return field::detail::tile_context_at(layout_.tiles[t], plans_[t], sigma, step_, options_.sigmas);
+        return field::detail::tile_context_at(layout_.tiles[t], facts_[t], sigma, step_, options_.sigmas);
     }
 
     /// Fills the pinned tables and the model batches for this evaluation; returns whether some tile has a
     /// preservation term (then the blend reads the state and the original).
-    bool plan_tiles(double sigma) {
+    bool tile_facts_of(double sigma) {
         tile_step* steps = pinned_steps();
         std::int32_t* placed = pinned_placed();
-        for (std::size_t t = 0; t < plans_.size(); ++t) contexts_[t] = context(t, sigma);
+        for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma);
         batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
-        for (std::size_t t = 0; t < plans_.size(); ++t) steps[t].slot = batch_plan_.slot(t);
+        for (std::size_t t = 0; t < facts_.size(); ++t) steps[t].slot = batch_plan_.slot(t);
         const std::span<const std::int64_t> model_tiles = batch_plan_.placed();
         for (std::size_t i = 0; i < model_tiles.size(); ++i) placed[i] = static_cast<std::int32_t>(model_tiles[i]);
         placed_ = static_cast<std::int64_t>(model_tiles.size());
         bool preserving = false;
         const bool has_original = original_.data() != nullptr;
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
+        for (std::size_t t = 0; t < facts_.size(); ++t) {
             if constexpr (policy::linear_policy<P>) {
                 const policy::linear_velocity l = policy_.linear(contexts_[t]);
                 steps[t].linear = {steps[t].slot >= 0 ? l.model : 0.0f, has_original ? l.preserve : 0.0f};
@@ -311,7 +311,7 @@ private:
     const_view original_;
     const_view strength_map_;
 
-    std::vector<field::detail::tile_plan> plans_;
+    std::vector<field::detail::tile_facts> facts_;
     field::batch_plan batch_plan_;  ///< groups; per evaluation the model batches and batch-buffer slots
     std::vector<policy::tile_context> contexts_;
     std::vector<model::tile_info> batch_infos_;

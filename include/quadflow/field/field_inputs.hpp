@@ -21,7 +21,7 @@ namespace quadflow::field::detail {
 
 /// What a field knows of a tile for the whole run: its img2img start step, smaller side in image pixels
 /// (skip's predicate) and largest strength-map value over its padded rectangle (mask's release test).
-struct tile_plan {
+struct tile_facts {
     int start_step = 0;
     std::int64_t min_pixel_side = 0;
     float max_pixel_strength = 1.0f;
@@ -79,16 +79,16 @@ void check_field_inputs(const field_inputs& in) {
     if (!in.sigmas.empty()) schedule::validate_schedule(in.sigmas);
 }
 
-/// One plan per tile of `layout` (see tile_plan); `strength_values` is the map ((1 or N) x H x W) or empty.
-inline std::vector<tile_plan> plan_tiles(const tile::layout& layout, const std::vector<double>& sigmas,
+/// The run-long facts of every tile of `layout` (see tile_facts); `strength_values` is the map ((1 or N) x H x W) or empty.
+inline std::vector<tile_facts> tile_facts_of(const tile::layout& layout, const std::vector<double>& sigmas,
                                          schedule::strength_rule rule, std::int64_t strength_images,
                                          std::span<const float> strength_values) {
-    std::vector<tile_plan> plans(layout.tiles.size());
+    std::vector<tile_facts> plans(layout.tiles.size());
     const std::size_t steps = sigmas.empty() ? 1 : sigmas.size() - 1;
     const std::int64_t H = layout.height, W = layout.width;
     for (std::size_t t = 0; t < plans.size(); ++t) {
         const tile::layout_tile& tl = layout.tiles[t];
-        tile_plan& p = plans[t];
+        tile_facts& p = plans[t];
         p.min_pixel_side = std::min(tl.core.w, tl.core.h) * layout.latent_scale;
         p.start_step = sigmas.empty() ? 0 : static_cast<int>(schedule::img2img_start_index(rule, steps, tl.strength));
         if (strength_values.empty()) continue;
@@ -170,7 +170,7 @@ inline std::string unwritten_hint(float prediction) {
 
 /// The policy's view of tile `tile` (with run-long plan `plan`) at an evaluation of step `step`, noise level
 /// `sigma`, on the schedule `sigmas` (empty: a schedule of one step; tau then stays 1).
-inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const tile_plan& plan, double sigma, int step,
+inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const tile_facts& plan, double sigma, int step,
                                             const std::vector<double>& sigmas) {
     policy::tile_context c;
     c.strength = static_cast<float>(tile.strength);

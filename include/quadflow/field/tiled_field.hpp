@@ -70,7 +70,7 @@ public:
         require(options_.pool_spin.count() >= 0, "pool_spin", static_cast<std::int64_t>(options_.pool_spin.count()),
                 "must be >= 0 microseconds");
         check_inputs();
-        plan_ = blend_plan(layout_, options_.weights);
+        blend_weights_ = blend_plan(layout_, options_.weights);
         prepare_tiles();
         prepare_groups();
         pool_ = std::make_unique<thread_pool>(options_.threads, options_.pool_spin);
@@ -121,7 +121,7 @@ private:
     }
 
     void prepare_tiles() {
-        plans_ = detail::plan_tiles(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
+        facts_ = detail::tile_facts_of(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
                                     std::span<const float>(strength_map_.data(),
                                                            static_cast<std::size_t>(strength_map_.data() ? strength_map_.numel() : 0)));
     }
@@ -134,19 +134,19 @@ private:
         check_in_gather_ = gathered_in_canvas <= 2 * canvas_.w * canvas_.h;
         input_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
         output_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
-        terms_.assign(plans_.size(), tile_terms{});
-        batch_infos_.assign(plans_.size(), model::tile_info{});
-        contexts_.resize(plans_.size());
+        terms_.assign(facts_.size(), tile_terms{});
+        batch_infos_.assign(facts_.size(), model::tile_info{});
+        contexts_.resize(facts_.size());
     }
 
     policy::tile_context context(std::size_t t, double sigma) const {
-        return detail::tile_context_at(layout_.tiles[t], plans_[t], sigma, step_, options_.sigmas);
+        return detail::tile_context_at(layout_.tiles[t], facts_[t], sigma, step_, options_.sigmas);
     }
 
     /// Which tiles need the model, in batches of equal shape, in chunks that fit the arena, and where
     /// each sits in it (batch_plan); the tile_info of each model tile, and each tile's terms.
-    void plan_batches(double sigma, std::int64_t n) {
-        for (std::size_t t = 0; t < plans_.size(); ++t) contexts_[t] = context(t, sigma);
+    void choose_batches(double sigma, std::int64_t n) {
+        for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma);
         batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
         // The canvas state is checked for NaN/Inf in one pass, or by the gather's copy when every tile is
         // gathered and the copies are not much larger than the canvas (one pass is cheaper than many short
@@ -157,7 +157,7 @@ private:
             const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(placed[i])];
             batch_infos_[i] = model::tile_info{tl.padded, tl.core, tl.id, n};
         }
-        for (std::size_t t = 0; t < plans_.size(); ++t) {
+        for (std::size_t t = 0; t < facts_.size(); ++t) {
             tile_terms& terms = terms_[t];
             terms.model_out = batch_plan_.slot(t) >= 0 ? output_arena_.data() + batch_plan_.slot(t) : nullptr;
             if constexpr (policy::linear_policy<P>) {
@@ -248,7 +248,7 @@ private:
         const rect in = clipped(tl.padded, W, canvas_.h);
         const std::int64_t x0 = in.x, x1 = in.right();
         // Row y of each input, shifted so that [px] is canvas column px.
-        const float* weights = plan_.normalized_weights(t) - x0;
+        const float* weights = blend_weights_.normalized_weights(t) - x0;
         const float* model_rows =
             terms.model_out ? terms.model_out + (c * tl.padded.h + (in.y - tl.padded.y)) * tl.padded.w - tl.padded.x : nullptr;
         // term_at(y, k) gives row y's (k-th row of the tile inside the canvas) px -> velocity term.
@@ -359,7 +359,7 @@ private:
     }
 
     void evaluate_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
-        plan_batches(sigma, n);
+        choose_batches(sigma, n);
         const std::int64_t image = canvas_.c * canvas_.h * canvas_.w;
         if (needs_scan_ && quadflow::detail::any_non_finite(x.data() + n * image, image)) report_non_finite_canvas(x, sigma);
         switch (model_->prediction_kind()) {
@@ -380,10 +380,10 @@ private:
     const_view original_;
     const_view strength_map_;
 
-    blend_plan plan_;
+    blend_plan blend_weights_;
     batch_plan batch_plan_;  ///< groups, rank order; per evaluation the model batches, chunks and arena slots
     sum_starts sum_starts_;  ///< per tile row: the columns where it is the first tile in rank order
-    std::vector<detail::tile_plan> plans_;
+    std::vector<detail::tile_facts> facts_;
     host_buffer input_arena_, output_arena_;
     std::vector<model::tile_info> batch_infos_;  ///< per placed tile (batch_plan::placed order)
     std::vector<policy::tile_context> contexts_;
