@@ -8,13 +8,13 @@
 #include <cstring>
 #include <vector>
 
-#include "quadflow_app/image_io.hpp"
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "ratio_main.hpp"
 
 namespace {
@@ -197,8 +197,10 @@ BENCHMARK(work_quadtree_strength)->Unit(benchmark::kMillisecond)->Iterations(1)-
 int main(int argc, char** argv) {
     return quadflow::bench::run_with_ratios(
         argc, argv,
-        {{"field_step_quadtree/threads:1/real_time", "copy_latent/real_time", "bytes_per_second", ">= 0.25 (<= 4x the copy)"},
-         {"field_step_quadtree/threads:2/real_time", "copy_latent/real_time", "bytes_per_second", ">= 0.25 (<= 4x the copy)"},
+        {{"field_step_quadtree/threads:1/real_time", "copy_latent/real_time", "bytes_per_second",
+          ">= 0.25 (<= 4x the copy)"},
+         {"field_step_quadtree/threads:2/real_time", "copy_latent/real_time", "bytes_per_second",
+          ">= 0.25 (<= 4x the copy)"},
          {"field_step_grid/threads:1/real_time", "copy_latent/real_time", "bytes_per_second", "(report)"},
          {"field_step_quadtree/threads:1/real_time", "copy_same_bytes_quadtree/real_time", "least_bytes_per_second",
           ">= 0.7 (issue 6, the bytes the blend must move)"},
@@ -210,8 +212,8 @@ int main(int argc, char** argv) {
           ">= 0.7 (issue 6, the bytes the blend must move)"},
          {"field_step_quadtree/threads:2/real_time", "field_step_quadtree_sleeping_pool/threads:2/real_time",
           "bytes_per_second", "(report: polling pool over sleeping pool)"},
-         {"field_step_grid/threads:2/real_time", "field_step_grid_sleeping_pool/threads:2/real_time", "bytes_per_second",
-          "(report: polling pool over sleeping pool)"},
+         {"field_step_grid/threads:2/real_time", "field_step_grid_sleeping_pool/threads:2/real_time",
+          "bytes_per_second", "(report: polling pool over sleeping pool)"},
          {"field_step_quadtree_nan_fill/threads:1/real_time", "field_step_quadtree_writing_model/threads:1/real_time",
           "bytes_per_second", "(report: with the NaN fill of model outputs over without; issue 14)"},
          {"pool_run/threads:2/spin_us:0/real_time", "pool_run/threads:1/spin_us:0/real_time", "items_per_second",

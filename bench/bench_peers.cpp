@@ -9,9 +9,10 @@
 // every tile at strength 1, and times one evaluation of field::tiled_field on a 1 x C x H x W latent with a model
 // that returns at once: gather of the padded tiles (mirror reflection outside the canvas), Gaussian weights
 // (Mixture of Diffusers, variance 0.01), accumulation and normalisation. It also times a memcpy of one latent,
-// the baseline of bench_field, and a memcpy of as many bytes as the blend must move (least_bytes). With --velocity-out it writes, as raw little-endian float32, the blended velocity
-// of one evaluation on x = torch.randn(seed) with a check model whose output differs per tile
-// (out = a(id) * in + b(id), see check_model), so that the PyTorch side can compare element by element.
+// the baseline of bench_field, and a memcpy of as many bytes as the blend must move (least_bytes). With --velocity-out
+// it writes, as raw little-endian float32, the blended velocity of one evaluation on x = torch.randn(seed) with a check
+// model whose output differs per tile (out = a(id) * in + b(id), see check_model), so that the PyTorch side can compare
+// element by element.
 //
 // `noise` times quadflow::noise::torch_randn(seed, shape) and with --values-out writes the values (raw float32).
 //
@@ -32,13 +33,13 @@
 #include <nlohmann/json.hpp>
 
 #include "program.hpp"
-#include "quadflow_app/file_io.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/tile/layout.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow_app/file_io.hpp"
 
 namespace {
 
@@ -82,8 +83,7 @@ tile::layout read_layout(const std::string& path, const std::string& rectangles,
     layout.latent_scale = scale;
     layout.width = json_integer(document, "width", path) / scale;
     layout.height = json_integer(document, "height", path) / scale;
-    const std::int64_t overlap =
-        tile::clamped_overlap_latent(overlap_px, scale, layout.width, layout.height);
+    const std::int64_t overlap = tile::clamped_overlap_latent(overlap_px, scale, layout.width, layout.height);
     for (const nlohmann::json& tile_json : document["tiles"]) {
         if (!tile_json.is_object()) throw io_error(path + ": a tile is not an object");
         auto value = [&](const char* key) { return json_integer(tile_json, key, path) / scale; };
@@ -237,10 +237,11 @@ void run_blend(const blend_flags& flags) {
         "\"copy_same_bytes_median_ms\": %.6g}\n",
         layout_path.c_str(), static_cast<long long>(shape.n), static_cast<long long>(shape.c),
         static_cast<long long>(shape.h), static_cast<long long>(shape.w), layout.tiles.size(), options.threads,
-        options.tile_batch_size, static_cast<long long>(stats.model_calls / std::max<std::int64_t>(stats.evaluations, 1)),
+        options.tile_batch_size,
+        static_cast<long long>(stats.model_calls / std::max<std::int64_t>(stats.evaluations, 1)),
         static_cast<long long>(padded_pixels), static_cast<long long>(padded_pixels_in_canvas), median(times),
-        json_list(times).c_str(), median(copy_times), json_list(copy_times).c_str(), static_cast<long long>(least_bytes),
-        median(same_bytes_times));
+        json_list(times).c_str(), median(copy_times), json_list(copy_times).c_str(),
+        static_cast<long long>(least_bytes), median(same_bytes_times));
 }
 
 void run_noise(const noise_flags& flags) {
@@ -254,10 +255,11 @@ void run_noise(const noise_flags& flags) {
         time_each(flags.warmup, evaluations, [&] { values = noise::torch_randn(seed, shape); });
     const std::string& values_out = flags.values_out;
     if (!values_out.empty()) write_floats(values_out, values.span());
-    std::printf("{\"benchmark\": \"noise\", \"seed\": %llu, \"shape\": [%lld, %lld, %lld, %lld], \"median_ms\": %.6g, "
-                "\"times_ms\": %s}\n",
-                static_cast<unsigned long long>(seed), static_cast<long long>(shape.n), static_cast<long long>(shape.c),
-                static_cast<long long>(shape.h), static_cast<long long>(shape.w), median(times), json_list(times).c_str());
+    std::printf(
+        "{\"benchmark\": \"noise\", \"seed\": %llu, \"shape\": [%lld, %lld, %lld, %lld], \"median_ms\": %.6g, "
+        "\"times_ms\": %s}\n",
+        static_cast<unsigned long long>(seed), static_cast<long long>(shape.n), static_cast<long long>(shape.c),
+        static_cast<long long>(shape.h), static_cast<long long>(shape.w), median(times), json_list(times).c_str());
 }
 
 }  // namespace

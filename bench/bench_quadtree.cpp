@@ -16,7 +16,8 @@ constexpr std::int64_t image_bytes = side * side * 3;
 
 /// A deterministic value in 0..255 that changes from pixel to pixel (texture).
 std::uint8_t texture(std::int64_t x, std::int64_t y, int channel) {
-    std::uint64_t h = static_cast<std::uint64_t>(x) * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(y) * 0xC2B2AE3D27D4EB4Full ^
+    std::uint64_t h = static_cast<std::uint64_t>(x) * 0x9E3779B97F4A7C15ull ^
+                      static_cast<std::uint64_t>(y) * 0xC2B2AE3D27D4EB4Full ^
                       static_cast<std::uint64_t>(channel) * 0x165667B19E3779F9ull;
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ull;
@@ -28,8 +29,8 @@ std::uint8_t texture(std::int64_t x, std::int64_t y, int channel) {
 const std::vector<std::uint8_t>& photo_like_image() {
     static const std::vector<std::uint8_t> pixels = [] {
         std::vector<std::uint8_t> p(static_cast<std::size_t>(image_bytes));
-        const rect detailed[] = {{1000, 1200, 700, 500}, {5000, 800, 400, 900}, {3000, 5000, 1200, 300},
-                                 {6500, 6500, 600, 600}};
+        const rect detailed[] = {
+            {1000, 1200, 700, 500}, {5000, 800, 400, 900}, {3000, 5000, 1200, 300}, {6500, 6500, 600, 600}};
         for (std::int64_t y = 0; y < side; ++y)
             for (std::int64_t x = 0; x < side; ++x) {
                 std::uint8_t* px = &p[static_cast<std::size_t>((y * side + x) * 3)];

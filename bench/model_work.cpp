@@ -9,8 +9,8 @@
 // Per scale: the photo is upscaled with a bilinear filter; the quadtree is built on that image with the seed
 // system's defaults (threshold 25, min tile 4 px, align 8, overlap off, area rule min..max denoise, latent scale 8);
 // the "latent" is the image averaged over 8 x 8 pixel blocks (RGB, 3 channels, what a VAE's latent grid is to
-// the image), and the img2img of apps/quadflow/include/quadflow_app/img2img_pipeline.hpp runs on it: 20 Euler steps of the FLUX schedule
-// for the full image size, the analytic "make it red" model, noise torch.randn(seed).
+// the image), and the img2img of apps/quadflow/include/quadflow_app/img2img_pipeline.hpp runs on it: 20 Euler steps of
+// the FLUX schedule for the full image size, the analytic "make it red" model, noise torch.randn(seed).
 //
 // Configurations:
 //   grid              ComfyUI-TiledDiffusion defaults: 96 latent px tiles, overlap 8, batch 4, Mixture of
@@ -46,12 +46,12 @@
 #include <CLI/CLI.hpp>
 
 #include "program.hpp"
-#include "quadflow_app/file_io.hpp"
-#include "quadflow_app/image_io.hpp"
-#include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow_app/file_io.hpp"
+#include "quadflow_app/image_io.hpp"
+#include "quadflow_app/img2img_pipeline.hpp"
 
 #ifndef QUADFLOW_DEMO_IMAGE
 #define QUADFLOW_DEMO_IMAGE "apps/quadflow/data/astronaut.png"
@@ -73,12 +73,14 @@ rgb_image upscale_bilinear(const rgb_image& image, int factor) {
     if (factor == 1) return image;
     rgb_image out(image.width * factor, image.height * factor);
     for (std::int64_t y = 0; y < out.height; ++y) {
-        const double sy = std::clamp((static_cast<double>(y) + 0.5) / factor - 0.5, 0.0, static_cast<double>(image.height - 1));
+        const double sy =
+            std::clamp((static_cast<double>(y) + 0.5) / factor - 0.5, 0.0, static_cast<double>(image.height - 1));
         const auto y0 = static_cast<std::int64_t>(sy);
         const std::int64_t y1 = std::min(y0 + 1, image.height - 1);
         const double fy = sy - static_cast<double>(y0);
         for (std::int64_t x = 0; x < out.width; ++x) {
-            const double sx = std::clamp((static_cast<double>(x) + 0.5) / factor - 0.5, 0.0, static_cast<double>(image.width - 1));
+            const double sx =
+                std::clamp((static_cast<double>(x) + 0.5) / factor - 0.5, 0.0, static_cast<double>(image.width - 1));
             const auto x0 = static_cast<std::int64_t>(sx);
             const std::int64_t x1 = std::min(x0 + 1, image.width - 1);
             const double fx = sx - static_cast<double>(x0);
@@ -134,13 +136,15 @@ std::string json_number(double v) {
 
 std::string json_row(const row& r) {
     return "{\"scale\": " + std::to_string(r.scale) + ", \"configuration\": \"" + r.configuration +
-           "\", \"pixel_width\": " + std::to_string(r.pixel_width) + ", \"pixel_height\": " + std::to_string(r.pixel_height) +
-           ", \"latent_width\": " + std::to_string(r.latent_width) + ", \"latent_height\": " +
-           std::to_string(r.latent_height) + ", \"tiles\": " + std::to_string(r.tiles) + ", \"model_calls\": " +
-           std::to_string(r.model_calls) + ", \"tile_pixels\": " + std::to_string(r.tile_pixels) +
-           ", \"low_d_change\": " + json_number(r.low_change) + ", \"high_d_change\": " + json_number(r.high_change) +
-           ", \"seam_own_borders\": " + json_number(r.seam_own) + ", \"seam_quadtree_borders\": " +
-           json_number(r.seam_quadtree) + ", \"seam_contrast_quadtree_borders\": " + json_number(r.contrast_quadtree) +
+           "\", \"pixel_width\": " + std::to_string(r.pixel_width) +
+           ", \"pixel_height\": " + std::to_string(r.pixel_height) +
+           ", \"latent_width\": " + std::to_string(r.latent_width) +
+           ", \"latent_height\": " + std::to_string(r.latent_height) + ", \"tiles\": " + std::to_string(r.tiles) +
+           ", \"model_calls\": " + std::to_string(r.model_calls) +
+           ", \"tile_pixels\": " + std::to_string(r.tile_pixels) + ", \"low_d_change\": " + json_number(r.low_change) +
+           ", \"high_d_change\": " + json_number(r.high_change) + ", \"seam_own_borders\": " + json_number(r.seam_own) +
+           ", \"seam_quadtree_borders\": " + json_number(r.seam_quadtree) +
+           ", \"seam_contrast_quadtree_borders\": " + json_number(r.contrast_quadtree) +
            ", \"seconds\": " + json_number(r.seconds) + "}";
 }
 
@@ -199,10 +203,12 @@ int main(int argc, char** argv) {
         const double mask_slope = flags.mask_slope;
         require(mask_slope > 0.0, "--mask-slope", mask_slope, "must be > 0 (strength per latent px)");
 
-        const std::string proposal_name = "quadtree + strength, " + std::string(tile::to_string(proposal.rule)) +
-                                          " rule" + (proposal.overlap > 0 ? ", overlap " + std::to_string(proposal.overlap) + " px" : "") +
-                                          (proposal.content_threshold != seed_quadtree.content_threshold
-                                               ? ", threshold " + json_number(proposal.content_threshold) : "");
+        const std::string proposal_name =
+            "quadtree + strength, " + std::string(tile::to_string(proposal.rule)) + " rule" +
+            (proposal.overlap > 0 ? ", overlap " + std::to_string(proposal.overlap) + " px" : "") +
+            (proposal.content_threshold != seed_quadtree.content_threshold
+                 ? ", threshold " + json_number(proposal.content_threshold)
+                 : "");
         const std::vector<configuration> configurations = {
             {"grid 96/8 (ComfyUI-TiledDiffusion)", "scale", true, grid_denoise, false},
             {"quadtree (seed, d * v)", "scale", false, 1.0, false},
@@ -211,7 +217,8 @@ int main(int argc, char** argv) {
             {"quadtree + mask, slope-limited strength", "mask", false, 1.0, false, true},
             {proposal_name, "strength", false, 1.0, true},  // last: make_report.py plots the last row as the proposal
         };
-        const std::vector<const configuration*> candidates = {&configurations[3], &configurations[4], &configurations[5]};
+        const std::vector<const configuration*> candidates = {&configurations[3], &configurations[4],
+                                                              &configurations[5]};
 
         const rgb_image photo = app::load_rgb(image_path);
         std::vector<row> rows;
@@ -245,10 +252,14 @@ int main(int argc, char** argv) {
                 r.tiles = static_cast<std::int64_t>(layout.tiles.size());
                 r.model_calls = result.report.model_calls;
                 r.tile_pixels = result.report.tile_pixels;
-                r.low_change = 127.5 * metrics::tile_region_error(output.cview(), original.cview(), quadtree,
-                                                                  [](const tile::layout_tile& t) { return t.strength < 0.5; }).mean;
-                r.high_change = 127.5 * metrics::tile_region_error(output.cview(), original.cview(), quadtree,
-                                                                   [](const tile::layout_tile& t) { return t.strength >= 0.5; }).mean;
+                r.low_change =
+                    127.5 * metrics::tile_region_error(output.cview(), original.cview(), quadtree,
+                                                       [](const tile::layout_tile& t) { return t.strength < 0.5; })
+                                .mean;
+                r.high_change =
+                    127.5 * metrics::tile_region_error(output.cview(), original.cview(), quadtree,
+                                                       [](const tile::layout_tile& t) { return t.strength >= 0.5; })
+                                .mean;
                 r.seam_own = metrics::seam_score(output.cview(), layout);
                 r.seam_quadtree = metrics::seam_score(output.cview(), quadtree);
                 r.contrast_quadtree = metrics::seam_contrast(output.cview(), quadtree);
@@ -261,18 +272,22 @@ int main(int argc, char** argv) {
                             r.high_change, r.seam_own, r.seam_quadtree, r.contrast_quadtree);
                 if (!images_dir.empty()) {
                     std::string file = c.name;
-                    std::replace_if(file.begin(), file.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
+                    std::replace_if(
+                        file.begin(), file.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); },
+                        '_');
                     app::save_png(images_dir + "/" + std::to_string(scale) + "x_" + file + ".png", result.output);
                 }
             }
         }
 
-        std::printf("\ntile-pixels: padded latent pixels sent to the model over the run (channels once); 0..255 units;\n"
-                    "low-d / high-d: mean |output - original| where only quadtree tiles with d < 0.5 / d >= 0.5 reach.\n"
-                    "seam: seam score on the run's own tile borders; seam qt: on the quadtree's borders (the same lines for\n"
-                    "every run); contr qt: metrics::seam_contrast on the quadtree's borders (1 = as smooth as beside them).\n"
-                    "goal: quadtree + strength <= 0.5 x the grid's tile-pixels at a seam score <= the grid's;\n"
-                    "mask slope %g strength per latent px\n", mask_slope);
+        std::printf(
+            "\ntile-pixels: padded latent pixels sent to the model over the run (channels once); 0..255 units;\n"
+            "low-d / high-d: mean |output - original| where only quadtree tiles with d < 0.5 / d >= 0.5 reach.\n"
+            "seam: seam score on the run's own tile borders; seam qt: on the quadtree's borders (the same lines for\n"
+            "every run); contr qt: metrics::seam_contrast on the quadtree's borders (1 = as smooth as beside them).\n"
+            "goal: quadtree + strength <= 0.5 x the grid's tile-pixels at a seam score <= the grid's;\n"
+            "mask slope %g strength per latent px\n",
+            mask_slope);
         std::string goals = "[";
         for (const std::int64_t scale : scales) {
             auto find = [&](const configuration& c) {
@@ -282,22 +297,26 @@ int main(int argc, char** argv) {
             const row grid_row = find(configurations[0]);
             for (const configuration* candidate : candidates) {
                 const row r = find(*candidate);
-                const double work_ratio = static_cast<double>(r.tile_pixels) / static_cast<double>(grid_row.tile_pixels);
+                const double work_ratio =
+                    static_cast<double>(r.tile_pixels) / static_cast<double>(grid_row.tile_pixels);
                 // Seams compared on the same lines, the quadtree's borders: the grid's own borders are one or two
                 // lines through the picture at 2x and 4x, and none at 1x (one tile).
                 const double seam_ratio = r.seam_quadtree / grid_row.seam_quadtree;
                 const bool met = work_ratio <= 0.5 && seam_ratio <= 1.0;
-                std::printf("  %lldx %-44s tile-pixels %.3f x the grid's (goal <= 0.5), seam on the quadtree's borders "
-                            "%.3f vs %.3f (x %.3f, goal <= 1): %s; seam contrast %.3f vs %.3f\n",
-                            static_cast<long long>(scale), (r.configuration + ":").c_str(), work_ratio, r.seam_quadtree,
-                            grid_row.seam_quadtree, seam_ratio, met ? "met" : "not met", r.contrast_quadtree,
-                            grid_row.contrast_quadtree);
+                std::printf(
+                    "  %lldx %-44s tile-pixels %.3f x the grid's (goal <= 0.5), seam on the quadtree's borders "
+                    "%.3f vs %.3f (x %.3f, goal <= 1): %s; seam contrast %.3f vs %.3f\n",
+                    static_cast<long long>(scale), (r.configuration + ":").c_str(), work_ratio, r.seam_quadtree,
+                    grid_row.seam_quadtree, seam_ratio, met ? "met" : "not met", r.contrast_quadtree,
+                    grid_row.contrast_quadtree);
                 goals += std::string(goals.size() > 1 ? ",\n  " : "\n  ") + "{\"scale\": " + std::to_string(scale) +
-                         ", \"configuration\": \"" + r.configuration + "\", \"tile_pixels_ratio\": " +
-                         json_number(work_ratio) + ", \"seam_quadtree_borders\": " + json_number(r.seam_quadtree) +
+                         ", \"configuration\": \"" + r.configuration +
+                         "\", \"tile_pixels_ratio\": " + json_number(work_ratio) +
+                         ", \"seam_quadtree_borders\": " + json_number(r.seam_quadtree) +
                          ", \"grid_seam_quadtree_borders\": " + json_number(grid_row.seam_quadtree) +
-                         ", \"seam_ratio\": " + json_number(seam_ratio) + ", \"seam_contrast\": " +
-                         json_number(r.contrast_quadtree) + ", \"grid_seam_contrast\": " + json_number(grid_row.contrast_quadtree) +
+                         ", \"seam_ratio\": " + json_number(seam_ratio) +
+                         ", \"seam_contrast\": " + json_number(r.contrast_quadtree) +
+                         ", \"grid_seam_contrast\": " + json_number(grid_row.contrast_quadtree) +
                          ", \"met\": " + (met ? "true" : "false") + "}";
             }
         }
@@ -306,12 +325,14 @@ int main(int argc, char** argv) {
         const std::string& json_out = flags.json_out;
         if (!json_out.empty()) {
             std::string json = "{\"image\": \"" + image_path + "\", \"steps\": " + std::to_string(base.steps) +
-                               ", \"seed\": " + std::to_string(base.seed) + ", \"latent_scale\": " +
-                               std::to_string(latent_scale) + ", \"min_strength\": " + json_number(seed_quadtree.min_strength) +
-                               ", \"max_strength\": " + json_number(seed_quadtree.max_strength) + ", \"grid_denoise\": " +
-                               json_number(grid_denoise) + ", \"skip_denoise\": " + json_number(base.skip_denoise_at_most) +
-                               ", \"skip_below\": " + std::to_string(base.skip_below) + ", \"mask_slope\": " +
-                               json_number(mask_slope) + ", \"rows\": [";
+                               ", \"seed\": " + std::to_string(base.seed) +
+                               ", \"latent_scale\": " + std::to_string(latent_scale) +
+                               ", \"min_strength\": " + json_number(seed_quadtree.min_strength) +
+                               ", \"max_strength\": " + json_number(seed_quadtree.max_strength) +
+                               ", \"grid_denoise\": " + json_number(grid_denoise) +
+                               ", \"skip_denoise\": " + json_number(base.skip_denoise_at_most) +
+                               ", \"skip_below\": " + std::to_string(base.skip_below) +
+                               ", \"mask_slope\": " + json_number(mask_slope) + ", \"rows\": [";
             for (std::size_t i = 0; i < rows.size(); ++i) json += (i ? ",\n  " : "\n  ") + json_row(rows[i]);
             json += "],\n \"goal\": " + goals + "}\n";
             app::write_file(json_out, json);

@@ -6,8 +6,8 @@
 int main() {
     using namespace quadflow;
     host_tensor original(shape4{1, 16, 128, 128}, 0.2f);           // your VAE-encoded image (latent)
-    host_tensor target(original.shape(), -0.3f);                    // what the "prompt" wants
-    host_tensor noise = noise::torch_randn(42, original.shape());   // ComfyUI's noise for seed 42
+    host_tensor target(original.shape(), -0.3f);                   // what the "prompt" wants
+    host_tensor noise = noise::torch_randn(42, original.shape());  // ComfyUI's noise for seed 42
     tile::layout layout = tile::build_grid(128, 128, {.tile = 64, .overlap = 8});
     for (tile::layout_tile& t : layout.tiles) t.strength = t.id == 0 ? 0.0 : 0.6;  // keep tile 0 exactly
 
@@ -20,6 +20,6 @@ int main() {
     sampler::noised_original(original.cview(), noise.cview(), options.sigmas.front(), x.view());
     sampler::euler euler;
     sampler::sample(euler, field, x.view(), options.sigmas);
-    std::printf("model calls %lld, x[0] = %.6f (original 0.2)\n",
-                static_cast<long long>(field.stats().model_calls), x(0, 0, 0, 0));
+    std::printf("model calls %lld, x[0] = %.6f (original 0.2)\n", static_cast<long long>(field.stats().model_calls),
+                x(0, 0, 0, 0));
 }

@@ -5,9 +5,9 @@
 #include <span>
 #include <string>
 
-#include "quadflow_app/image_io.hpp"
 #include "layout_invariants.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow_app/image_io.hpp"
 
 namespace {
 /// Keeps decoding (and the fuzzer's memory) small; the limit itself is exercised by the inputs that exceed it.

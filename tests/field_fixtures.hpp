@@ -58,9 +58,9 @@ struct tile_mean_model {
                 const rect& p = r.tiles[static_cast<std::size_t>(b)].padded;
                 for (std::int64_t y = 0; y < s.h; ++y)
                     for (std::int64_t x = 0; x < s.w; ++x)
-                        out(b, c, y, x) = static_cast<float>(
-                            mean + target(0, c, reflect_index(p.y + y, target.shape().h),
-                                          reflect_index(p.x + x, target.shape().w)));
+                        out(b, c, y, x) =
+                            static_cast<float>(mean + target(0, c, reflect_index(p.y + y, target.shape().h),
+                                                             reflect_index(p.x + x, target.shape().w)));
             }
     }
 };

@@ -112,7 +112,8 @@ inline latent sample_dpm2(const denoise_cb& model, latent x, const std::vector<f
             latent x2 = x;
             for (std::size_t k = 0; k < x.size(); ++k) x2.data[k] = x.data[k] + d[k] * dt_1;
             const latent denoised2 = model(x2, sigma_mid, i + 1);
-            for (std::size_t k = 0; k < x.size(); ++k) x.data[k] += ((x2.data[k] - denoised2.data[k]) / sigma_mid) * dt_2;
+            for (std::size_t k = 0; k < x.size(); ++k)
+                x.data[k] += ((x2.data[k] - denoised2.data[k]) / sigma_mid) * dt_2;
         }
     }
     return x;
@@ -149,10 +150,14 @@ enum class method { euler, heun, dpm2, dpmpp_2m };
 
 inline latent sample(method m, const denoise_cb& model, const latent& x, const std::vector<float>& sigmas) {
     switch (m) {
-        case method::euler: return sample_euler(model, x, sigmas);
-        case method::heun: return sample_heun(model, x, sigmas);
-        case method::dpm2: return sample_dpm2(model, x, sigmas);
-        case method::dpmpp_2m: return sample_dpmpp_2m(model, x, sigmas);
+        case method::euler:
+            return sample_euler(model, x, sigmas);
+        case method::heun:
+            return sample_heun(model, x, sigmas);
+        case method::dpm2:
+            return sample_dpm2(model, x, sigmas);
+        case method::dpmpp_2m:
+            return sample_dpmpp_2m(model, x, sigmas);
     }
     throw std::invalid_argument("unknown sampling method");
 }

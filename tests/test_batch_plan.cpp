@@ -1,4 +1,5 @@
-// Tests of field/batch_plan.hpp, the planner the CPU and CUDA fields share: rank order, batches, chunks and arena slots.
+// Tests of field/batch_plan.hpp, the planner the CPU and CUDA fields share: rank order, batches, chunks and arena
+// slots.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,17 +16,21 @@ using fixtures::grid_layout;
 
 namespace {
 
-std::int64_t elements_of(const tile::layout_tile& t, std::int64_t channels) { return t.padded.w * t.padded.h * channels; }
+std::int64_t elements_of(const tile::layout_tile& t, std::int64_t channels) {
+    return t.padded.w * t.padded.h * channels;
+}
 
 /// Checks one plan against its definition; `arena` is the size given to the planner.
 void check_plan(const tile::layout& l, std::int64_t channels, int batch_size, std::int64_t arena,
                 const std::function<bool(std::size_t)>& needs_model) {
     field::batch_plan p(l, channels, batch_size, arena);
     std::vector<std::int64_t> order;
-    for (const blend::tile_batch& g : blend::make_batches(l, 1 << 30)) order.insert(order.end(), g.tiles.begin(), g.tiles.end());
+    for (const blend::tile_batch& g : blend::make_batches(l, 1 << 30))
+        order.insert(order.end(), g.tiles.begin(), g.tiles.end());
     CHECK(p.rank_order() == order);
     std::int64_t full = 0, all = 0;
-    for (const blend::tile_batch& g : p.groups()) full += (static_cast<std::int64_t>(g.tiles.size()) + batch_size - 1) / batch_size;
+    for (const blend::tile_batch& g : p.groups())
+        full += (static_cast<std::int64_t>(g.tiles.size()) + batch_size - 1) / batch_size;
     for (const tile::layout_tile& t : l.tiles) all += elements_of(t, channels);
     CHECK(p.full_batches() == full);
     CHECK(p.all_tile_elements() == all);
@@ -101,7 +106,8 @@ TEST_CASE("batch_plan: batches of one padded shape in rank order, chunks that fi
         [](std::size_t t) { return t != 0 && t != 4; }};
     for (const tile::layout& l : {grid_layout(4, 3, 4, 2, {1.0}), mixed})
         for (int batch_size : {1, 2, 3, 100})
-            for (std::int64_t arena : {std::int64_t{1}, std::int64_t{500}, std::int64_t{2000}, field::batch_plan::unbounded_arena})
+            for (std::int64_t arena :
+                 {std::int64_t{1}, std::int64_t{500}, std::int64_t{2000}, field::batch_plan::unbounded_arena})
                 for (std::size_t k = 0; k < predicates.size(); ++k) {
                     CAPTURE(l.tiles.size());
                     CAPTURE(batch_size);

@@ -1,4 +1,5 @@
-// Tests of the host-built tables of the CUDA blend (no GPU, no nvcc): per-block coverage lists and the flat tile tables.
+// Tests of the host-built tables of the CUDA blend (no GPU, no nvcc): per-block coverage lists and the flat tile
+// tables.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -63,8 +64,9 @@ void check_coverage(const tile::layout& layout, const cuda::pixel_block_coverage
     for (std::int64_t y = 0; y < layout.height; ++y)
         for (std::int64_t x = 0; x < layout.width; ++x) {
             const std::int64_t b = coverage.block_of(x, y);
-            const std::set<std::int32_t> listed(coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b)],
-                                                coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b) + 1]);
+            const std::set<std::int32_t> listed(
+                coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b)],
+                coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b) + 1]);
             for (const tile::layout_tile& t : layout.tiles)
                 if (t.padded.contains(x, y)) CHECK(listed.count(static_cast<std::int32_t>(t.id)) == 1);
         }
@@ -96,15 +98,16 @@ TEST_CASE("one-pixel blocks list exactly the tiles that contain the pixel") {
             std::vector<std::int32_t> expected;
             for (const tile::layout_tile& t : layout.tiles)
                 if (t.padded.contains(x, y)) expected.push_back(static_cast<std::int32_t>(t.id));
-            CHECK(std::vector<std::int32_t>(coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b)],
-                                            coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b) + 1]) ==
-                  expected);
+            CHECK(std::vector<std::int32_t>(
+                      coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b)],
+                      coverage.tiles.begin() + coverage.offsets[static_cast<std::size_t>(b) + 1]) == expected);
         }
 }
 
 TEST_CASE("blend tables hold each tile's rectangle and the blend plan's weights, value for value") {
     for (const tile::layout& layout : test_layouts())
-        for (blend::weight_kind kind : {blend::weight_kind::uniform, blend::weight_kind::gaussian, blend::weight_kind::smootherstep}) {
+        for (blend::weight_kind kind :
+             {blend::weight_kind::uniform, blend::weight_kind::gaussian, blend::weight_kind::smootherstep}) {
             const field::blend_plan plan(layout, {kind, 0.02f});
             const cuda::blend_tables tables = cuda::build_blend_tables(layout, plan);
             CHECK(tables.width == layout.width);
@@ -114,7 +117,8 @@ TEST_CASE("blend tables hold each tile's rectangle and the blend plan's weights,
             for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
                 const cuda::device_tile& d = tables.tiles[t];
                 CHECK(rect{d.x, d.y, d.w, d.h} == layout.tiles[t].padded);
-                CHECK(std::equal(plan.row_weights(t), plan.row_weights(t) + d.h, tables.axis_weights.begin() + d.row_weights));
+                CHECK(std::equal(plan.row_weights(t), plan.row_weights(t) + d.h,
+                                 tables.axis_weights.begin() + d.row_weights));
                 CHECK(std::equal(plan.column_weights(t), plan.column_weights(t) + d.w,
                                  tables.axis_weights.begin() + d.column_weights));
                 expected_size += d.h + d.w;
@@ -129,13 +133,14 @@ TEST_CASE("blend tables hold each tile's rectangle and the blend plan's weights,
 
 TEST_CASE("coverage and blend tables reject what the kernels cannot index") {
     const tile::layout layout = fixtures::grid_layout(2, 2, 8, 0, {0.5});
-    CHECK_THROWS_WITH_AS(cuda::build_pixel_block_coverage(layout, 0, 8), "block_width = 0: must be > 0", invalid_argument);
+    CHECK_THROWS_WITH_AS(cuda::build_pixel_block_coverage(layout, 0, 8), "block_width = 0: must be > 0",
+                         invalid_argument);
     CHECK_THROWS_WITH_AS(cuda::build_pixel_block_coverage(layout, 8, -1), "block_height = -1: must be > 0",
                          invalid_argument);
     tile::layout huge;
     huge.width = 50000;
     huge.height = 50000;
     huge.tiles.push_back(tile::layout_tile{{0, 0, 50000, 50000}, {0, 0, 50000, 50000}, 1.0, 0, 0, {}});
-    CHECK_THROWS_WITH_AS(cuda::build_blend_tables(huge, field::blend_plan()), doctest::Contains("fewer than 2^31 pixels"),
-                         invalid_argument);
+    CHECK_THROWS_WITH_AS(cuda::build_blend_tables(huge, field::blend_plan()),
+                         doctest::Contains("fewer than 2^31 pixels"), invalid_argument);
 }

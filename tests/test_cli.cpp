@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "quadflow_app/cli.hpp"
 #include "quadflow/version.hpp"
+#include "quadflow_app/cli.hpp"
 
 namespace {
 
@@ -41,7 +41,9 @@ run_result run(std::initializer_list<std::string> args) {
     return result;
 }
 
-bool matches(const std::string& text, const std::string& pattern) { return std::regex_search(text, std::regex(pattern)); }
+bool matches(const std::string& text, const std::string& pattern) {
+    return std::regex_search(text, std::regex(pattern));
+}
 
 /// A successful run whose stdout matches `pattern` and is one JSON document.
 json check_json(std::initializer_list<std::string> args, const std::string& pattern) {
@@ -197,8 +199,9 @@ TEST_CASE("img2img runs on model tiles by default, with the mask policy") {
 }
 
 TEST_CASE("img2img --leaf-tiles sends the quadtree's leaves to the model") {
-    check_json({"img2img", "--image", corner, "--out", output("img2img_seed_tiles.png"), "--steps", "4", "--leaf-tiles"},
-               R"("policy": "strength", .*"tiles": 10, "fine_tiles": 10,)");
+    check_json(
+        {"img2img", "--image", corner, "--out", output("img2img_seed_tiles.png"), "--steps", "4", "--leaf-tiles"},
+        R"("policy": "strength", .*"tiles": 10, "fine_tiles": 10,)");
 }
 
 TEST_CASE("img2img --policy floor_070 is the floor policy under its former name") {
@@ -213,8 +216,9 @@ TEST_CASE("img2img default min denoise is the demo's 0: preserved tiles stay exa
 
 TEST_CASE("img2img --stats writes the report") {
     const std::string stats = output("stats.json");
-    const json report = check_json(
-        {"img2img", "--image", corner, "--out", output("stats.png"), "--steps", "1", "--stats", stats}, R"(^\{"policy")");
+    const json report =
+        check_json({"img2img", "--image", corner, "--out", output("stats.png"), "--steps", "1", "--stats", stats},
+                   R"(^\{"policy")");
     std::ifstream file(stats);
     CHECK(json::parse(file) == report);
 }
@@ -261,7 +265,8 @@ TEST_CASE("quadtree image over the pixel limit") {
                 R"(huge_rgb_100000\.png': 100000x100000 = 10000000000 pixels is more than the limit of 268435456)");
 }
 TEST_CASE("quadtree --max-pixels") {
-    check_error({"quadtree", "--image", flat, "--max-pixels", "100"}, "64x64 = 4096 pixels is more than the limit of 100");
+    check_error({"quadtree", "--image", flat, "--max-pixels", "100"},
+                "64x64 = 4096 pixels is more than the limit of 100");
 }
 TEST_CASE("quadtree threshold -1") {
     check_error({"quadtree", "--image", flat, "--threshold", "-1"}, "--threshold = -1: must be finite and > 0");
@@ -334,7 +339,8 @@ TEST_CASE("noise too many values") {
                 R"(--shape = \[1, 16, 1024, 1024\]: must have at most 1048576 values)");
 }
 TEST_CASE("noise negative extent") {
-    check_error({"noise", "--seed", "1", "--shape", "1,-1,2,2"}, R"(--shape = \[1, -1, 2, 2\]: every extent must be >= 0)");
+    check_error({"noise", "--seed", "1", "--shape", "1,-1,2,2"},
+                R"(--shape = \[1, -1, 2, 2\]: every extent must be >= 0)");
 }
 TEST_CASE("toy x1 nan") { check_error({"toy", "--x1", "nan"}, R"(x\[0\] = nan: the starting canvas must be finite)"); }
 TEST_CASE("toy negative data std") { check_error({"toy", "--data-std", "-1"}, "--data-std = -1: must be >= 0"); }
@@ -354,7 +360,9 @@ TEST_CASE("quadtree threshold nan") {
 TEST_CASE("quadtree max pixels 0") {
     check_error({"quadtree", "--image", flat, "--max-pixels", "0"}, "--max-pixels = 0: must be > 0");
 }
-TEST_CASE("grid tile 0") { check_error({"grid", "--width", "1024", "--height", "1024", "--tile", "0"}, "--tile = 0: must be > 0"); }
+TEST_CASE("grid tile 0") {
+    check_error({"grid", "--width", "1024", "--height", "1024", "--tile", "0"}, "--tile = 0: must be > 0");
+}
 TEST_CASE("grid wider than max_layout_side") {
     check_error({"grid", "--width", "1073741824", "--height", "1024"},
                 "--width = 1073741824: must be at most max_layout_side");
@@ -382,7 +390,8 @@ TEST_CASE("img2img truncated image") {
 }
 TEST_CASE("demo steps 0") { check_error({"demo", "--steps", "0"}, "--steps = 0: must be >= 1"); }
 TEST_CASE("demo output folder cannot be created") {
-    check_error({"demo", "--out-dir", flat + "/demo", "--steps", "1"}, R"(--out-dir: cannot create '.*flat_64\.png/demo')");
+    check_error({"demo", "--out-dir", flat + "/demo", "--steps", "1"},
+                R"(--out-dir: cannot create '.*flat_64\.png/demo')");
 }
 TEST_CASE("img2img skip flag with another policy") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--policy", "strength", "--skip-below", "64"},
@@ -401,7 +410,8 @@ TEST_CASE("img2img strength rule with another policy") {
                 "--strength-rule = bfl: only --policy strength reads it, not --policy mask");
 }
 TEST_CASE("img2img negative seed") {
-    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--seed", "-1"}, "--seed = -1: must be an integer");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--seed", "-1"},
+                "--seed = -1: must be an integer");
 }
 TEST_CASE("img2img --out with another extension") {
     check_error({"img2img", "--image", corner, "--out", output("x.bmp")},

@@ -12,13 +12,13 @@
 #include "field_fixtures.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/model/concepts.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
 #include "quadflow/schedule/flux.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 using fixtures::grid_layout;
@@ -124,7 +124,8 @@ TEST_CASE("a model that writes nothing is named, with its tile, instead of retur
     const std::vector<double> sigmas = {1.0, 0.5, 0.0};
     const auto layout = grid_layout(2, 2, 8, 2, {1.0});
     SUBCASE("writes nothing at all") {
-        auto silent = model::make_model(prediction::kind::flow_velocity, [](const model::batch_request&, mutable_view) {});
+        auto silent =
+            model::make_model(prediction::kind::flow_velocity, [](const model::batch_request&, mutable_view) {});
         field::tiled_field f(silent, layout, canvas, policy::scale{}, options_with(sigmas));
         host_tensor x = wavy(canvas, 1.0f, 0.2f);
         sampler::euler s;
@@ -134,11 +135,12 @@ TEST_CASE("a model that writes nothing is named, with its tile, instead of retur
         CHECK(message.find("did not write that element") != std::string::npos);
     }
     SUBCASE("writes only its first channel") {
-        auto partial = model::make_model(prediction::kind::flow_velocity, [](const model::batch_request& r, mutable_view out) {
-            for (std::int64_t b = 0; b < r.x.shape().n; ++b)
-                for (std::int64_t y = 0; y < r.x.shape().h; ++y)
-                    for (std::int64_t px = 0; px < r.x.shape().w; ++px) out(b, 0, y, px) = 0.0f;
-        });
+        auto partial =
+            model::make_model(prediction::kind::flow_velocity, [](const model::batch_request& r, mutable_view out) {
+                for (std::int64_t b = 0; b < r.x.shape().n; ++b)
+                    for (std::int64_t y = 0; y < r.x.shape().h; ++y)
+                        for (std::int64_t px = 0; px < r.x.shape().w; ++px) out(b, 0, y, px) = 0.0f;
+            });
         field::tiled_field f(partial, layout, canvas, policy::scale{}, options_with(sigmas));
         host_tensor x = wavy(canvas, 1.0f, 0.2f), v(canvas);
         f.on_step(0, 1.0, 0.5);
@@ -180,7 +182,9 @@ struct right_signature {
     void operator()(const model::batch_request&, mutable_view) const {}
 };
 template <class F>
-constexpr bool makes_a_model = requires(F f) { model::make_model(prediction::kind::denoised, f); };
+constexpr bool makes_a_model = requires(F f) {
+    model::make_model(prediction::kind::denoised, f);
+};
 }  // namespace
 
 TEST_CASE("make_model accepts only callables of the batch signature") {
@@ -224,12 +228,14 @@ TEST_CASE("a policy's needs are its declared traits, not its name") {
     const std::vector<double> sigmas = {1.0, 0.5, 0.0};
     // Before, my_soft_mask was built without a map (the field asked only a policy named "mask" for one) and
     // read nulls; a policy named "mask" had to bring a map it never reads.
-    CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, my_soft_mask{}, options_with(sigmas), original.cview()),
-                         doctest::Contains("strength_map = none: the my_soft_mask policy needs a per-pixel strength map"),
+    CHECK_THROWS_WITH_AS(
+        field::tiled_field(model, layout, canvas, my_soft_mask{}, options_with(sigmas), original.cview()),
+        doctest::Contains("strength_map = none: the my_soft_mask policy needs a per-pixel strength map"),
+        invalid_argument);
+    CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, my_soft_mask{}, field::field_options{},
+                                            original.cview(), host_tensor(shape4{1, 1, 16, 16}, 1.0f).cview()),
+                         doctest::Contains("the my_soft_mask policy needs the schedule being sampled"),
                          invalid_argument);
-    CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, my_soft_mask{}, field::field_options{}, original.cview(),
-                                            host_tensor(shape4{1, 1, 16, 16}, 1.0f).cview()),
-                         doctest::Contains("the my_soft_mask policy needs the schedule being sampled"), invalid_argument);
     CHECK_NOTHROW(field::tiled_field(model, layout, canvas, named_mask{}, field::field_options{}));
 }
 
@@ -237,10 +243,11 @@ TEST_CASE("the NaN fill of model outputs is on by default and can be turned off 
     CHECK(field::field_options{}.fill_outputs_with_nan);
     const std::vector<double> sigmas = {1.0, 0.5, 0.0};
     const auto layout = grid_layout(2, 2, 8, 2, {1.0});
-    auto writing = model::make_model(prediction::kind::flow_velocity, [](const model::batch_request& r, mutable_view out) {
-        CHECK(std::isnan(out.data()[0]) == r.step >= 0);  // the fill is on: every element arrives as NaN
-        for (float& e : out.span()) e = 0.5f;
-    });
+    auto writing =
+        model::make_model(prediction::kind::flow_velocity, [](const model::batch_request& r, mutable_view out) {
+            CHECK((std::isnan(out.data()[0]) && r.step >= 0));  // the fill is on: outputs arrive as NaN
+            for (float& e : out.span()) e = 0.5f;
+        });
     field::tiled_field f(writing, layout, canvas, policy::scale{}, options_with(sigmas));
     host_tensor x = wavy(canvas, 1.0f, 0.2f);
     sampler::euler s;
@@ -248,10 +255,11 @@ TEST_CASE("the NaN fill of model outputs is on by default and can be turned off 
     auto off = options_with(sigmas);
     off.fill_outputs_with_nan = false;
     std::int64_t nan_inputs = 0;
-    auto counting = model::make_model(prediction::kind::flow_velocity, [&](const model::batch_request&, mutable_view out) {
-        nan_inputs += std::isnan(out.data()[0]);
-        for (float& e : out.span()) e = 0.5f;
-    });
+    auto counting =
+        model::make_model(prediction::kind::flow_velocity, [&](const model::batch_request&, mutable_view out) {
+            nan_inputs += std::isnan(out.data()[0]);
+            for (float& e : out.span()) e = 0.5f;
+        });
     field::tiled_field g(counting, layout, canvas, policy::scale{}, off);
     sampler::sample(s, g, x.view(), sigmas);
     CHECK(nan_inputs == 0);

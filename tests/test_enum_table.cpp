@@ -61,8 +61,7 @@ void check_table(std::string_view parameter, std::string_view type, std::string_
 
 TEST_CASE("every enum's table round-trips, names its parameter on a bad name and refuses values outside it") {
     check_table<policy::preservation>("preservation", "preservation", "naive|exact");
-    check_table<prediction::kind>("prediction_kind", "prediction::kind",
-                                  "flow_velocity|denoised|t_velocity|epsilon");
+    check_table<prediction::kind>("prediction_kind", "prediction::kind", "flow_velocity|denoised|t_velocity|epsilon");
     check_table<tile::spot_shift>("spot_shift", "spot_shift", "random|sorted|fibonacci");
     check_table<tile::leaf_strength_rule>("leaf_strength_rule", "leaf_strength_rule", "area|depth");
     check_table<blend::weight_kind>("weights", "weight_kind", "uniform|gaussian|smootherstep");
@@ -108,9 +107,10 @@ TEST_CASE("the policy names come from the policies' own name") {
         CHECK(policy::name_of(p) == all[i]);
         CHECK(alternative_name(p) == all[i]);
     }
-    CHECK_THROWS_WITH_AS(policy::parse_policy("hold"),
-                         "policy = hold: must be one of scale|floor|preservation_blend|skip|strength|mask|progress_ramp",
-                         invalid_argument);
+    CHECK_THROWS_WITH_AS(
+        policy::parse_policy("hold"),
+        "policy = hold: must be one of scale|floor|preservation_blend|skip|strength|mask|progress_ramp",
+        invalid_argument);
     CHECK_THROWS_WITH_AS(parse_alternative<policy::any_policy>("hold", "--policy"),
                          doctest::Contains("--policy = hold: must be one of scale|"), invalid_argument);
 }

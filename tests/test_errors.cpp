@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "field_fixtures.hpp"
-#include "quadflow_app/image_io.hpp"
 #include "quadflow/quadflow.hpp"
 #include "quadflow/tile/tile.hpp"
+#include "quadflow_app/image_io.hpp"
 
 using namespace quadflow;
 using fixtures::grid_layout;
@@ -151,12 +151,13 @@ TEST_CASE("NaN in the canvas state is found whether or not every tile reaches th
                 field::tiled_field f(model, layout, canvas, skip, options, original.cview());
                 host_tensor x = wavy(canvas, 1.0f, 0.4f), v(canvas);
                 f.on_step(1, 0.75, 0.5);
-                f(x.cview(), 0.75, v.view());  // finite: no error
+                f(x.cview(), 0.75, v.view());             // finite: no error
                 const std::int64_t last = x.numel() - 1;  // in the last tile, so in the last chunk
                 x.span()[static_cast<std::size_t>(last)] = not_a_number;
                 x.span()[static_cast<std::size_t>(last - 3)] = -infinity;
                 CHECK_THROWS_WITH_AS(f(x.cview(), 0.75, v.view()),
-                                     contains("x[" + std::to_string(last - 3) + "] = -inf: the canvas state handed to the "
+                                     contains("x[" + std::to_string(last - 3) +
+                                              "] = -inf: the canvas state handed to the "
                                               "field at step 1, sigma 0.75 must be finite"),
                                      invalid_argument);
                 CHECK_FALSE(saw_non_finite);
@@ -225,9 +226,9 @@ TEST_CASE("mismatched batch sizes: canvas, original, mask and x") {
     field::tiled_field f(model, layout, two, policy::scale{}, options_with(four_steps));
     host_tensor x(canvas), v(canvas);
     f.on_step(0, 1.0, 0.75);
-    CHECK_THROWS_WITH_AS(f(x.cview(), 1.0, v.view()),
-                         doctest::Contains("x has shape [1, 3, 16, 16] but the field's canvas has shape [2, 3, 16, 16]"),
-                         shape_error);
+    CHECK_THROWS_WITH_AS(
+        f(x.cview(), 1.0, v.view()),
+        doctest::Contains("x has shape [1, 3, 16, 16] but the field's canvas has shape [2, 3, 16, 16]"), shape_error);
 }
 
 TEST_CASE("a sigma of 0 or above 1 handed to the tiled field") {
@@ -354,15 +355,14 @@ TEST_CASE("a model callback that throws (an engine's cancel) leaves the canvas a
     const host_tensor original = wavy(canvas, 1.0f, 0.3f), noise = wavy(canvas, 1.5f, 1.7f);
     const auto sigmas = schedule::flux(8, 512, 512);
     int cancel_at_step = 3;
-    auto model = model::make_model(prediction::kind::flow_velocity,
-                                   [&](const model::batch_request& r, mutable_view out) {
-                                       if (r.step == cancel_at_step) throw cancelled_by_user();
-                                       for (std::int64_t b = 0; b < out.shape().n; ++b)
-                                           for (std::int64_t c = 0; c < out.shape().c; ++c)
-                                               for (std::int64_t y = 0; y < out.shape().h; ++y)
-                                                   for (std::int64_t x = 0; x < out.shape().w; ++x)
-                                                       out(b, c, y, x) = r.x(b, c, y, x) - 0.2f;
-                                   });
+    auto model =
+        model::make_model(prediction::kind::flow_velocity, [&](const model::batch_request& r, mutable_view out) {
+            if (r.step == cancel_at_step) throw cancelled_by_user();
+            for (std::int64_t b = 0; b < out.shape().n; ++b)
+                for (std::int64_t c = 0; c < out.shape().c; ++c)
+                    for (std::int64_t y = 0; y < out.shape().h; ++y)
+                        for (std::int64_t x = 0; x < out.shape().w; ++x) out(b, c, y, x) = r.x(b, c, y, x) - 0.2f;
+        });
     field::tiled_field f(model, layout, canvas, policy::strength{}, options_with(sigmas), original.cview());
     host_tensor x(canvas), start(canvas);
     sampler::noised_original(original.cview(), noise.cview(), sigmas.front(), start.view());
@@ -388,7 +388,8 @@ TEST_CASE("an observer that cancels: no error, the result says so") {
     host_tensor x(shape4{1, 1, 2, 2}, 1.0f);
     sampler::constant_velocity field{1.0f};
     sampler::dpmpp_2m s;
-    const auto result = sampler::sample(s, field, x.view(), four_steps, [](const sampler::step_info&) { return false; });
+    const auto result =
+        sampler::sample(s, field, x.view(), four_steps, [](const sampler::step_info&) { return false; });
     CHECK(result.steps_done == 1);
     CHECK(result.cancelled);
 }
@@ -420,11 +421,11 @@ TEST_CASE("a PNG header whose pixel count overflows 64-bit signed arithmetic") {
 
 TEST_CASE("a PNG chunk that declares more bytes than the file holds") {
     // stb_image grew its buffer to the declared 2 GB before reading (found by fuzz_image_loader's memory limit).
-    const std::vector<std::uint8_t> png = {
-        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',                                        // signature
-        0,    0,   0,   13,  'I',  'H',  'D',  'R',  0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0,  // 16x16 RGB
-        0,    0,   0,   0,                                                                  // IHDR CRC
-        0x80, 0,   0,   0,   'I',  'D',  'A',  'T',  0x78, 0x9c};                            // 2^31-byte IDAT
+    const std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',  // signature
+                                           0,    0,   0,   13,  'I',  'H',  'D',  'R',  0,    0,   0,
+                                           16,   0,   0,   0,   16,   8,    2,    0,    0,    0,      // 16x16 RGB
+                                           0,    0,   0,   0,                                         // IHDR CRC
+                                           0x80, 0,   0,   0,   'I',  'D',  'A',  'T',  0x78, 0x9c};  // 2^31-byte IDAT
     CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(png),
                          doctest::Contains("Corrupt PNG: chunk 'IDAT' declares 2147483648 bytes but 2 follow"),
                          io_error);
@@ -433,8 +434,8 @@ TEST_CASE("a PNG chunk that declares more bytes than the file holds") {
 TEST_CASE("a JPEG whose Huffman table declares more than 256 codes") {
     // stb_image 2.27 writes past its tables for this (found by fuzz_image_loader); the loader refuses it first.
     // Start of image, then a DHT segment of 19 bytes: table class/id, 16 counts of 32 codes each (512).
-    const std::vector<std::uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00, 32, 32, 32, 32, 32, 32,
-                                            32,   32,   32,   32,   32,   32,   32,   32,   32, 32};
+    const std::vector<std::uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00, 32, 32, 32, 32, 32,
+                                            32,   32,   32,   32,   32,   32,   32,   32, 32, 32, 32};
     CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(jpeg),
                          doctest::Contains("cannot read image '<memory>': Corrupt JPEG: a Huffman table has more than "
                                            "256 codes"),
@@ -447,9 +448,10 @@ TEST_CASE("a JPEG whose Huffman table declares more than 256 codes") {
 TEST_CASE("a JPEG scan that uses a Huffman table no DHT segment defines") {
     // stb_image 2.27 decodes with the uninitialised table and reads far outside it (found by fuzz_image_loader).
     const std::vector<std::uint8_t> jpeg = {
-        0xFF, 0xD8,                                                              // start of image
-        0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01, 0x01, 0x11, 0x00,  // baseline frame, 16x16, 1 component
-        0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00,              // scan: DC and AC table 0, never defined
+        0xFF, 0xD8,  // start of image
+        0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10, 0x00, 0x10, 0x01,
+        0x01, 0x11, 0x00,                                            // baseline frame, 16x16, 1 component
+        0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00,  // scan: DC and AC table 0, never defined
         0x12, 0x34, 0x56, 0xFF, 0xD9};
     CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(jpeg),
                          doctest::Contains("Corrupt JPEG: a scan uses a Huffman table that no DHT segment defines"),
@@ -482,8 +484,8 @@ TEST_CASE("a 16-bit greyscale PGM decodes within its buffer") {
 
 TEST_CASE("a directory where an image file is expected") {
     const std::string directory = std::filesystem::temp_directory_path().string();
-    CHECK_THROWS_WITH_AS(app::load_rgb(directory),
-                         contains("cannot read image '" + directory + "': Is a directory"), io_error);
+    CHECK_THROWS_WITH_AS(app::load_rgb(directory), contains("cannot read image '" + directory + "': Is a directory"),
+                         io_error);
 }
 
 TEST_CASE("save_image writes PNG or JPEG by the extension and refuses any other") {

@@ -10,8 +10,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <new>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -48,8 +48,9 @@ std::vector<double> uniform_from(double start, int steps) {
     return s;
 }
 
-field::field_options options_for(const std::vector<double>& sigmas, blend::weight_kind weights = blend::weight_kind::gaussian,
-                                 int batch = 4, schedule::strength_rule rule = schedule::strength_rule::diffusers) {
+field::field_options options_for(const std::vector<double>& sigmas,
+                                 blend::weight_kind weights = blend::weight_kind::gaussian, int batch = 4,
+                                 schedule::strength_rule rule = schedule::strength_rule::diffusers) {
     field::field_options o;
     o.weights = blend::weight_params{weights, 0.01f};
     o.tile_batch_size = batch;
@@ -60,8 +61,8 @@ field::field_options options_for(const std::vector<double>& sigmas, blend::weigh
 
 /// Runs sampler S over `sigmas` from the noised original at sigmas[0] with a tiled field.
 template <class S, class P>
-host_tensor run_tiled(const tile::layout& layout, P policy, const std::vector<double>& sigmas, const host_tensor& original,
-                      const host_tensor& noise, const host_tensor& target, double data_std,
+host_tensor run_tiled(const tile::layout& layout, P policy, const std::vector<double>& sigmas,
+                      const host_tensor& original, const host_tensor& noise, const host_tensor& target, double data_std,
                       field::field_options options, field::field_stats* stats = nullptr) {
     testing::gaussian_model model(target.cview(), data_std);
     options.sigmas = sigmas;
@@ -93,8 +94,10 @@ TEST_CASE("scale with d = 0 freezes the tile in its starting noisy state (the se
                                                         in.target, 0.1, options_for(sigmas), &stats);
     for (std::int64_t i = 0; i < final.numel(); ++i) CHECK(final.span()[i] == start.span()[i]);
     CHECK(stats.model_calls == 0);  // d = 0 needs no model output
-    const double error = metrics::tile_region_error(final.cview(), in.original.cview(), layout,
-                                                    [](const tile::layout_tile&) { return true; }).mean;
+    const double error =
+        metrics::tile_region_error(final.cview(), in.original.cview(), layout, [](const tile::layout_tile&) {
+            return true;
+        }).mean;
     CHECK(error > 0.1);  // still noisy: "underdeveloped"
 }
 
@@ -133,8 +136,9 @@ TEST_CASE("exact preservation and skip land on the original for Euler, Heun and 
         for (const host_tensor* r : {&e, &h, &d}) {
             CHECK(metrics::tile_region_error(r->cview(), in.original.cview(), layout, preserved).max <= 1e-5);
             // The regenerated half moved toward the prompt target, away from the original.
-            CHECK(metrics::tile_region_error(r->cview(), in.original.cview(), layout,
-                                             [](const tile::layout_tile& t) { return t.strength == 1.0; }).mean > 0.3);
+            CHECK(metrics::tile_region_error(r->cview(), in.original.cview(), layout, [](const tile::layout_tile& t) {
+                      return t.strength == 1.0;
+                  }).mean > 0.3);
         }
     };
     check_all(policy::preservation_blend{policy::preservation::exact, 0.7f}, "preservation_blend exact");
@@ -153,8 +157,8 @@ TEST_CASE("strength: a one-tile layout equals a plain img2img run of that streng
         for (double d : {0.3, 0.5, 0.8}) {
             CAPTURE(schedule::to_string(rule));
             CAPTURE(d);
-            const std::vector<double> full = rule == schedule::strength_rule::comfy ? schedule::comfy_simple(20)
-                                                                                    : schedule::flux(20, 1024, 1024);
+            const std::vector<double> full =
+                rule == schedule::strength_rule::comfy ? schedule::comfy_simple(20) : schedule::flux(20, 1024, 1024);
             // The plain run: the engine's own img2img schedule, started from the noised original.
             const std::vector<double> plain_sigmas =
                 rule == schedule::strength_rule::comfy
@@ -211,7 +215,7 @@ TEST_CASE("seams: overlap with Gaussian weights makes tile borders smoother than
     CAPTURE(gaussian);
     CAPTURE(smooth_ramps);
     CHECK(hard > 2.0);
-    CHECK(gaussian < 0.7 * hard);  // measured 3.40 vs 5.60: variance 0.01 is narrow for a 4-px overlap
+    CHECK(gaussian < 0.7 * hard);      // measured 3.40 vs 5.60: variance 0.01 is narrow for a 4-px overlap
     CHECK(smooth_ramps < 0.2 * hard);  // measured 0.72
 }
 
@@ -268,7 +272,8 @@ TEST_CASE("DPM++ 2M with the mask policy is bit-identical for any batch size, th
     const host_tensor reference = run(4, 1, std::int64_t{1} << 20);
     CHECK(std::memcmp(reference.data(), run(4, 1, std::int64_t{1} << 20).data(),
                       sizeof(float) * std::size_t(reference.numel())) == 0);  // run to run
-    for (auto [batch, threads, arena] : {std::tuple{1, 1, std::int64_t{1} << 20}, {3, 2, 500}, {16, 3, 1}, {2, 4, 64}}) {
+    for (auto [batch, threads, arena] :
+         {std::tuple{1, 1, std::int64_t{1} << 20}, {3, 2, 500}, {16, 3, 1}, {2, 4, 64}}) {
         CAPTURE(batch);
         CAPTURE(threads);
         CAPTURE(arena);
@@ -284,8 +289,8 @@ TEST_CASE("fields on several threads at once, sharing one layout, give the singl
     // One model and one field per thread; the layout, original, noise and target are shared read-only.
     auto run = [&](host_tensor& out) {
         testing::gaussian_model model(in.target.cview(), 0.3);
-        field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas, blend::weight_kind::gaussian, 3),
-                             in.original.cview());
+        field::tiled_field f(model, layout, canvas, policy::strength{},
+                             options_for(sigmas, blend::weight_kind::gaussian, 3), in.original.cview());
         out = host_tensor(canvas);
         sampler::noised_original(in.original.cview(), in.noise.cview(), sigmas.front(), out.view());
         sampler::heun s;
@@ -351,8 +356,9 @@ TEST_CASE("bad field input gets clear errors") {
             doctest::Contains("original has shape [1, 3, 8, 8]"), shape_error);
     }
     SUBCASE("a canvas that does not match the layout") {
-        CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, shape4{1, 3, 16, 24}, policy::scale{}, options_for(sigmas)),
-                             doctest::Contains("does not match the layout"), shape_error);
+        CHECK_THROWS_WITH_AS(
+            field::tiled_field(model, layout, shape4{1, 3, 16, 24}, policy::scale{}, options_for(sigmas)),
+            doctest::Contains("does not match the layout"), shape_error);
     }
     SUBCASE("a mask of the wrong size") {
         host_tensor mask(shape4{1, 1, 8, 16}, 0.5f);
@@ -381,16 +387,14 @@ TEST_CASE("bad field input gets clear errors") {
             doctest::Contains("must be finite"), invalid_argument);
     }
     SUBCASE("a model that returns NaN names the tile and the step") {
-        auto broken = model::make_model(prediction::kind::flow_velocity,
-                                        [](const model::batch_request& r, mutable_view out) {
-                                            for (std::int64_t b = 0; b < out.shape().n; ++b)
-                                                for (std::int64_t c = 0; c < out.shape().c; ++c)
-                                                    for (std::int64_t y = 0; y < out.shape().h; ++y)
-                                                        for (std::int64_t x = 0; x < out.shape().w; ++x)
-                                                            out(b, c, y, x) = r.tiles[b].id == 3 && r.step == 2
-                                                                                  ? std::nanf("")
-                                                                                  : 0.0f;
-                                        });
+        auto broken =
+            model::make_model(prediction::kind::flow_velocity, [](const model::batch_request& r, mutable_view out) {
+                for (std::int64_t b = 0; b < out.shape().n; ++b)
+                    for (std::int64_t c = 0; c < out.shape().c; ++c)
+                        for (std::int64_t y = 0; y < out.shape().h; ++y)
+                            for (std::int64_t x = 0; x < out.shape().w; ++x)
+                                out(b, c, y, x) = r.tiles[b].id == 3 && r.step == 2 ? std::nanf("") : 0.0f;
+            });
         field::tiled_field f(broken, layout, canvas, policy::scale{}, options_for(sigmas));
         host_tensor x = in.noise;
         sampler::euler s;
@@ -404,9 +408,9 @@ TEST_CASE("bad field input gets clear errors") {
         CHECK(message.find("in tile 3 (x=8, y=8, w=8, h=8)") != std::string::npos);
     }
     SUBCASE("a model that throws aborts the run with its exception") {
-        auto throwing = model::make_model(prediction::kind::flow_velocity, [](const model::batch_request&, mutable_view) {
-            throw std::runtime_error("out of VRAM");
-        });
+        auto throwing = model::make_model(
+            prediction::kind::flow_velocity,
+            [](const model::batch_request&, mutable_view) { throw std::runtime_error("out of VRAM"); });
         field::tiled_field f(throwing, layout, canvas, policy::scale{}, options_for(sigmas));
         host_tensor x = in.noise;
         sampler::euler s;
@@ -442,7 +446,8 @@ TEST_CASE("blend plan and sum starts: normalised weights sum to 1, and each pixe
         const field::blend_plan plan(l, blend::weight_params{blend::weight_kind::gaussian, 0.01f});
         std::vector<double> weight_sum(static_cast<std::size_t>(l.width * l.height), 0.0);
         std::vector<std::int64_t> order;
-        for (const blend::tile_batch& g : blend::make_batches(l, 1 << 30)) order.insert(order.end(), g.tiles.begin(), g.tiles.end());
+        for (const blend::tile_batch& g : blend::make_batches(l, 1 << 30))
+            order.insert(order.end(), g.tiles.begin(), g.tiles.end());
         const field::sum_starts starts(l, order);
         std::vector<int> started(weight_sum.size(), 0);
         std::vector<char> reached(weight_sum.size(), 0);
@@ -527,13 +532,16 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
         const bool model = policy.needs_model(ctx);
         for (std::int64_t y = std::max<std::int64_t>(t.padded.y, 0); y < std::min(t.padded.bottom(), s.h); ++y)
             for (std::int64_t px = std::max<std::int64_t>(t.padded.x, 0); px < std::min(t.padded.right(), s.w); ++px) {
-                const double w = double(blend::axis_weight(weights, y - t.padded.y, t.padded.h, t.overlap_top(), t.overlap_bottom())) *
-                                 double(blend::axis_weight(weights, px - t.padded.x, t.padded.w, t.overlap_left(), t.overlap_right()));
+                const double w = double(blend::axis_weight(weights, y - t.padded.y, t.padded.h, t.overlap_top(),
+                                                           t.overlap_bottom())) *
+                                 double(blend::axis_weight(weights, px - t.padded.x, t.padded.w, t.overlap_left(),
+                                                           t.overlap_right()));
                 weight[static_cast<std::size_t>(y * s.w + px)] += w;
                 for (std::int64_t c = 0; c < s.c; ++c) {
                     const float in = x(0, c, y, px);  // the tile's input at an in-canvas pixel is x there
                     const float out = affine_tile_model::a(t.id) * in + affine_tile_model::b(t.id);
-                    const float vm = model ? prediction::to_flow_velocity(kind, out, in, static_cast<float>(sigma)) : 0.0f;
+                    const float vm =
+                        model ? prediction::to_flow_velocity(kind, out, in, static_cast<float>(sigma)) : 0.0f;
                     const policy::element e{vm, in, original(0, c, y, px), ctx.strength};
                     sum[static_cast<std::size_t>((c * s.h + y) * s.w + px)] += w * double(policy.velocity(ctx, e));
                 }
@@ -542,8 +550,8 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
     host_tensor v(s);
     for (std::int64_t c = 0; c < s.c; ++c)
         for (std::int64_t i = 0; i < s.h * s.w; ++i)
-            v.span()[static_cast<std::size_t>(c * s.h * s.w + i)] =
-                static_cast<float>(sum[static_cast<std::size_t>(c * s.h * s.w + i)] / weight[static_cast<std::size_t>(i)]);
+            v.span()[static_cast<std::size_t>(c * s.h * s.w + i)] = static_cast<float>(
+                sum[static_cast<std::size_t>(c * s.h * s.w + i)] / weight[static_cast<std::size_t>(i)]);
     return v;
 }
 
@@ -552,7 +560,8 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
 TEST_CASE("one evaluation equals the blend's definition, for every layout, policy, kind, chunking and thread count") {
     // A quadtree with overlap (several padded shapes, reflection at the edges), a grid, uneven hand-made tiles.
     std::vector<std::uint8_t> pixels(48 * 40 * 3);
-    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i < pixels.size() / 3 ? (i * 37) % 251 : 120);
+    for (std::size_t i = 0; i < pixels.size(); ++i)
+        pixels[i] = static_cast<std::uint8_t>(i < pixels.size() / 3 ? (i * 37) % 251 : 120);
     tile::quadtree_options q;
     q.latent_scale = 1;
     q.min_tile_size = 4;

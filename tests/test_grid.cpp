@@ -62,7 +62,8 @@ TEST_CASE("the grid reproduces ComfyUI-TiledDiffusion's counts at 4096^2") {
 
 TEST_CASE("grid origins, sizes and cores on one axis, worked by hand") {
     SUBCASE("20 latent, tile 8, overlap 2: 3 tiles at 0, 6, 12; cores split at 7 and 13") {
-        // n = ceil((20 - 2) / (8 - 2)) = 3, dy = (20 - 8) / 2 = 6; boundaries (6 + 0 + 8) / 2 = 7, (12 + 6 + 8) / 2 = 13.
+        // n = ceil((20 - 2) / (8 - 2)) = 3, dy = (20 - 8) / 2 = 6; boundaries (6 + 0 + 8) / 2 = 7, (12 + 6 + 8) / 2
+        // = 13.
         const auto spans = detail::grid_axis(20, 8, 2);
         CHECK(starts(spans) == std::vector<std::int64_t>{0, 6, 12});
         CHECK(core_starts(spans) == std::vector<std::int64_t>{0, 7, 13});
@@ -103,7 +104,9 @@ TEST_CASE("grid origins, sizes and cores on one axis, worked by hand") {
 
 TEST_CASE("random grids: every tile has the requested size and neighbours overlap at least as requested") {
     std::mt19937 rng(11);
-    auto uniform = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+    auto uniform = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
     for (int trial = 0; trial < 500; ++trial) {
         grid_options o;
         o.tile = uniform(1, 128);

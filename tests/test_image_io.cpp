@@ -1,12 +1,12 @@
 // Tests of the examples' image loading and saving (stb), the drawing helpers and the tile overlay.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
@@ -119,8 +119,8 @@ TEST_CASE("load_rgb names the path and the reason for missing, truncated and non
     CHECK_THROWS_WITH_AS(app::load_rgb(truncated), contains("cannot read image '" + truncated + "': Corrupt PNG"),
                          io_error);
     const std::string text = data_file("not_an_image.png");
-    CHECK_THROWS_WITH_AS(app::load_rgb(text),
-                         contains("cannot read image '" + text + "': Image not of any known type"), io_error);
+    CHECK_THROWS_WITH_AS(app::load_rgb(text), contains("cannot read image '" + text + "': Image not of any known type"),
+                         io_error);
 }
 
 TEST_CASE("save_png reports an unwritable path and an empty image") {

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "quadflow_app/image_io.hpp"
-#include "quadflow_app/img2img_pipeline.hpp"
+#include "image_fixtures.hpp"
 #include "quadflow/policy/strength_map.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
-#include "image_fixtures.hpp"
+#include "quadflow_app/image_io.hpp"
+#include "quadflow_app/img2img_pipeline.hpp"
 
 using quadflow::host_tensor;
 using quadflow::invalid_argument;
@@ -66,7 +66,8 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
     for (const layout_tile& t : model.tiles) {
         CAPTURE(to_string(t.core));
         for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
-            for (std::int64_t x = t.core.x; x < t.core.right(); ++x) ++owners[static_cast<std::size_t>(y * model.width + x)];
+            for (std::int64_t x = t.core.x; x < t.core.right(); ++x)
+                ++owners[static_cast<std::size_t>(y * model.width + x)];
         CHECK(t.core.w >= std::min(o.min_tile, model.width));
         CHECK(t.core.h >= std::min(o.min_tile, model.height));
         CHECK(t.core.w <= o.max_tile);
@@ -87,7 +88,8 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
             return f.core.x <= t.core.x && f.core.y <= t.core.y && f.core.right() >= t.core.right() &&
                    f.core.bottom() >= t.core.bottom();
         });
-        const bool can_halve = t.core.w / 2 / o.align * o.align >= o.min_tile || t.core.h / 2 / o.align * o.align >= o.min_tile;
+        const bool can_halve =
+            t.core.w / 2 / o.align * o.align >= o.min_tile || t.core.h / 2 / o.align * o.align >= o.min_tile;
         CHECK((one_fine_tile || !can_halve));
     }
     CHECK(std::all_of(owners.begin(), owners.end(), [](int n) { return n == 1; }));
@@ -105,12 +107,12 @@ TEST_CASE("model tiles over quadtrees of busy patches keep every promise") {
     };
     const std::vector<example> examples_ = {
         {512, 512, {100, 140, 200, 150}, {}},
-        {600, 333, {0, 0, 300, 333}, {}},                          // sides not multiples of align or of 64
-        {1000, 130, {400, 0, 200, 130}, {}},                       // a strip: one axis never splits
-        {333, 257, {50, 50, 100, 100}, {16, 40, 3, 5}},            // odd alignment; max 40 >= 2 * 18 - 1
-        {300, 300, {0, 0, 300, 300}, {8, 15, 1, 2}},               // max at its smallest: 2 * 8 - 1
-        {257, 129, {64, 32, 64, 64}, {10, 64, 8, 8}},              // min below align: halves are >= 16
-        {200, 50, {0, 0, 200, 50}, {64, 128, 2, 8}},               // height below min_tile: tiles span it
+        {600, 333, {0, 0, 300, 333}, {}},                // sides not multiples of align or of 64
+        {1000, 130, {400, 0, 200, 130}, {}},             // a strip: one axis never splits
+        {333, 257, {50, 50, 100, 100}, {16, 40, 3, 5}},  // odd alignment; max 40 >= 2 * 18 - 1
+        {300, 300, {0, 0, 300, 300}, {8, 15, 1, 2}},     // max at its smallest: 2 * 8 - 1
+        {257, 129, {64, 32, 64, 64}, {10, 64, 8, 8}},    // min below align: halves are >= 16
+        {200, 50, {0, 0, 200, 50}, {64, 128, 2, 8}},     // height below min_tile: tiles span it
     };
     for (const example& e : examples_) {
         CAPTURE(e.w);

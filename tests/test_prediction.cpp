@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/prediction/prediction.hpp"
+#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 using prediction::kind;
@@ -57,7 +57,8 @@ TEST_CASE("the Gaussian model's velocity is exact along its ODE solution") {
     for (double sigma : {0.9, 0.5, 0.1}) {
         const double h = 1e-6;
         const double derivative =
-            (testing::gaussian_solution(n, sigma + h, mu, s) - testing::gaussian_solution(n, sigma - h, mu, s)) / (2 * h);
+            (testing::gaussian_solution(n, sigma + h, mu, s) - testing::gaussian_solution(n, sigma - h, mu, s)) /
+            (2 * h);
         const double x = testing::gaussian_solution(n, sigma, mu, s);
         CHECK(testing::gaussian_velocity(x, sigma, mu, s) == doctest::Approx(derivative).epsilon(1e-7));
     }

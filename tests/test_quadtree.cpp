@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "quadflow/tile/quadtree.hpp"
 #include "image_fixtures.hpp"
+#include "quadflow/tile/quadtree.hpp"
 
 using quadflow::invalid_argument;
 using quadflow::rect;
@@ -137,9 +137,9 @@ TEST_CASE("an image with one detailed corner subdivides only that corner") {
     quadtree_options options;
     const layout l = build_quadtree(image.view(), options);
     const std::vector<rect> expected{
-        {0, 0, 8, 8},     {8, 0, 8, 8},     {0, 8, 8, 8},   {8, 8, 8, 8},  // the checker, depth 3
-        {16, 0, 16, 16},  {0, 16, 16, 16},  {16, 16, 16, 16},              // rest of the top-left 32, depth 2
-        {32, 0, 32, 32},  {0, 32, 32, 32},  {32, 32, 32, 32},              // flat quadrants, depth 1
+        {0, 0, 8, 8},    {8, 0, 8, 8},    {0, 8, 8, 8},     {8, 8, 8, 8},  // the checker, depth 3
+        {16, 0, 16, 16}, {0, 16, 16, 16}, {16, 16, 16, 16},                // rest of the top-left 32, depth 2
+        {32, 0, 32, 32}, {0, 32, 32, 32}, {32, 32, 32, 32},                // flat quadrants, depth 1
     };
     CHECK(leaf_rects(l) == expected);
     CHECK(leaf_depths(l) == std::vector<int>{3, 3, 3, 3, 2, 2, 2, 1, 1, 1});
@@ -216,9 +216,9 @@ TEST_CASE("alignment and remainders on a 40x24 image") {
     // (0,8,16,16) splits into four 8x8. (16,8,24,16): half_w = 12 -> 8, half_h = 8: children (16,8,8,8),
     // (24,8,16,8), (16,16,8,8), (24,16,16,8), none of which can split.
     const std::vector<rect> expected{
-        {0, 0, 16, 8}, {16, 0, 24, 8},                                           // depth 1
-        {0, 8, 8, 8},  {8, 8, 8, 8},   {0, 16, 8, 8},  {8, 16, 8, 8},            // depth 2
-        {16, 8, 8, 8}, {24, 8, 16, 8}, {16, 16, 8, 8}, {24, 16, 16, 8},          // depth 2
+        {0, 0, 16, 8}, {16, 0, 24, 8},                                   // depth 1
+        {0, 8, 8, 8},  {8, 8, 8, 8},   {0, 16, 8, 8},  {8, 16, 8, 8},    // depth 2
+        {16, 8, 8, 8}, {24, 8, 16, 8}, {16, 16, 8, 8}, {24, 16, 16, 8},  // depth 2
     };
     const test_image image = checker(40, 24, 8);
     const layout l = build_quadtree(image.view(), {});
@@ -241,7 +241,8 @@ TEST_CASE("alignment and remainders on a 40x24 image") {
     SUBCASE("a padded row stride changes nothing") {
         std::vector<std::uint8_t> strided(static_cast<std::size_t>(24 * 128), 9);
         for (std::int64_t y = 0; y < 24; ++y)
-            std::copy_n(&image.bytes[static_cast<std::size_t>(y * 120)], 120, &strided[static_cast<std::size_t>(y * 128)]);
+            std::copy_n(&image.bytes[static_cast<std::size_t>(y * 120)], 120,
+                        &strided[static_cast<std::size_t>(y * 128)]);
         CHECK(leaf_rects(build_quadtree(rgb_image_view{strided.data(), 40, 24, 128}, {})) == expected);
     }
 }
@@ -284,8 +285,14 @@ TEST_CASE("max_tile_size splits large flat nodes; an axis that cannot split is l
     SUBCASE("flat 64x16: four 32x8, then each 32x8 splits along x only into two 16x8") {
         test_image image(64, 16, 50);
         const layout l = build_quadtree(image.view(), options);
-        CHECK(leaf_rects(l) == std::vector<rect>{{0, 0, 16, 8}, {16, 0, 16, 8}, {32, 0, 16, 8}, {48, 0, 16, 8},
-                                                 {0, 8, 16, 8}, {16, 8, 16, 8}, {32, 8, 16, 8}, {48, 8, 16, 8}});
+        CHECK(leaf_rects(l) == std::vector<rect>{{0, 0, 16, 8},
+                                                 {16, 0, 16, 8},
+                                                 {32, 0, 16, 8},
+                                                 {48, 0, 16, 8},
+                                                 {0, 8, 16, 8},
+                                                 {16, 8, 16, 8},
+                                                 {32, 8, 16, 8},
+                                                 {48, 8, 16, 8}});
         CHECK(leaf_depths(l) == std::vector<int>(8, 2));
     }
     SUBCASE("max_depth wins over max_tile_size") {
@@ -349,7 +356,9 @@ TEST_CASE("block summed-area tables give each node's exact deviation") {
 
 TEST_CASE("random images and options: a valid layout whose cores partition the canvas") {
     std::mt19937 rng(2024);
-    auto uniform = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+    auto uniform = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
     int split_trials = 0, padded_trials = 0;
     for (int trial = 0; trial < 200; ++trial) {
         test_image image(uniform(16, 160), uniform(16, 160));
@@ -375,7 +384,8 @@ TEST_CASE("random images and options: a valid layout whose cores partition the c
         validate(l);
         check_cores_partition(l);
         split_trials += l.tiles.size() > 1 ? 1 : 0;
-        padded_trials += std::any_of(l.tiles.begin(), l.tiles.end(), [](const auto& t) { return t.overlap_left() > 0; });
+        padded_trials +=
+            std::any_of(l.tiles.begin(), l.tiles.end(), [](const auto& t) { return t.overlap_left() > 0; });
         for (const auto& t : l.tiles) {
             CHECK(t.strength >= options.min_strength - 1e-12);
             CHECK(t.strength <= options.max_strength + 1e-12);
@@ -402,7 +412,8 @@ TEST_CASE("bad options and images name the parameter and its value") {
     };
     fails(with([](auto& o) { o.content_threshold = 0; }), "content_threshold = 0");
     fails(with([](auto& o) { o.content_threshold = -5; }), "content_threshold = -5");
-    fails(with([](auto& o) { o.content_threshold = std::numeric_limits<double>::quiet_NaN(); }), "content_threshold = nan");
+    fails(with([](auto& o) { o.content_threshold = std::numeric_limits<double>::quiet_NaN(); }),
+          "content_threshold = nan");
     fails(with([](auto& o) { o.min_tile_size = 0; }), "min_tile_size = 0");
     fails(with([](auto& o) { o.align = 0; }), "align = 0");
     fails(with([](auto& o) { o.align = 12; }), "align = 12");
@@ -420,8 +431,8 @@ TEST_CASE("bad options and images name the parameter and its value") {
     fails(with([](auto& o) { o.max_pixels = 0; }), "max_pixels = 0");
     fails(with([](auto& o) { o.max_pixels = 1000; }), "image.width * image.height = 32 * 32");
 
-    CHECK_THROWS_WITH_AS(build_quadtree(rgb_image_view{nullptr, 32, 32, 96}, {}), doctest::Contains("image.data = nullptr"),
-                         invalid_argument);
+    CHECK_THROWS_WITH_AS(build_quadtree(rgb_image_view{nullptr, 32, 32, 96}, {}),
+                         doctest::Contains("image.data = nullptr"), invalid_argument);
     CHECK_THROWS_WITH_AS(build_quadtree(rgb_image_view{image.bytes.data(), 0, 32, 96}, {}),
                          doctest::Contains("image.width = 0"), invalid_argument);
     CHECK_THROWS_WITH_AS(build_quadtree(rgb_image_view{image.bytes.data(), 32, -1, 96}, {}),
@@ -435,6 +446,8 @@ TEST_CASE("bad options and images name the parameter and its value") {
 }
 
 TEST_CASE("leaf_strength_rule names round-trip and a bad name is an error") {
-    for (leaf_strength_rule rule : {leaf_strength_rule::area, leaf_strength_rule::depth}) CHECK(parse_leaf_strength_rule(to_string(rule)) == rule);
-    CHECK_THROWS_WITH_AS(parse_leaf_strength_rule("size"), doctest::Contains("leaf_strength_rule = size"), invalid_argument);
+    for (leaf_strength_rule rule : {leaf_strength_rule::area, leaf_strength_rule::depth})
+        CHECK(parse_leaf_strength_rule(to_string(rule)) == rule);
+    CHECK_THROWS_WITH_AS(parse_leaf_strength_rule("size"), doctest::Contains("leaf_strength_rule = size"),
+                         invalid_argument);
 }

@@ -15,7 +15,8 @@ using namespace quadflow;
 
 namespace {
 
-// The project's golden schedules (tests/golden/schedules_golden.inc), "toy": flux 1024^2, 4 steps, x1 = 1, data_std = 0.5.
+// The project's golden schedules (tests/golden/schedules_golden.inc), "toy": flux 1024^2, 4 steps, x1 = 1, data_std =
+// 0.5.
 const std::vector<double> flux_4_steps = {1.0, 0.9045307667386396, 0.7595109169491111, 0.5128441015091338, 0.0};
 
 template <class S>
@@ -44,8 +45,7 @@ void check_constant_velocity_is_exact() {
     sampler::constant_velocity field{0.75f};
     S s;
     sampler::sample(s, field, x.view(), sigmas);
-    for (std::int64_t i = 0; i < x.numel(); ++i)
-        CHECK(std::abs(x.span()[i] - (start.span()[i] - 0.75f)) <= 2e-6f);
+    for (std::int64_t i = 0; i < x.numel(); ++i) CHECK(std::abs(x.span()[i] - (start.span()[i] - 0.75f)) <= 2e-6f);
 }
 
 }  // namespace
@@ -106,11 +106,10 @@ TEST_CASE("the observer sees every step and can cancel") {
 TEST_CASE("the step index reaches the model through on_step, for Heun's corrector too") {
     host_tensor x(shape4{1, 1, 1, 1}, 1.0f);
     std::vector<int> steps;
-    auto spy = model::make_model(prediction::kind::flow_velocity,
-                                 [&](const model::batch_request& r, mutable_view out) {
-                                     steps.push_back(r.step);
-                                     out(0, 0, 0, 0) = 0.0f;
-                                 });
+    auto spy = model::make_model(prediction::kind::flow_velocity, [&](const model::batch_request& r, mutable_view out) {
+        steps.push_back(r.step);
+        out(0, 0, 0, 0) = 0.0f;
+    });
     field::canvas_field field(spy);
     sampler::heun s;
     sampler::sample(s, field, x.view(), uniform_schedule(3));

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "quadflow/core/rect.hpp"
 #include "quadflow/engine/tiled_denoiser.hpp"
 #include "quadflow/engine/tiled_denoiser_impl.hpp"
-#include "quadflow/core/rect.hpp"
 #include "sdcpp_replica.hpp"
 
 namespace {
@@ -37,7 +37,8 @@ float posterior_mean(float x, float sigma, int channel) {
 latent whole_latent_model(const latent& x, float sigma) {
     latent x0 = x;
     const std::size_t plane = static_cast<std::size_t>(x.height) * x.width;
-    for (std::size_t k = 0; k < x.size(); ++k) x0.data[k] = posterior_mean(x.data[k], sigma, static_cast<int>(k / plane));
+    for (std::size_t k = 0; k < x.size(); ++k)
+        x0.data[k] = posterior_mean(x.data[k], sigma, static_cast<int>(k / plane));
     return x0;
 }
 
@@ -112,11 +113,11 @@ latent sample_tiled(method m, engine::tiled_denoiser& tiled, const latent& start
 }
 
 latent sample_untiled(method m, const latent& start, const std::vector<float>& sigmas) {
-    return sdcpp_replica::sample(m, [](const latent& x, float sigma, int) { return whole_latent_model(x, sigma); }, start,
-                                 sigmas);
+    return sdcpp_replica::sample(
+        m, [](const latent& x, float sigma, int) { return whole_latent_model(x, sigma); }, start, sigmas);
 }
 
-const std::vector<float> full_schedule = sdcpp_replica::flux_sigmas(20, latent_size * latent_size);
+const std::vector<float> full_schedule = sdcpp_replica::flux_sigmas(20, latent_size* latent_size);
 
 }  // namespace
 
@@ -204,8 +205,10 @@ TEST_CASE("the engine's model gets batches of tiles with their rectangles and th
                         for (int x = 0; x < b.width; ++x) {
                             const std::int64_t cy = quadflow::reflect_index(t.padded.y + y, latent_size);
                             const std::int64_t cx = quadflow::reflect_index(t.padded.x + x, latent_size);
-                            const float expected = current->data[(static_cast<std::size_t>(c) * latent_size + cy) * latent_size + cx];
-                            const float got = b.x[((static_cast<std::size_t>(n) * b.channels + c) * b.height + y) * b.width + x];
+                            const float expected =
+                                current->data[(static_cast<std::size_t>(c) * latent_size + cy) * latent_size + cx];
+                            const float got =
+                                b.x[((static_cast<std::size_t>(n) * b.channels + c) * b.height + y) * b.width + x];
                             worst_crop = std::max(worst_crop, std::abs(expected - got));
                         }
             }
@@ -234,10 +237,11 @@ TEST_CASE("a wrong schedule or step numbering is a clear error, never a silent w
     const latent start = sdcpp_replica::noised(original, noise, sampled.front());
     SUBCASE("the bridge told the full schedule while the engine samples its img2img truncation") {
         engine::tiled_denoiser tiled(batch_model, settings_for(full_schedule, original));
-        CHECK_THROWS_WITH_AS(sample_tiled(method::euler, tiled, start, sampled),
-                             doctest::Contains("the engine's stable-diffusion.cpp step 1 is schedule step 0, which runs "
-                                               "from sigma 1 to"),
-                             quadflow::invalid_argument);
+        CHECK_THROWS_WITH_AS(
+            sample_tiled(method::euler, tiled, start, sampled),
+            doctest::Contains("the engine's stable-diffusion.cpp step 1 is schedule step 0, which runs "
+                              "from sigma 1 to"),
+            quadflow::invalid_argument);
     }
     SUBCASE("steps from 1 read as steps from 0") {
         engine::tiling_settings s = settings_for(sampled, original);
@@ -263,11 +267,11 @@ TEST_CASE("a wrong schedule or step numbering is a clear error, never a silent w
     SUBCASE("bad settings") {
         engine::tiling_settings s = settings_for(sampled, original);
         s.original.pop_back();
-        CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s), doctest::Contains("tiling_settings.original.size()"),
-                             quadflow::invalid_argument);
+        CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s),
+                             doctest::Contains("tiling_settings.original.size()"), quadflow::invalid_argument);
         s = settings_for({}, original);
-        CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s), doctest::Contains("tiling_settings.sigmas.size() = 0"),
-                             quadflow::invalid_argument);
+        CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s),
+                             doctest::Contains("tiling_settings.sigmas.size() = 0"), quadflow::invalid_argument);
         s = settings_for(sampled, original);
         s.min_tile = 0;
         CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s), doctest::Contains("min_tile = 0"),
@@ -284,7 +288,8 @@ TEST_CASE("the default model tiles are model-sized on a FLUX-sized latent") {
     for (int y = 0; y < size / 2; ++y)
         for (int x = 0; x < size / 2; ++x)
             for (int c = 0; c < 3; ++c)
-                rgb[(static_cast<std::size_t>(y) * size + x) * 3 + c] = static_cast<std::uint8_t>((x * 37 + y * 91 + c * 53) % 256);
+                rgb[(static_cast<std::size_t>(y) * size + x) * 3 + c] =
+                    static_cast<std::uint8_t>((x * 37 + y * 91 + c * 53) % 256);
     engine::tiling_settings s;
     s.sigmas = sdcpp_replica::flux_sigmas(4, 128 * 128);
     s.original.assign(static_cast<std::size_t>(16) * 128 * 128, 0.0f);

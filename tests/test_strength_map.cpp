@@ -1,4 +1,5 @@
-// Tests of policy/strength_map.hpp: painting a layout's strengths and the slope limit, and what the limit saves the mask policy.
+// Tests of policy/strength_map.hpp: painting a layout's strengths and the slope limit, and what the limit saves the
+// mask policy.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -42,7 +43,8 @@ host_tensor brute_force(const host_tensor& d, double slope) {
             double best = std::numeric_limits<double>::infinity();
             for (std::int64_t qy = 0; qy < s.h; ++qy)
                 for (std::int64_t qx = 0; qx < s.w; ++qx)
-                    best = std::min(best, d(0, 0, qy, qx) + slope * double(std::max(std::abs(qy - y), std::abs(qx - x))));
+                    best =
+                        std::min(best, d(0, 0, qy, qx) + slope * double(std::max(std::abs(qy - y), std::abs(qx - x))));
             out(0, 0, y, x) = static_cast<float>(best);
         }
     return out;
@@ -121,7 +123,8 @@ TEST_CASE("slope_limited equals the brute-force min over pixels, is below the ma
         const host_tensor s = policy::slope_limited(d.cview(), slope);
         check_limited(d, s, slope);
         const host_tensor exact = brute_force(d, slope);
-        for (std::int64_t i = 0; i < d.numel(); ++i) CHECK(s.span()[i] == doctest::Approx(exact.span()[i]).epsilon(1e-5));
+        for (std::int64_t i = 0; i < d.numel(); ++i)
+            CHECK(s.span()[i] == doctest::Approx(exact.span()[i]).epsilon(1e-5));
     }
     // A painted quadtree-like layout, and a batch of two maps limited independently.
     const auto layout = grid_layout(4, 3, 5, 0, {0.2, 0.8, 0.35, 0.6, 0.0});
@@ -134,15 +137,16 @@ TEST_CASE("slope_limited equals the brute-force min over pixels, is below the ma
     }
     const host_tensor s2 = policy::slope_limited(two.cview(), 0.1);
     check_limited(two, s2, 0.1);
-    for (std::int64_t i = 0; i < painted.numel(); ++i) CHECK(s2.span()[static_cast<std::size_t>(i + painted.numel())] == 0.7f);
+    for (std::int64_t i = 0; i < painted.numel(); ++i)
+        CHECK(s2.span()[static_cast<std::size_t>(i + painted.numel())] == 0.7f);
 }
 
 TEST_CASE("slope_limited rejects a slope <= 0 or NaN, naming slope and its value") {
     const host_tensor d(shape4{1, 1, 4, 4}, 0.5f);
     CHECK_THROWS_WITH_AS(policy::slope_limited(d.cview(), 0.0), "slope = 0: must be > 0 (strength per latent pixel)",
                          quadflow::invalid_argument);
-    CHECK_THROWS_WITH_AS(policy::slope_limited(d.cview(), -0.1), "slope = -0.1: must be > 0 (strength per latent pixel)",
-                         quadflow::invalid_argument);
+    CHECK_THROWS_WITH_AS(policy::slope_limited(d.cview(), -0.1),
+                         "slope = -0.1: must be > 0 (strength per latent pixel)", quadflow::invalid_argument);
     try {
         (void)policy::slope_limited(d.cview(), std::nan(""));
         FAIL("no exception");

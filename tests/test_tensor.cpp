@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <new>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <utility>
-#include <new>
-#include <string>
 
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
@@ -133,7 +133,9 @@ TEST_CASE("host memory: buffers of 2 MiB and more start on a 2 MiB boundary, adv
 
 namespace {
 template <class T>
-concept hands_out_its_buffer = requires(T& t) { t.values(); };
+concept hands_out_its_buffer = requires(T& t) {
+    t.values();
+};
 }  // namespace
 
 TEST_CASE("a host tensor hands out its values as a fixed-size span, never as a resizable buffer") {

@@ -55,8 +55,10 @@ TEST_CASE("thread_pool shares the tasks of a long run between its threads") {
     auto task = [&](std::int64_t) {
         const auto me = std::this_thread::get_id();
         std::thread::id none{};
-        if (first.compare_exchange_strong(none, me)) distinct.store(1);
-        else if (first.load() != me) distinct.store(2);
+        if (first.compare_exchange_strong(none, me))
+            distinct.store(1);
+        else if (first.load() != me)
+            distinct.store(2);
         while (distinct.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     };
     pool.run(8, task);

@@ -58,11 +58,13 @@ void check_weights_cover(const layout& l, const weight_params& params) {
 
 TEST_CASE("validate() accepts a covering layout and names what is wrong otherwise") {
     // Two 4x4 cores side by side on an 8x4 canvas.
-    const layout good = make_layout(8, 4, {make_tile({0, 0, 4, 4}, {0, 0, 4, 4}), make_tile({4, 0, 4, 4}, {4, 0, 4, 4})});
+    const layout good =
+        make_layout(8, 4, {make_tile({0, 0, 4, 4}, {0, 0, 4, 4}), make_tile({4, 0, 4, 4}, {4, 0, 4, 4})});
     validate(good);
 
     SUBCASE("an uncovered pixel") {
-        const layout gap = make_layout(8, 4, {make_tile({0, 0, 4, 4}, {0, 0, 4, 4}), make_tile({5, 0, 3, 4}, {5, 0, 3, 4})});
+        const layout gap =
+            make_layout(8, 4, {make_tile({0, 0, 4, 4}, {0, 0, 4, 4}), make_tile({5, 0, 3, 4}, {5, 0, 3, 4})});
         CHECK_THROWS_WITH_AS(validate(gap), doctest::Contains("layout = pixel (x=4, y=0)"), invalid_argument);
     }
     SUBCASE("a tile outside the canvas") {
@@ -101,8 +103,8 @@ TEST_CASE("weight kind names round-trip; a bad name or variance is an error") {
     for (weight_kind k : {weight_kind::uniform, weight_kind::gaussian, weight_kind::smootherstep})
         CHECK(parse_weight_kind(to_string(k)) == k);
     CHECK_THROWS_WITH_AS(parse_weight_kind("box"), doctest::Contains("weights = box"), invalid_argument);
-    CHECK_THROWS_WITH_AS(validate(weight_params{weight_kind::gaussian, 0.0f}), doctest::Contains("weights.variance = 0"),
-                         invalid_argument);
+    CHECK_THROWS_WITH_AS(validate(weight_params{weight_kind::gaussian, 0.0f}),
+                         doctest::Contains("weights.variance = 0"), invalid_argument);
     validate(weight_params{});
 }
 
@@ -122,11 +124,13 @@ TEST_CASE("Gaussian weights follow Mixture of Diffusers' formula over each axis'
     // A 32 wide, 8 tall tile: rows use 8, columns 32 (the ComfyUI port would use 32 for both).
     const layout_tile t = make_tile({0, 0, 32, 8}, {0, 0, 32, 8});
     const weight_params gaussian{weight_kind::gaussian, 0.01f};
-    CHECK(tile_weight(gaussian, t, 0, 16) == doctest::Approx(reference(0, 8, 0.01) * reference(16, 32, 0.01)).epsilon(1e-5));
+    CHECK(tile_weight(gaussian, t, 0, 16) ==
+          doctest::Approx(reference(0, 8, 0.01) * reference(16, 32, 0.01)).epsilon(1e-5));
     CHECK(tile_weight(gaussian, t, 0, 16) != doctest::Approx(reference(0, 32, 0.01) * reference(16, 32, 0.01)));
     // Tiny variances stay positive: each axis factor is floored so the product remains a normal float.
     CHECK(gaussian_axis_weight(0, 96, 1e-5f) == min_axis_weight);
-    CHECK(tile_weight(weight_params{weight_kind::gaussian, 1e-5f}, make_tile({0, 0, 96, 96}, {0, 0, 96, 96}), 0, 0) > 0.0f);
+    CHECK(tile_weight(weight_params{weight_kind::gaussian, 1e-5f}, make_tile({0, 0, 96, 96}, {0, 0, 96, 96}), 0, 0) >
+          0.0f);
 }
 
 TEST_CASE("smootherstep weights ramp over the padding and are 1 on the core") {
@@ -137,7 +141,8 @@ TEST_CASE("smootherstep weights ramp over the padding and are 1 on the core") {
     // Extent 10, 2 pixels of padding before, 3 after: s(1/3), s(2/3), 1 x 5, s(3/4), s(2/4), s(1/4).
     const std::vector<double> expected{s(1.0 / 3), s(2.0 / 3), 1, 1, 1, 1, 1, s(3.0 / 4), s(2.0 / 4), s(1.0 / 4)};
     for (std::int64_t i = 0; i < 10; ++i)
-        CHECK(smootherstep_axis_weight(i, 10, 2, 3) == doctest::Approx(expected[static_cast<std::size_t>(i)]).epsilon(1e-6));
+        CHECK(smootherstep_axis_weight(i, 10, 2, 3) ==
+              doctest::Approx(expected[static_cast<std::size_t>(i)]).epsilon(1e-6));
     // No padding: 1 everywhere.
     for (std::int64_t i = 0; i < 5; ++i) CHECK(smootherstep_axis_weight(i, 5, 0, 0) == 1.0f);
     // Through tile_weight, with the tile's own overlaps on each side.
@@ -165,9 +170,9 @@ TEST_CASE("every weight kind is positive on every tile and sums to > 0 on every 
     const layout spot = build_spot(40, 30, 12, 3, 10, 7, spot_shift::fibonacci, 8);
     REQUIRE(quad.tiles.size() > 4);
     for (const layout* l : {&quad, &grid, &spot})
-        for (const weight_params& p : {weight_params{weight_kind::uniform}, weight_params{weight_kind::gaussian, 0.01f},
-                                       weight_params{weight_kind::gaussian, 0.02f},
-                                       weight_params{weight_kind::smootherstep}})
+        for (const weight_params& p :
+             {weight_params{weight_kind::uniform}, weight_params{weight_kind::gaussian, 0.01f},
+              weight_params{weight_kind::gaussian, 0.02f}, weight_params{weight_kind::smootherstep}})
             check_weights_cover(*l, p);
 }
 

@@ -18,14 +18,12 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "quadflow_app/file_io.hpp"
-#include "quadflow_app/image_io.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
 #include "quadflow/cuda/device_field.cuh"
 #include "quadflow/cuda/device_tables.cuh"
@@ -37,6 +35,8 @@
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow_app/file_io.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "ratio_main.hpp"
 
 namespace {
@@ -120,13 +120,14 @@ struct blend_fixture {
     cuda::device_tensor model_output, x, original, velocity;
     cuda::device_buffer<cuda::non_finite_record> record{1};
     cuda::blend_arguments arguments;
-    double moved_bytes = 0;       ///< what one blend must read and write
-    double model_latents = 0;     ///< model output read, in latents
+    double moved_bytes = 0;    ///< what one blend must read and write
+    double model_latents = 0;  ///< model output read, in latents
 
     template <class Policy>
     blend_fixture(cudaStream_t s, Policy policy, int step) : stream(s) {
         const tile::layout& layout = demo_quadtree();
-        tables = cuda::device_blend_tables(cuda::build_blend_tables(layout, field::blend_plan(layout, gaussian_weights)), stream);
+        tables = cuda::device_blend_tables(
+            cuda::build_blend_tables(layout, field::blend_plan(layout, gaussian_weights)), stream);
         const std::vector<double> sigmas = schedule::flux(20, 4096, 4096);
         std::vector<cuda::tile_step> host_steps(layout.tiles.size());
         std::int64_t slots = 0;
@@ -139,15 +140,15 @@ struct blend_fixture {
             c.sigma = static_cast<float>(sigmas[step]);
             c.step = step;
             c.total_steps = 20;
-            c.start_step = static_cast<int>(schedule::img2img_start_index(schedule::strength_rule::diffusers, 20, tl.strength));
+            c.start_step =
+                static_cast<int>(schedule::img2img_start_index(schedule::strength_rule::diffusers, 20, tl.strength));
             const bool sent = policy.needs_model(c);
             const policy::linear_velocity l = policy.linear(c);
             host_steps[t].slot = sent ? slots : -1;
             host_steps[t].linear = {sent ? l.model : 0.0f, l.preserve};
             preserving = preserving || l.preserve != 0.0f;
             if (sent)
-                model_bytes += 4.0 * double(latent_shape.c *
-                                            clipped(tl.padded, layout.width, layout.height).area());
+                model_bytes += 4.0 * double(latent_shape.c * clipped(tl.padded, layout.width, layout.height).area());
             slots += tl.padded.area() * latent_shape.c;
         }
         steps = cuda::device_buffer<cuda::tile_step>(host_steps.size());
@@ -262,7 +263,8 @@ struct instant_model {
 /// and the wait for the finiteness record.
 void field_step(benchmark::State& state) {
     stream_owner stream;
-    const cuda::device_tensor x(host_tensor(latent_shape, 0.25f), stream), original(host_tensor(latent_shape, 0.1f), stream);
+    const cuda::device_tensor x(host_tensor(latent_shape, 0.25f), stream),
+        original(host_tensor(latent_shape, 0.1f), stream);
     cuda::device_tensor velocity(latent_shape);
     instant_model model;
     field::field_options options;
@@ -270,7 +272,8 @@ void field_step(benchmark::State& state) {
     options.weights = gaussian_weights;
     options.sigmas = schedule::flux(20, 4096, 4096);
     options.tile_batch_size = static_cast<int>(state.range(0));
-    cuda::device_tiled_field f(model, demo_quadtree(), latent_shape, policy::scale{}, options, stream, original.cview());
+    cuda::device_tiled_field f(model, demo_quadtree(), latent_shape, policy::scale{}, options, stream,
+                               original.cview());
     f.on_step(10, options.sigmas[10], options.sigmas[11]);
     f(x.cview(), options.sigmas[10], velocity.view());
     model.zero_outputs = false;
@@ -292,7 +295,8 @@ int main(int argc, char** argv) {
         const std::string_view argument(argv[i]);
         if (argument.starts_with(layout_flag)) {
             write_layout_json(std::string(argument.substr(layout_flag.size())), demo_quadtree());
-            std::printf("layout: %zu tiles written to %s\n", demo_quadtree().tiles.size(), argv[i] + layout_flag.size());
+            std::printf("layout: %zu tiles written to %s\n", demo_quadtree().tiles.size(),
+                        argv[i] + layout_flag.size());
         } else if (argument.starts_with(velocity_flag)) {
             velocity_path = std::string(argument.substr(velocity_flag.size()));
         } else {
@@ -313,7 +317,10 @@ int main(int argc, char** argv) {
     }
     return quadflow::bench::run_with_ratios(
         static_cast<int>(arguments.size()), arguments.data(),
-        {{"blend_fused_plain/manual_time", "copy_same_bytes_plain/manual_time", "bytes_per_second", ">= 0.7 (same bytes)"},
-         {"blend_fused_strength/manual_time", "copy_same_bytes_strength/manual_time", "bytes_per_second", ">= 0.7 (same bytes)"},
-         {"blend_fused_plain/manual_time", "copy_latent/manual_time", "bytes_per_second", "(report: against one latent's copy)"}});
+        {{"blend_fused_plain/manual_time", "copy_same_bytes_plain/manual_time", "bytes_per_second",
+          ">= 0.7 (same bytes)"},
+         {"blend_fused_strength/manual_time", "copy_same_bytes_strength/manual_time", "bytes_per_second",
+          ">= 0.7 (same bytes)"},
+         {"blend_fused_plain/manual_time", "copy_latent/manual_time", "bytes_per_second",
+          "(report: against one latent's copy)"}});
 }

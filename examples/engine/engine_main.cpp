@@ -26,7 +26,8 @@ float posterior_mean(float x, float sigma, int channel) {
 /// The engine's model on a whole latent: E[x0 | x] for x0 ~ N(target_c, data_std^2) per element.
 void analytic_denoise(const toy_engine::latent& x, float sigma, int, toy_engine::latent& x0) {
     const std::size_t plane = static_cast<std::size_t>(x.height) * x.width;
-    for (std::size_t k = 0; k < x.size(); ++k) x0.data[k] = posterior_mean(x.data[k], sigma, static_cast<int>(k / plane));
+    for (std::size_t k = 0; k < x.size(); ++k)
+        x0.data[k] = posterior_mean(x.data[k], sigma, static_cast<int>(k / plane));
 }
 
 /// The same model on a batch of tiles: what the engine hands the bridge (one call per batch).

@@ -118,9 +118,10 @@ int main() {
                     else if (!layout.tiles[0].padded.contains(px, y))
                         changed = std::max(changed, d);
                 }
-        std::printf("model calls %lld, x[0] = %.6f (original 0.2), max |x - original| where only tile 0 reaches %.2e, "
-                    "largest change elsewhere %.3f\n",
-                    static_cast<long long>(field.stats().model_calls), result(0, 0, 0, 0), kept_error, changed);
+        std::printf(
+            "model calls %lld, x[0] = %.6f (original 0.2), max |x - original| where only tile 0 reaches %.2e, "
+            "largest change elsewhere %.3f\n",
+            static_cast<long long>(field.stats().model_calls), result(0, 0, 0, 0), kept_error, changed);
     }
     QUADFLOW_CUDA_CHECK(cudaStreamDestroy(stream));
 }

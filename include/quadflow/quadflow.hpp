@@ -1,4 +1,5 @@
-// quadflow, everything host-side: tensors, conventions, schedules, samplers, noise, models, tiles, blending, policies, the fields (test doubles: quadflow/testing/).
+// quadflow, everything host-side: tensors, conventions, schedules, samplers, noise, models, tiles, blending, policies,
+// the fields (test doubles: quadflow/testing/).
 #pragma once
 
 #include "quadflow/blend/batching.hpp"

@@ -260,8 +260,7 @@ host_tensor run_host(const tile::layout& layout, P policy, const std::vector<dou
         field.on_step(static_cast<int>(i), sigmas[i], sigmas[i + 1]);
         field(x.cview(), sigmas[i], v.view());
         const float dt = static_cast<float>(sigmas[i + 1] - sigmas[i]);
-        for (std::int64_t e = 0; e < x.numel(); ++e)
-            x.span()[e] = sampler::euler_update(x.span()[e], v.span()[e], dt);
+        for (std::int64_t e = 0; e < x.numel(); ++e) x.span()[e] = sampler::euler_update(x.span()[e], v.span()[e], dt);
     }
     return x;
 }
@@ -290,11 +289,11 @@ double error_where_only(const host_tensor& a, const host_tensor& b, const tile::
 
 TEST_SUITE("host") {
     TEST_CASE("cuda_error names the failed call, file:line and CUDA's message") {
-        CHECK_THROWS_WITH_AS(cuda::check(cudaErrorInvalidValue, "cudaMemcpy(dst, src, 16, cudaMemcpyHostToDevice)",
-                                         "engine.cu", 42),
-                             "cudaMemcpy(dst, src, 16, cudaMemcpyHostToDevice) failed at engine.cu:42: invalid argument "
-                             "(cudaErrorInvalidValue)",
-                             cuda_error);
+        CHECK_THROWS_WITH_AS(
+            cuda::check(cudaErrorInvalidValue, "cudaMemcpy(dst, src, 16, cudaMemcpyHostToDevice)", "engine.cu", 42),
+            "cudaMemcpy(dst, src, 16, cudaMemcpyHostToDevice) failed at engine.cu:42: invalid argument "
+            "(cudaErrorInvalidValue)",
+            cuda_error);
         std::string message;
         try {
             QUADFLOW_CUDA_CHECK(cudaErrorMemoryAllocation);
@@ -309,24 +308,27 @@ TEST_SUITE("host") {
 
     TEST_CASE("cuda::noised_original checks its views as sampler::noised_original does, before any launch") {
         // Views labelled as device memory over host buffers: every check fails before the kernel would run.
-        host_tensor a(shape4{1, 2, 4, 4}, 0.5f), b(shape4{1, 2, 4, 4}, -1.0f), out(shape4{1, 2, 4, 4}), small(shape4{1, 2, 4, 2});
-        const const_view original(a.data(), a.shape(), memory_space::device), noise(b.data(), b.shape(), memory_space::device);
+        host_tensor a(shape4{1, 2, 4, 4}, 0.5f), b(shape4{1, 2, 4, 4}, -1.0f), out(shape4{1, 2, 4, 4}),
+            small(shape4{1, 2, 4, 2});
+        const const_view original(a.data(), a.shape(), memory_space::device),
+            noise(b.data(), b.shape(), memory_space::device);
         const mutable_view x(out.data(), out.shape(), memory_space::device);
         cudaStream_t stream = nullptr;
-        CHECK_THROWS_WITH_AS(cuda::noised_original(a.cview(), noise, 0.5, x, stream), doctest::Contains("original is a host view"),
-                             shape_error);
+        CHECK_THROWS_WITH_AS(cuda::noised_original(a.cview(), noise, 0.5, x, stream),
+                             doctest::Contains("original is a host view"), shape_error);
         CHECK_THROWS_WITH_AS(cuda::noised_original(original, noise, 0.5, out.view(), stream),
                              doctest::Contains("output is a host view"), shape_error);
-        CHECK_THROWS_WITH_AS(cuda::noised_original(original, const_view(small.data(), small.shape(), memory_space::device), 0.5,
-                                                   x, stream),
-                             "noise has shape [1, 2, 4, 2] but original has shape [1, 2, 4, 4]", shape_error);
+        CHECK_THROWS_WITH_AS(
+            cuda::noised_original(original, const_view(small.data(), small.shape(), memory_space::device), 0.5, x,
+                                  stream),
+            "noise has shape [1, 2, 4, 2] but original has shape [1, 2, 4, 4]", shape_error);
         CHECK_THROWS_WITH_AS(cuda::noised_original(original, noise, 1.5, x, stream), "sigma = 1.5: must be in [0, 1]",
                              invalid_argument);
         // The CPU function gives the same errors for the same arguments on the host.
         CHECK_THROWS_WITH_AS(sampler::noised_original(a.cview(), small.cview(), 0.5, out.view()),
                              "noise has shape [1, 2, 4, 2] but original has shape [1, 2, 4, 4]", shape_error);
-        CHECK_THROWS_WITH_AS(sampler::noised_original(a.cview(), b.cview(), 1.5, out.view()), "sigma = 1.5: must be in [0, 1]",
-                             invalid_argument);
+        CHECK_THROWS_WITH_AS(sampler::noised_original(a.cview(), b.cview(), 1.5, out.view()),
+                             "sigma = 1.5: must be in [0, 1]", invalid_argument);
     }
 
     TEST_CASE("the test layouts give blend tables that hold the blend plan's weights") {
@@ -337,7 +339,8 @@ TEST_SUITE("host") {
             for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
                 const cuda::device_tile& d = tables.tiles[t];
                 CHECK(rect{d.x, d.y, d.w, d.h} == layout.tiles[t].padded);
-                for (std::int32_t i = 0; i < d.h; ++i) CHECK(tables.axis_weights[d.row_weights + i] == plan.row_weights(t)[i]);
+                for (std::int32_t i = 0; i < d.h; ++i)
+                    CHECK(tables.axis_weights[d.row_weights + i] == plan.row_weights(t)[i]);
                 for (std::int32_t i = 0; i < d.w; ++i)
                     CHECK(tables.axis_weights[d.column_weights + i] == plan.column_weights(t)[i]);
             }
@@ -350,7 +353,8 @@ TEST_SUITE("host") {
             cuda::build_blend_tables(dense, field::blend_plan(dense, {blend::weight_kind::gaussian, 0.01f}));
         std::int32_t longest_list = 0;
         for (std::size_t b = 0; b + 1 < dense_tables.coverage.offsets.size(); ++b)
-            longest_list = std::max(longest_list, dense_tables.coverage.offsets[b + 1] - dense_tables.coverage.offsets[b]);
+            longest_list =
+                std::max(longest_list, dense_tables.coverage.offsets[b + 1] - dense_tables.coverage.offsets[b]);
         CHECK(longest_list > cuda::kernels::blend_window);
         CHECK(most_covering(dense) > cuda::kernels::blend_picks);
         // The issue's layouts keep the 1e-6 parity bound; the dense grid's sums of up to 49 terms get 5.8e-6.
@@ -361,9 +365,9 @@ TEST_SUITE("host") {
         CHECK(quadtree.width == 64);
         CHECK(quadtree.height == 48);
         CHECK(quadtree.tiles.size() > 20);
-        const bool reaches_outside = std::any_of(quadtree.tiles.begin(), quadtree.tiles.end(), [](const tile::layout_tile& t) {
-            return t.padded.x < 0 || t.padded.y < 0;
-        });
+        const bool reaches_outside =
+            std::any_of(quadtree.tiles.begin(), quadtree.tiles.end(),
+                        [](const tile::layout_tile& t) { return t.padded.x < 0 || t.padded.y < 0; });
         CHECK(reaches_outside);
     }
 }
@@ -372,7 +376,7 @@ TEST_SUITE("device") {
     TEST_CASE("the CUDA field equals the CPU field for every policy, weight kind and prediction kind") {
         const std::vector<tile::layout> layouts{random_grid(3), synthetic_quadtree(), dense_grid()};
         const blend::weight_kind weight_kinds[] = {blend::weight_kind::uniform, blend::weight_kind::gaussian,
-                                                  blend::weight_kind::smootherstep};
+                                                   blend::weight_kind::smootherstep};
         const prediction::kind kinds[] = {prediction::kind::flow_velocity, prediction::kind::denoised,
                                           prediction::kind::t_velocity, prediction::kind::epsilon};
         int combination = 0;
@@ -406,9 +410,9 @@ TEST_SUITE("device") {
         const cuda::device_tensor target(in.target, stream);
         // Two tiles of one padded shape, one of them reaching past the canvas (reflected reads of the target).
         const tile::layout_tile& a = layout.tiles.front();
-        const auto same_shape = std::find_if(layout.tiles.begin() + 1, layout.tiles.end(), [&](const tile::layout_tile& t) {
-            return t.padded.w == a.padded.w && t.padded.h == a.padded.h;
-        });
+        const auto same_shape = std::find_if(
+            layout.tiles.begin() + 1, layout.tiles.end(),
+            [&](const tile::layout_tile& t) { return t.padded.w == a.padded.w && t.padded.h == a.padded.h; });
         REQUIRE(same_shape != layout.tiles.end());
         REQUIRE((a.padded.x < 0 && a.padded.y < 0));
         const std::vector<model::tile_info> tiles{{a.padded, a.core, a.id, 0},
@@ -442,17 +446,20 @@ TEST_SUITE("device") {
             const host_tensor host = run_host(layout, policy, sigmas, in, canvas, options);
             CHECK(relative_difference(device, host) <= 1e-5);
             // The regenerated tiles moved toward the prompt target, away from the original.
-            CHECK(metrics::tile_region_error(device.cview(), in.original.cview(), layout,
-                                             [](const tile::layout_tile& t) { return t.strength == 1.0; }).mean > 0.3);
+            CHECK(
+                metrics::tile_region_error(device.cview(), in.original.cview(), layout, [](const tile::layout_tile& t) {
+                    return t.strength == 1.0;
+                }).mean > 0.3);
         };
         // Left column preserved (d = 0), right column regenerated (d = 1), no overlap: cores are pure.
         const tile::layout columns = fixtures::grid_layout(2, 2, 8, 0, {0.0, 1.0});
         // The quadtree with overlap: preserved where only d = 0 tiles reach.
         tile::layout quadtree = synthetic_quadtree();
         for (tile::layout_tile& t : quadtree.tiles) t.strength = t.core.x < quadtree.width / 2 ? 0.0 : 1.0;
-        for (const auto& [layout, canvas] :
-             {std::pair{columns, shape4{1, 3, 16, 16}}, std::pair{quadtree, shape4{1, 4, quadtree.height, quadtree.width}}}) {
-            check_all(layout, canvas, policy::preservation_blend{policy::preservation::exact, 0.7f}, "preservation_blend exact");
+        for (const auto& [layout, canvas] : {std::pair{columns, shape4{1, 3, 16, 16}},
+                                             std::pair{quadtree, shape4{1, 4, quadtree.height, quadtree.width}}}) {
+            check_all(layout, canvas, policy::preservation_blend{policy::preservation::exact, 0.7f},
+                      "preservation_blend exact");
             check_all(layout, canvas, policy::skip{policy::preservation::exact, 0, 0.0f}, "skip d <= 0");
             check_all(layout, canvas, policy::strength{}, "strength");
         }
@@ -583,10 +590,12 @@ TEST_SUITE("device") {
             CHECK_THROWS_WITH_AS(cuda::device_tiled_field(model, layout, canvas, policy::strength{}, options, stream,
                                                           in.original.cview()),
                                  doctest::Contains("original is a host view"), shape_error);
-            cuda::device_tiled_field field(model, layout, canvas, policy::strength{}, options, stream, original.cview());
+            cuda::device_tiled_field field(model, layout, canvas, policy::strength{}, options, stream,
+                                           original.cview());
             host_tensor x = in.noise, v(canvas);
             field.on_step(0, sigmas[0], sigmas[1]);
-            CHECK_THROWS_WITH_AS(field(x.cview(), sigmas[0], v.view()), doctest::Contains("x is a host view"), shape_error);
+            CHECK_THROWS_WITH_AS(field(x.cview(), sigmas[0], v.view()), doctest::Contains("x is a host view"),
+                                 shape_error);
         }
         SUBCASE("a policy that needs an original, without one") {
             CHECK_THROWS_WITH_AS(cuda::device_tiled_field(model, layout, canvas, policy::strength{}, options, stream),
@@ -598,8 +607,7 @@ TEST_SUITE("device") {
             const cuda::device_tensor bad_device(bad, stream);
             CHECK_THROWS_WITH_AS(cuda::device_tiled_field(model, layout, canvas, policy::strength{}, options, stream,
                                                           bad_device.cview()),
-                                 doctest::Contains("original[291] = nan"),
-                                 invalid_argument);
+                                 doctest::Contains("original[291] = nan"), invalid_argument);
         }
         SUBCASE("a mask value outside [0, 1]") {
             host_tensor mask(shape4{1, 1, 16, 16}, 0.5f);

@@ -1,4 +1,5 @@
-// quadflow tile batching for the blend's model calls: tiles of identical padded shape grouped into model calls of at most tile_batch_size tiles.
+// quadflow tile batching for the blend's model calls: tiles of identical padded shape grouped into model calls of at
+// most tile_batch_size tiles.
 #pragma once
 
 #include <algorithm>
@@ -40,7 +41,8 @@ std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size,
     for (const tile_batch& group : groups)
         for (std::size_t first = 0; first < group.tiles.size(); first += size) {
             const std::size_t last = std::min(first + size, group.tiles.size());
-            batches.push_back({group.width, group.height,
+            batches.push_back({group.width,
+                               group.height,
                                {group.tiles.begin() + static_cast<std::ptrdiff_t>(first),
                                 group.tiles.begin() + static_cast<std::ptrdiff_t>(last)}});
         }

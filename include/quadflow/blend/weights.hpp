@@ -20,9 +20,10 @@ enum class weight_kind {
 };
 
 constexpr auto enum_names(weight_kind) {
-    return make_enum_table<weight_kind>(
-        "weights", "weight_kind",
-        {{weight_kind::uniform, "uniform"}, {weight_kind::gaussian, "gaussian"}, {weight_kind::smootherstep, "smootherstep"}});
+    return make_enum_table<weight_kind>("weights", "weight_kind",
+                                        {{weight_kind::uniform, "uniform"},
+                                         {weight_kind::gaussian, "gaussian"},
+                                         {weight_kind::smootherstep, "smootherstep"}});
 }
 
 inline std::string_view to_string(weight_kind kind) { return quadflow::to_string(kind); }
@@ -55,9 +56,7 @@ QUADFLOW_HOST_DEVICE inline float gaussian_axis_weight(std::int64_t i, std::int6
 }
 
 /// Perlin's smootherstep s(t) = t^3 (6t^2 - 15t + 10), for t in [0, 1].
-QUADFLOW_HOST_DEVICE inline float smootherstep(float t) {
-    return t * t * t * (t * (6.0f * t - 15.0f) + 10.0f);
-}
+QUADFLOW_HOST_DEVICE inline float smootherstep(float t) { return t * t * t * (t * (6.0f * t - 15.0f) + 10.0f); }
 
 /// Smootherstep factor of pixel i on a padded axis of `extent` pixels with `before` padding pixels on the
 /// left/top and `after` on the right/bottom: s((i+1)/(before+1)) in the left padding, s((W-i)/(after+1))
@@ -80,18 +79,22 @@ QUADFLOW_HOST_DEVICE inline float smootherstep_axis_weight(std::int64_t i, std::
 QUADFLOW_HOST_DEVICE inline float axis_weight(const weight_params& params, std::int64_t i, std::int64_t extent,
                                               std::int64_t before, std::int64_t after) {
     switch (params.kind) {
-        case weight_kind::gaussian: return gaussian_axis_weight(i, extent, params.variance);
-        case weight_kind::smootherstep: return smootherstep_axis_weight(i, extent, before, after);
-        case weight_kind::uniform: break;
+        case weight_kind::gaussian:
+            return gaussian_axis_weight(i, extent, params.variance);
+        case weight_kind::smootherstep:
+            return smootherstep_axis_weight(i, extent, before, after);
+        case weight_kind::uniform:
+            break;
     }
     return 1.0f;
 }
 
 /// Weight of the pixel at (local_y, local_x) of a tile's padded rectangle: the product of the two axis
 /// factors, each over its own axis (padded height for rows, padded width for columns).
-QUADFLOW_HOST_DEVICE inline float tile_weight(const weight_params& params, const tile::layout_tile& t, std::int64_t local_y,
-                                              std::int64_t local_x) {
-    const float wy = axis_weight(params, local_y, t.padded.h, t.core.y - t.padded.y, t.padded.bottom() - t.core.bottom());
+QUADFLOW_HOST_DEVICE inline float tile_weight(const weight_params& params, const tile::layout_tile& t,
+                                              std::int64_t local_y, std::int64_t local_x) {
+    const float wy =
+        axis_weight(params, local_y, t.padded.h, t.core.y - t.padded.y, t.padded.bottom() - t.core.bottom());
     const float wx = axis_weight(params, local_x, t.padded.w, t.core.x - t.padded.x, t.padded.right() - t.core.right());
     return wy * wx;
 }

@@ -57,7 +57,9 @@ constexpr enum_table<E, N> make_enum_table(std::string_view parameter, std::stri
 
 /// An enum with a table: `enum_names(E{})` is found by argument-dependent lookup.
 template <class E>
-concept named_enum = std::is_enum_v<E> && requires { enum_names(E{}); };
+concept named_enum = std::is_enum_v<E> && requires {
+    enum_names(E{});
+};
 
 namespace detail {
 template <named_enum E>

@@ -3,10 +3,10 @@
 
 #include <charconv>
 #include <sstream>
-#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace quadflow {
 

@@ -1,4 +1,5 @@
-// quadflow finiteness checks: one NaN/Inf bit test (host and device), a vectorisable OR over it, the first offender for messages.
+// quadflow finiteness checks: one NaN/Inf bit test (host and device), a vectorisable OR over it, the first offender for
+// messages.
 #pragma once
 
 #include <bit>

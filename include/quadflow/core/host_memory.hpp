@@ -1,4 +1,5 @@
-// quadflow host memory: an allocator that backs large float buffers with transparent huge pages where Linux offers them.
+// quadflow host memory: an allocator that backs large float buffers with transparent huge pages where Linux offers
+// them.
 //
 // A latent plane row is a few KiB, so the gather and the blend touch a new 4 KiB page every row or two and
 // spend their time in page walks; 2 MiB pages remove most of them. Buffers of 2 MiB or more are aligned to

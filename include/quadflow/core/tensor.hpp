@@ -77,8 +77,7 @@ public:
 
     /// Views over mutable memory convert to views over const memory.
     template <class U>
-        requires(std::is_same_v<T, const U>)
-    tensor_view(const tensor_view<U>& other)
+    requires(std::is_same_v<T, const U>) tensor_view(const tensor_view<U>& other)
         : data_(other.data()), shape_(other.shape()), strides_(other.strides()), space_(other.space()) {}
 
     T* data() const { return data_; }
@@ -96,7 +95,8 @@ public:
 
     /// The elements of a contiguous host view as a span.
     std::span<T> span() const {
-        if (!is_contiguous()) throw shape_error("tensor_view::span: the view " + to_string(shape_) + " is not contiguous");
+        if (!is_contiguous())
+            throw shape_error("tensor_view::span: the view " + to_string(shape_) + " is not contiguous");
         if (space_ != memory_space::host) throw shape_error("tensor_view::span: the view is in device memory");
         return {data_, static_cast<std::size_t>(numel())};
     }
@@ -110,9 +110,9 @@ private:
         if (numel() > 0 && data_ == nullptr)
             throw invalid_argument("tensor_view.data", "nullptr", "a view of " + to_string(shape_) + " needs memory");
         if (reinterpret_cast<std::uintptr_t>(data_) % alignof(value_type) != 0)
-            throw invalid_argument("tensor_view.data", detail::to_text(static_cast<const void*>(data_)),
-                                   "must be aligned to alignof(float) = " + std::to_string(alignof(value_type)) +
-                                       " bytes");
+            throw invalid_argument(
+                "tensor_view.data", detail::to_text(static_cast<const void*>(data_)),
+                "must be aligned to alignof(float) = " + std::to_string(alignof(value_type)) + " bytes");
     }
 
     T* data_ = nullptr;

@@ -1,4 +1,5 @@
-// quadflow CUDA blend arguments (host-safe, no CUDA): what a blend kernel reads, and the record of the first non-finite model velocity.
+// quadflow CUDA blend arguments (host-safe, no CUDA): what a blend kernel reads, and the record of the first non-finite
+// model velocity.
 #pragma once
 
 #include <cstdint>
@@ -29,11 +30,11 @@ struct non_finite_record {
 
 /// Inputs of one blend of one image. Canvas tensors are that image's C x H x W planes.
 struct blend_arguments {
-    const float* x = nullptr;           ///< state; null when no term reads it (flow-velocity model, no preservation)
-    const float* original = nullptr;    ///< clean original; null when no term reads it
-    const float* strength = nullptr;    ///< per-pixel strength H x W (mask policy), or null
+    const float* x = nullptr;             ///< state; null when no term reads it (flow-velocity model, no preservation)
+    const float* original = nullptr;      ///< clean original; null when no term reads it
+    const float* strength = nullptr;      ///< per-pixel strength H x W (mask policy), or null
     const float* model_output = nullptr;  ///< the batch buffer; tile t's output at steps[t].slot
-    float* velocity = nullptr;          ///< written: the blended flow velocity
+    float* velocity = nullptr;            ///< written: the blended flow velocity
     const float* inverse_weight_sum = nullptr;  ///< H x W
     const float* axis_weights = nullptr;
     const device_tile* tiles = nullptr;

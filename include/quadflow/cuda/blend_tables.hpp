@@ -53,7 +53,8 @@ struct blend_tables {
 /// canvas or a tile does not fit the kernels' 32-bit pixel coordinates.
 inline blend_tables build_blend_tables(const tile::layout& layout, const field::blend_plan& plan) {
     constexpr std::int64_t limit = std::numeric_limits<std::int32_t>::max();
-    require(layout.width * layout.height < limit, "layout", std::to_string(layout.width) + "x" + std::to_string(layout.height),
+    require(layout.width * layout.height < limit, "layout",
+            std::to_string(layout.width) + "x" + std::to_string(layout.height),
             "the CUDA blend needs fewer than 2^31 pixels per canvas plane");
     blend_tables tables;
     tables.width = layout.width;

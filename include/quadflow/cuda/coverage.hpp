@@ -1,4 +1,5 @@
-// quadflow CUDA blend coverage (host-safe, no CUDA): for each block of canvas pixels, the tiles whose padded rectangle reaches it (CSR, tile order).
+// quadflow CUDA blend coverage (host-safe, no CUDA): for each block of canvas pixels, the tiles whose padded rectangle
+// reaches it (CSR, tile order).
 //
 // A gather-style blend (each output pixel sums the tiles that cover it, in a fixed order) needs, per pixel,
 // the list of covering tiles. Lists per block of block_width x block_height pixels are short and are built
@@ -27,7 +28,9 @@ struct pixel_block_coverage {
     std::vector<std::int32_t> tiles;                 ///< tile indices, increasing within each block
 
     std::int64_t block_count() const { return blocks_x * blocks_y; }
-    std::int64_t block_of(std::int64_t x, std::int64_t y) const { return (y / block_height) * blocks_x + x / block_width; }
+    std::int64_t block_of(std::int64_t x, std::int64_t y) const {
+        return (y / block_height) * blocks_x + x / block_width;
+    }
     /// The pixel rectangle of block `b`, clipped to a canvas of `width` x `height`.
     rect block_rect(std::int64_t b, std::int64_t width, std::int64_t height) const {
         const std::int64_t x = (b % blocks_x) * block_width, y = (b / blocks_x) * block_height;
@@ -41,10 +44,10 @@ inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layou
                                                        std::int64_t block_height) {
     require(block_width > 0, "block_width", block_width, "must be > 0");
     require(block_height > 0, "block_height", block_height, "must be > 0");
-    require(layout.width > 0 && layout.height > 0, "layout", std::to_string(layout.width) + "x" + std::to_string(layout.height),
-            "the canvas must be non-empty");
-    require(layout.tiles.size() < static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()), "layout.tiles.size()",
-            layout.tiles.size(), "must be < 2^31");
+    require(layout.width > 0 && layout.height > 0, "layout",
+            std::to_string(layout.width) + "x" + std::to_string(layout.height), "the canvas must be non-empty");
+    require(layout.tiles.size() < static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()),
+            "layout.tiles.size()", layout.tiles.size(), "must be < 2^31");
     pixel_block_coverage coverage;
     coverage.block_width = block_width;
     coverage.block_height = block_height;
@@ -66,7 +69,8 @@ inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layou
     for (const tile::layout_tile& t : layout.tiles) {
         const block_span s = span_of(t);
         for (std::int64_t by = s.y0; by < s.y1; ++by)
-            for (std::int64_t bx = s.x0; bx < s.x1; ++bx) ++counts[static_cast<std::size_t>(by * coverage.blocks_x + bx)];
+            for (std::int64_t bx = s.x0; bx < s.x1; ++bx)
+                ++counts[static_cast<std::size_t>(by * coverage.blocks_x + bx)];
     }
     coverage.offsets.resize(static_cast<std::size_t>(blocks) + 1);
     std::int64_t total = 0;
@@ -83,7 +87,8 @@ inline pixel_block_coverage build_pixel_block_coverage(const tile::layout& layou
         const block_span s = span_of(layout.tiles[i]);
         for (std::int64_t by = s.y0; by < s.y1; ++by)
             for (std::int64_t bx = s.x0; bx < s.x1; ++bx)
-                coverage.tiles[static_cast<std::size_t>(next[static_cast<std::size_t>(by * coverage.blocks_x + bx)]++)] =
+                coverage
+                    .tiles[static_cast<std::size_t>(next[static_cast<std::size_t>(by * coverage.blocks_x + bx)]++)] =
                     static_cast<std::int32_t>(i);
     }
     return coverage;

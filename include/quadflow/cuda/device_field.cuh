@@ -59,8 +59,8 @@ namespace quadflow::cuda {
 inline std::vector<float> copy_to_host(const_view view, cudaStream_t stream) {
     std::vector<float> values(static_cast<std::size_t>(view.numel()));
     if (!values.empty()) {
-        QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(values.data(), view.data(), values.size() * sizeof(float),
-                                            cudaMemcpyDeviceToHost, stream));
+        QUADFLOW_CUDA_CHECK(
+            cudaMemcpyAsync(values.data(), view.data(), values.size() * sizeof(float), cudaMemcpyDeviceToHost, stream));
         QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream));
     }
     return values;
@@ -92,7 +92,8 @@ public:
         const std::vector<float> strengths = check_inputs();
         prepare_tiles(strengths);
         prepare_groups();
-        tables_ = device_blend_tables(build_blend_tables(layout_, field::blend_plan(layout_, options_.weights)), stream_);
+        tables_ =
+            device_blend_tables(build_blend_tables(layout_, field::blend_plan(layout_, options_.weights)), stream_);
         prepare_step_tables();
         QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
@@ -141,15 +142,15 @@ public:
             stats_.calls_saved += batch_plan_.full_batches() - static_cast<std::int64_t>(batch_plan_.batches().size());
             const bool reads_state = kind != prediction::kind::flow_velocity || preserving || !linear;
             blend.x = reads_state ? xn : nullptr;
-            blend.original = (preserving || !linear) && original_.data() ? original_.data() + n * image_elements : nullptr;
-            blend.strength = strength_map_.data()
-                                 ? strength_map_.data() + (strength_map_.shape().n == 1 ? 0 : n) * plane
-                                 : nullptr;
+            blend.original =
+                (preserving || !linear) && original_.data() ? original_.data() + n * image_elements : nullptr;
+            blend.strength =
+                strength_map_.data() ? strength_map_.data() + (strength_map_.shape().n == 1 ? 0 : n) * plane : nullptr;
             blend.model_output = output_.data();
             blend.velocity = velocity.data() + n * image_elements;
             blend_tiles(blend, tables_.blocks_x(), tables_.blocks_y(), policy_, stream_);
-            find_non_finite(non_finite_.data(), output_.data(), blend.x, canvas_.w, canvas_.h, canvas_.c, tables_.tiles(),
-                            device_steps(), device_placed(), placed_, kind, blend.sigma, stream_);
+            find_non_finite(non_finite_.data(), output_.data(), blend.x, canvas_.w, canvas_.h, canvas_.c,
+                            tables_.tiles(), device_steps(), device_placed(), placed_, kind, blend.sigma, stream_);
             capture_non_finite(non_finite_.data(), n, output_.data(), tables_.tiles(), device_steps(), xn, canvas_.w,
                                canvas_.h, stream_);
         }
@@ -184,15 +185,15 @@ private:
             require_contiguous_device(strength_map_, "strength_map");
             strengths = copy_to_host(strength_map_, stream_);
         }
-        field::detail::check_field_inputs<P>({canvas_, options_.sigmas, original_.data() != nullptr,
-                                              original_.shape(), originals, strength_map_.data() != nullptr,
-                                              strength_map_.shape(), strengths});
+        field::detail::check_field_inputs<P>({canvas_, options_.sigmas, original_.data() != nullptr, original_.shape(),
+                                              originals, strength_map_.data() != nullptr, strength_map_.shape(),
+                                              strengths});
         return strengths;
     }
 
     void prepare_tiles(const std::vector<float>& strengths) {
         facts_ = field::detail::tile_facts_of(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
-                                           strengths);
+                                              strengths);
     }
 
     void prepare_groups() {
@@ -212,7 +213,8 @@ private:
         const std::size_t tiles = facts_.size();
         auto aligned = [](std::size_t bytes) { return (bytes + 15) / 16 * 16; };
         contexts_offset_ = aligned(tiles * sizeof(tile_step));
-        placed_offset_ = contexts_offset_ + (policy::linear_policy<P> ? 0 : aligned(tiles * sizeof(policy::tile_context)));
+        placed_offset_ =
+            contexts_offset_ + (policy::linear_policy<P> ? 0 : aligned(tiles * sizeof(policy::tile_context)));
         const std::size_t bytes = placed_offset_ + aligned(tiles * sizeof(std::int32_t));
         pinned_tables_ = pinned_buffer<std::byte>(bytes);
         step_tables_ = device_buffer<std::byte>(bytes);
@@ -224,7 +226,9 @@ private:
     policy::tile_context* pinned_contexts() const {
         return reinterpret_cast<policy::tile_context*>(pinned_tables_.data() + contexts_offset_);
     }
-    std::int32_t* pinned_placed() const { return reinterpret_cast<std::int32_t*>(pinned_tables_.data() + placed_offset_); }
+    std::int32_t* pinned_placed() const {
+        return reinterpret_cast<std::int32_t*>(pinned_tables_.data() + placed_offset_);
+    }
     const tile_step* device_steps() const { return reinterpret_cast<const tile_step*>(step_tables_.data()); }
     const policy::tile_context* device_contexts() const {
         return reinterpret_cast<const policy::tile_context*>(step_tables_.data() + contexts_offset_);
@@ -278,8 +282,8 @@ private:
         prediction::require_convertible(model_->prediction_kind(), sigma);
         // An element the model leaves unwritten stays NaN (all bits set), so the non-finite check names its tile.
         if (options_.fill_outputs_with_nan)
-            QUADFLOW_CUDA_CHECK(cudaMemsetAsync(output.data(), 0xff,
-                                                static_cast<std::size_t>(batch_shape.numel()) * sizeof(float), stream_));
+            QUADFLOW_CUDA_CHECK(cudaMemsetAsync(
+                output.data(), 0xff, static_cast<std::size_t>(batch_shape.numel()) * sizeof(float), stream_));
         (*model_)(request, output, stream_);
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;
@@ -292,14 +296,14 @@ private:
         const tile::layout_tile& tl = layout_.tiles[t];
         const rect& p = tl.padded;
         const std::int64_t c = local / p.area(), y = p.y + local % p.area() / p.w, x = p.x + local % p.w;
-        const float v = prediction::to_flow_velocity(model_->prediction_kind(), r.prediction, r.state,
-                                                     static_cast<float>(sigma));
-        throw model_error("model output " + quadflow::detail::to_text(r.prediction) + " gives a non-finite flow velocity (" +
-                          quadflow::detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
-                          quadflow::detail::to_text(sigma) + ", in tile " + std::to_string(tl.id) + " " + to_string(p) +
-                          ", image " + std::to_string(r.image) + ", channel " + std::to_string(c) + ", pixel (x=" +
-                          std::to_string(x) + ", y=" + std::to_string(y) + ")" +
-                          field::detail::unwritten_hint(r.prediction));
+        const float v =
+            prediction::to_flow_velocity(model_->prediction_kind(), r.prediction, r.state, static_cast<float>(sigma));
+        throw model_error("model output " + quadflow::detail::to_text(r.prediction) +
+                          " gives a non-finite flow velocity (" + quadflow::detail::to_text(v) + ") at step " +
+                          std::to_string(step_) + ", sigma " + quadflow::detail::to_text(sigma) + ", in tile " +
+                          std::to_string(tl.id) + " " + to_string(p) + ", image " + std::to_string(r.image) +
+                          ", channel " + std::to_string(c) + ", pixel (x=" + std::to_string(x) +
+                          ", y=" + std::to_string(y) + ")" + field::detail::unwritten_hint(r.prediction));
     }
 
     M* model_;

@@ -1,4 +1,5 @@
-// quadflow CUDA blend tables on the device: one upload of blend_tables per layout, and blend arguments pointing at them.
+// quadflow CUDA blend tables on the device: one upload of blend_tables per layout, and blend arguments pointing at
+// them.
 #pragma once
 #ifndef __CUDACC__
 #error "quadflow/cuda/device_tables.cuh needs nvcc"

@@ -21,7 +21,9 @@ public:
     /// Uninitialised device memory of `shape`.
     explicit device_tensor(shape4 shape) : shape_(shape), buffer_(static_cast<std::size_t>(checked(shape).numel())) {}
     /// A device copy of `values`, enqueued on `stream`.
-    device_tensor(const host_tensor& values, cudaStream_t stream) : device_tensor(values.shape()) { upload(values, stream); }
+    device_tensor(const host_tensor& values, cudaStream_t stream) : device_tensor(values.shape()) {
+        upload(values, stream);
+    }
 
     const shape4& shape() const { return shape_; }
     std::int64_t numel() const { return shape_.numel(); }
@@ -40,7 +42,8 @@ public:
     host_tensor download(cudaStream_t stream) const {
         host_tensor values(shape_);
         if (numel() > 0) {
-            QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(values.data(), buffer_.data(), buffer_.bytes(), cudaMemcpyDeviceToHost, stream));
+            QUADFLOW_CUDA_CHECK(
+                cudaMemcpyAsync(values.data(), buffer_.data(), buffer_.bytes(), cudaMemcpyDeviceToHost, stream));
             QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream));
         }
         return values;

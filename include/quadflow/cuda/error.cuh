@@ -1,4 +1,5 @@
-// quadflow CUDA error checks: a failed CUDA runtime call becomes quadflow::cuda_error naming the call, file:line and CUDA's message.
+// quadflow CUDA error checks: a failed CUDA runtime call becomes quadflow::cuda_error naming the call, file:line and
+// CUDA's message.
 #pragma once
 #ifndef __CUDACC__
 #error "quadflow/cuda/error.cuh needs nvcc"
@@ -28,4 +29,5 @@ inline void check(cudaError_t status, const char* call, const char* file, int li
 #define QUADFLOW_CUDA_CHECK(call) ::quadflow::cuda::check((call), #call, __FILE__, __LINE__)
 
 /// Checks the launch of the kernel just enqueued (configuration errors); `what` names the kernel.
-#define QUADFLOW_CUDA_CHECK_LAUNCH(what) ::quadflow::cuda::check(cudaGetLastError(), "launch of " what, __FILE__, __LINE__)
+#define QUADFLOW_CUDA_CHECK_LAUNCH(what) \
+    ::quadflow::cuda::check(cudaGetLastError(), "launch of " what, __FILE__, __LINE__)

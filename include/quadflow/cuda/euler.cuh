@@ -1,4 +1,5 @@
-// quadflow CUDA Euler sampler and sampling loop for device latents: x' = x + (sigma' - sigma) * v(x, sigma) on a stream.
+// quadflow CUDA Euler sampler and sampling loop for device latents: x' = x + (sigma' - sigma) * v(x, sigma) on a
+// stream.
 #pragma once
 #ifndef __CUDACC__
 #error "quadflow/cuda/euler.cuh needs nvcc"
@@ -64,8 +65,8 @@ static_assert(sampler::sampler<euler>);
 /// device view). Returns when the last step is enqueued; the field's per-evaluation check has waited for
 /// every evaluation but the final Euler update, so synchronise the stream before reading x on the host.
 template <class S, sampler::velocity_field F, sampler::observer O = sampler::no_observer>
-    requires sampler::sampler<S, F>
-sampler::sample_result sample(S& s, F& field, mutable_view x, std::span<const double> sigmas, O&& observe = {}) {
+requires sampler::sampler<S, F> sampler::sample_result sample(S& s, F& field, mutable_view x,
+                                                              std::span<const double> sigmas, O&& observe = {}) {
     require_contiguous_device(x, "x");
     return sampler::sample(s, field, x, sigmas, std::forward<O>(observe));
 }

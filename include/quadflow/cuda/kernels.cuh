@@ -1,4 +1,5 @@
-// quadflow CUDA kernels, everything: blend arguments, the gather, blend, non-finite search and elementwise kernels, and their launchers.
+// quadflow CUDA kernels, everything: blend arguments, the gather, blend, non-finite search and elementwise kernels, and
+// their launchers.
 //
 // The parts, as CUB separates agents from dispatch:
 //   blend_arguments.hpp      what a blend reads, the non-finite record (host-safe)

@@ -46,9 +46,8 @@ inline void gather_tiles(const float* x, std::int64_t width, std::int64_t height
                          std::int64_t placed_count, float* batch, cudaStream_t stream) {
     if (placed_count == 0) return;
     const dim3 grid(static_cast<unsigned>(placed_count), static_cast<unsigned>(channels));
-    kernels::gather_tiles<float><<<grid, dim3(32, 8), 0, stream>>>(x, static_cast<std::int32_t>(width),
-                                                                   static_cast<std::int32_t>(height), tiles, steps,
-                                                                   placed, batch);
+    kernels::gather_tiles<float><<<grid, dim3(32, 8), 0, stream>>>(
+        x, static_cast<std::int32_t>(width), static_cast<std::int32_t>(height), tiles, steps, placed, batch);
     QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::gather_tiles");
 }
 
@@ -66,9 +65,9 @@ void blend_tiles(const blend_arguments& arguments, std::int64_t blocks_x, std::i
 /// After the blend of one image: if it met a non-finite model velocity, finds the smallest key (the
 /// `placed_count` tiles listed in `placed`, `x` as the blend read it).
 inline void find_non_finite(non_finite_record* record, const float* model_output, const float* x, std::int64_t width,
-                            std::int64_t height, std::int64_t channels, const device_tile* tiles, const tile_step* steps,
-                            const std::int32_t* placed, std::int64_t placed_count, prediction::kind kind, float sigma,
-                            cudaStream_t stream) {
+                            std::int64_t height, std::int64_t channels, const device_tile* tiles,
+                            const tile_step* steps, const std::int32_t* placed, std::int64_t placed_count,
+                            prediction::kind kind, float sigma, cudaStream_t stream) {
     if (placed_count == 0) return;
     const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(placed_count * channels, 256));
     kernels::find_non_finite<float><<<blocks, dim3(32, 8), 0, stream>>>(

@@ -45,7 +45,8 @@ public:
             throw invalid_argument("device_buffer.upload", std::to_string(values.size()) + " values",
                                    "must fit the buffer's " + std::to_string(count_));
         if (!values.empty())
-            QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(data_, values.data(), values.size_bytes(), cudaMemcpyHostToDevice, stream));
+            QUADFLOW_CUDA_CHECK(
+                cudaMemcpyAsync(data_, values.data(), values.size_bytes(), cudaMemcpyHostToDevice, stream));
     }
 
 private:

@@ -39,18 +39,18 @@ struct latent_rect {
 
 /// Where one tile of a batch comes from.
 struct tile_meta {
-    latent_rect padded;    ///< the tile as sent; may extend past the canvas (those pixels are mirror reflections)
-    latent_rect core;      ///< the part of the canvas the tile is responsible for
-    std::int64_t id = 0;   ///< stable id within the model-tile layout
+    latent_rect padded;   ///< the tile as sent; may extend past the canvas (those pixels are mirror reflections)
+    latent_rect core;     ///< the part of the canvas the tile is responsible for
+    std::int64_t id = 0;  ///< stable id within the model-tile layout
 };
 
 /// One call of the engine's model on a batch of same-sized tiles, all at one noise level.
 struct tile_batch {
-    const float* x = nullptr;     ///< count x channels x height x width, contiguous, state at `sigma`
-    float* denoised = nullptr;    ///< same shape: the engine writes its denoised estimate x0 here
+    const float* x = nullptr;   ///< count x channels x height x width, contiguous, state at `sigma`
+    float* denoised = nullptr;  ///< same shape: the engine writes its denoised estimate x0 here
     int count = 0, channels = 0, height = 0, width = 0;
-    float sigma = 1.0f;           ///< sigma convention; FLUX takes sigma itself as its timestep
-    int step = 0;                 ///< the step exactly as the engine passed it to the tiled denoiser
+    float sigma = 1.0f;                ///< sigma convention; FLUX takes sigma itself as its timestep
+    int step = 0;                      ///< the step exactly as the engine passed it to the tiled denoiser
     const tile_meta* tiles = nullptr;  ///< `count` entries
 };
 
@@ -60,12 +60,12 @@ using batch_denoiser = std::function<void(const tile_batch& batch)>;
 
 /// What the engine tells the bridge; plain C++17 types only.
 struct tiling_settings {
-    std::vector<float> sigmas;      ///< the schedule the engine samples (after img2img truncation), high to low
+    std::vector<float> sigmas;  ///< the schedule the engine samples (after img2img truncation), high to low
     step_numbering numbering = step_numbering::sdcpp;
     std::vector<float> original;    ///< the clean latent (img2img), C x H x W
     std::vector<std::uint8_t> rgb;  ///< the input image, interleaved RGB8, for the quadtree of strengths
     int image_width = 0, image_height = 0;
-    int latent_scale = 8;           ///< image pixels per latent pixel
+    int latent_scale = 8;                           ///< image pixels per latent pixel
     double min_strength = 0.0, max_strength = 0.8;  ///< strength of the calmest and the busiest quadtree leaves
     /// Any quadflow policy name. The default, `mask`, reads each pixel's strength from the quadtree's leaves,
     /// so pixels of strength 0 stay the original exactly whatever the model tiles.
@@ -78,7 +78,7 @@ struct tiling_settings {
     /// tiles: for measurement, not for a real model), with `leaf_overlap_pixels` image px of overlap.
     bool leaf_tiles = false;
     int leaf_overlap_pixels = 64;
-    int tile_batch_size = 4;        ///< tiles per model call
+    int tile_batch_size = 4;  ///< tiles per model call
 };
 
 /// The engine's denoiser, tiled. Construction builds the quadtree, the model tiles and the field; each call
@@ -95,10 +95,10 @@ public:
     /// `sigma` into `denoised` (same size; may alias `x`). `step` is numbered as settings.numbering says.
     void operator()(const float* x, float sigma, int step, float* denoised);
 
-    int model_tile_count() const;       ///< tiles sent to the model (the model-tile layout)
-    int strength_tile_count() const;    ///< leaves of the quadtree that paints the strengths
-    int smallest_model_tile() const;    ///< smallest side of a model tile's core, latent px
-    std::int64_t model_calls() const;   ///< batches sent to the engine's model so far
+    int model_tile_count() const;          ///< tiles sent to the model (the model-tile layout)
+    int strength_tile_count() const;       ///< leaves of the quadtree that paints the strengths
+    int smallest_model_tile() const;       ///< smallest side of a model tile's core, latent px
+    std::int64_t model_calls() const;      ///< batches sent to the engine's model so far
     std::int64_t tiles_evaluated() const;  ///< tiles sent so far
 
 private:

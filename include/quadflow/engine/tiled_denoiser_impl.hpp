@@ -37,9 +37,8 @@ struct tiled_denoiser::state {
             owner->metas.resize(request.tiles.size());
             for (std::size_t i = 0; i < request.tiles.size(); ++i) {
                 const model::tile_info& t = request.tiles[i];
-                owner->metas[i] = tile_meta{{t.padded.x, t.padded.y, t.padded.w, t.padded.h},
-                                            {t.core.x, t.core.y, t.core.w, t.core.h},
-                                            t.id};
+                owner->metas[i] = tile_meta{
+                    {t.padded.x, t.padded.y, t.padded.w, t.padded.h}, {t.core.x, t.core.y, t.core.w, t.core.h}, t.id};
             }
             tile_batch batch;
             batch.x = request.x.data();
@@ -91,11 +90,12 @@ struct tiled_denoiser::state {
         schedule::validate_schedule(sigmas);
         require(s.numbering == step_numbering::from_zero || s.numbering == step_numbering::sdcpp,
                 "tiling_settings.numbering", static_cast<int>(s.numbering), "must be from_zero or sdcpp");
-        require(s.image_width > 0 && s.image_height > 0 &&
-                    s.rgb.size() == static_cast<std::size_t>(s.image_width) * static_cast<std::size_t>(s.image_height) * 3,
-                "tiling_settings.rgb.size()", s.rgb.size(),
-                "must be image_width x image_height x 3 = " + std::to_string(s.image_width) + " x " +
-                    std::to_string(s.image_height) + " x 3");
+        require(
+            s.image_width > 0 && s.image_height > 0 &&
+                s.rgb.size() == static_cast<std::size_t>(s.image_width) * static_cast<std::size_t>(s.image_height) * 3,
+            "tiling_settings.rgb.size()", s.rgb.size(),
+            "must be image_width x image_height x 3 = " + std::to_string(s.image_width) + " x " +
+                std::to_string(s.image_height) + " x 3");
         require(s.latent_scale >= 1, "tiling_settings.latent_scale", s.latent_scale, "must be >= 1");
 
         tile::quadtree_options tree;
@@ -160,13 +160,15 @@ struct tiled_denoiser::state {
 
     void denoise(const float* x, float sigma, int step, float* denoised) {
         if (x == nullptr || denoised == nullptr)
-            throw invalid_argument(x == nullptr ? "x" : "denoised", "nullptr", "the denoiser needs the latent's memory");
+            throw invalid_argument(x == nullptr ? "x" : "denoised", "nullptr",
+                                   "the denoiser needs the latent's memory");
         const int i = schedule_step(step);
         const int steps = static_cast<int>(sigmas.size()) - 1;
         if (i >= steps)
             throw invalid_argument("step", std::to_string(step),
-                                   "names schedule step " + std::to_string(i) + ", past the last step of tiling_settings.sigmas (" +
-                                       std::to_string(steps) + " steps): the engine samples a longer schedule than the "
+                                   "names schedule step " + std::to_string(i) +
+                                       ", past the last step of tiling_settings.sigmas (" + std::to_string(steps) +
+                                       " steps): the engine samples a longer schedule than the "
                                        "bridge was given");
         const double from = sigmas[static_cast<std::size_t>(i)], to = sigmas[static_cast<std::size_t>(i) + 1];
         if (!(sigma <= from + field::detail::schedule_tolerance && sigma >= to - field::detail::schedule_tolerance))

@@ -1,4 +1,5 @@
-// quadflow batch plan: which tiles need the model this evaluation, in batches of equal padded shape in rank order, placed in an arena.
+// quadflow batch plan: which tiles need the model this evaluation, in batches of equal padded shape in rank order,
+// placed in an arena.
 //
 // One planner for field::tiled_field (CPU) and cuda::device_tiled_field. Built once per layout:
 //   groups      one per padded shape, in order of first appearance, tiles in index order (blend::make_batches
@@ -30,7 +31,7 @@ public:
     /// Tiles that go to the model in one call: placed()[first .. first + count), all of groups()[group].
     struct batch {
         std::int64_t group = 0;
-        std::int64_t first = 0;   ///< into placed()
+        std::int64_t first = 0;  ///< into placed()
         std::int64_t count = 0;
         std::int64_t offset = 0;  ///< element offset into the arena (of the batch's first tile)
     };
@@ -57,15 +58,17 @@ public:
         rank_order_.reserve(tiles);
         for (const blend::tile_batch& g : groups_) {
             const auto count = static_cast<std::int64_t>(g.tiles.size());
-            largest_batch = std::max(largest_batch, std::min<std::int64_t>(count, tile_batch_size) * g.width * g.height * channels);
+            largest_batch =
+                std::max(largest_batch, std::min<std::int64_t>(count, tile_batch_size) * g.width * g.height * channels);
             all_tile_elements_ += count * g.width * g.height * channels;
             full_batches_ += (count + tile_batch_size - 1) / tile_batch_size;
             rank_order_.insert(rank_order_.end(), g.tiles.begin(), g.tiles.end());
         }
         element_size_.reserve(groups_.size());
         for (const blend::tile_batch& g : groups_) element_size_.push_back(g.width * g.height * channels);
-        capacity_ = arena_elements == unbounded_arena ? unbounded_arena
-                                                      : std::max(largest_batch, std::min(arena_elements, all_tile_elements_));
+        capacity_ = arena_elements == unbounded_arena
+                        ? unbounded_arena
+                        : std::max(largest_batch, std::min(arena_elements, all_tile_elements_));
         batches_.reserve(static_cast<std::size_t>(full_batches_));
         chunks_.reserve(static_cast<std::size_t>(full_batches_));
         chunk_rank_begin_.reserve(static_cast<std::size_t>(full_batches_) + 1);
@@ -107,7 +110,8 @@ public:
                                        batches_.back().count == tile_batch_size_;
                 if (new_batch) {
                     const std::int64_t batch_elements =
-                        std::min<std::int64_t>(tile_batch_size_, static_cast<std::int64_t>(group.tiles.size())) * elements;
+                        std::min<std::int64_t>(tile_batch_size_, static_cast<std::int64_t>(group.tiles.size())) *
+                        elements;
                     if (chunks_.empty() || offset + batch_elements > capacity_) {
                         chunks_.push_back(chunk{static_cast<std::int64_t>(batches_.size()), 0, placed, 0});
                         chunk_rank_begin_.push_back(this_rank);

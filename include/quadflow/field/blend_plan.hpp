@@ -1,4 +1,5 @@
-// quadflow blend plan: per-layout blend data (separable tile weights, reciprocal of the summed weights, normalised tile weights).
+// quadflow blend plan: per-layout blend data (separable tile weights, reciprocal of the summed weights, normalised tile
+// weights).
 #pragma once
 
 #include <algorithm>
@@ -55,8 +56,8 @@ public:
         for (std::size_t i = 0; i < sum.size(); ++i) {
             if (!(sum[i] > 0.0) || !std::isfinite(sum[i]))
                 throw invalid_argument("weights", blend::to_string(weights.kind),
-                                       "the summed weight at pixel (x=" + std::to_string(i % W) + ", y=" +
-                                           std::to_string(i / W) + ") is " + detail::to_text(sum[i]));
+                                       "the summed weight at pixel (x=" + std::to_string(i % W) +
+                                           ", y=" + std::to_string(i / W) + ") is " + detail::to_text(sum[i]));
             inverse_sum_[i] = static_cast<float>(1.0 / sum[i]);
         }
         normalized_offsets_.resize(layout.tiles.size());

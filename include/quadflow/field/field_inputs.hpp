@@ -47,15 +47,16 @@ void check_field_inputs(const field_inputs& in) {
     const std::string_view name = P::name;
     if constexpr (P::needs_original) {
         if (!in.has_original)
-            throw invalid_argument("original", "none",
-                                   "the " + std::string(name) +
-                                       " policy needs the clean original latent (img2img); txt2img has none");
+            throw invalid_argument(
+                "original", "none",
+                "the " + std::string(name) + " policy needs the clean original latent (img2img); txt2img has none");
     }
     if (in.has_original) {
         require_same_shape(in.original_shape, in.canvas, "original", "the canvas");
         for (std::size_t i = 0; i < in.original_values.size(); ++i)
             if (!std::isfinite(in.original_values[i]))
-                throw invalid_argument("original[" + std::to_string(i) + "]", quadflow::detail::to_text(in.original_values[i]),
+                throw invalid_argument("original[" + std::to_string(i) + "]",
+                                       quadflow::detail::to_text(in.original_values[i]),
                                        "the original latent must be finite");
     }
     if (policy::needs_strength_map_v<P> && !in.has_strength_map)
@@ -79,10 +80,11 @@ void check_field_inputs(const field_inputs& in) {
     if (!in.sigmas.empty()) schedule::validate_schedule(in.sigmas);
 }
 
-/// The run-long facts of every tile of `layout` (see tile_facts); `strength_values` is the map ((1 or N) x H x W) or empty.
+/// The run-long facts of every tile of `layout` (see tile_facts); `strength_values` is the map ((1 or N) x H x W) or
+/// empty.
 inline std::vector<tile_facts> tile_facts_of(const tile::layout& layout, const std::vector<double>& sigmas,
-                                         schedule::strength_rule rule, std::int64_t strength_images,
-                                         std::span<const float> strength_values) {
+                                             schedule::strength_rule rule, std::int64_t strength_images,
+                                             std::span<const float> strength_values) {
     std::vector<tile_facts> plans(layout.tiles.size());
     const std::size_t steps = sigmas.empty() ? 1 : sigmas.size() - 1;
     const std::int64_t H = layout.height, W = layout.width;
@@ -96,9 +98,9 @@ inline std::vector<tile_facts> tile_facts_of(const tile::layout& layout, const s
         for (std::int64_t n = 0; n < strength_images; ++n)
             for (std::int64_t y = 0; y < tl.padded.h; ++y)
                 for (std::int64_t x = 0; x < tl.padded.w; ++x)
-                    peak = std::max(peak, strength_values[static_cast<std::size_t>(
-                                              (n * H + reflect_index(tl.padded.y + y, H)) * W +
-                                              reflect_index(tl.padded.x + x, W))]);
+                    peak = std::max(
+                        peak, strength_values[static_cast<std::size_t>((n * H + reflect_index(tl.padded.y + y, H)) * W +
+                                                                       reflect_index(tl.padded.x + x, W))]);
         p.max_pixel_strength = peak;
     }
     return plans;
@@ -130,7 +132,8 @@ inline std::string schedule_source(const std::vector<double>& sigmas) {
 /// step's own sigma and sigma_next. With no schedule any step >= 0 is accepted. Throws invalid_argument
 /// naming the step, the sigma given and the schedule's.
 inline void check_step(const std::vector<double>& sigmas, int step, double sigma, double sigma_next) {
-    require(step >= 0, "step", step, "must be >= 0 (steps are numbered from 0; see docs/engines.md for engines that count from 1)");
+    require(step >= 0, "step", step,
+            "must be >= 0 (steps are numbered from 0; see docs/engines.md for engines that count from 1)");
     if (sigmas.size() < 2) return;
     const auto steps = static_cast<int>(sigmas.size()) - 1;
     if (step >= steps)  // no require(): its message would be built on every call
@@ -139,7 +142,8 @@ inline void check_step(const std::vector<double>& sigmas, int step, double sigma
                                    std::to_string(steps - 1) + "; give the field the schedule being sampled");
     const auto i = static_cast<std::size_t>(step);
     const auto mismatch = [&](std::string_view what, double given, double expected) {
-        return invalid_argument(std::string(what) + " at step " + std::to_string(step), quadflow::detail::to_text(given),
+        return invalid_argument(std::string(what) + " at step " + std::to_string(step),
+                                quadflow::detail::to_text(given),
                                 schedule_source(sigmas) + " has " + quadflow::detail::to_text(expected) +
                                     " there; sample the schedule the field was given (after any img2img truncation), "
                                     "or give the field the schedule being sampled");
@@ -170,8 +174,8 @@ inline std::string unwritten_hint(float prediction) {
 
 /// The policy's view of tile `tile` (with run-long plan `plan`) at an evaluation of step `step`, noise level
 /// `sigma`, on the schedule `sigmas` (empty: a schedule of one step; tau then stays 1).
-inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const tile_facts& plan, double sigma, int step,
-                                            const std::vector<double>& sigmas) {
+inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const tile_facts& plan, double sigma,
+                                            int step, const std::vector<double>& sigmas) {
     policy::tile_context c;
     c.strength = static_cast<float>(tile.strength);
     c.sigma = static_cast<float>(sigma);

@@ -1,4 +1,5 @@
-// quadflow tile gather (CPU): one channel of a tile's padded rectangle copied out of the canvas, mirror-reflected outside it.
+// quadflow tile gather (CPU): one channel of a tile's padded rectangle copied out of the canvas, mirror-reflected
+// outside it.
 #pragma once
 
 #include <algorithm>
@@ -48,7 +49,8 @@ QUADFLOW_CPU_DISPATCH inline bool gather_tile(const_view x, std::int64_t n, std:
         std::memcpy(dst + inside_begin, src + inside_begin,
                     static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
         if (check)
-            for (std::int64_t i = inside_begin; i < inside_end; ++i) non_finite |= quadflow::detail::non_finite_bit(dst[i]);
+            for (std::int64_t i = inside_begin; i < inside_end; ++i)
+                non_finite |= quadflow::detail::non_finite_bit(dst[i]);
         for (std::int64_t i = inside_end; i < r.w; ++i) dst[i] = row[reflect_index(r.x + i, W)];
     }
     return non_finite != 0;

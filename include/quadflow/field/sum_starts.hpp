@@ -1,4 +1,5 @@
-// quadflow sum starts: for tiles added to a canvas in a fixed order, the columns of each tile row where it is the first to reach a pixel.
+// quadflow sum starts: for tiles added to a canvas in a fixed order, the columns of each tile row where it is the first
+// to reach a pixel.
 //
 // A blend adds W * v of every tile covering a pixel, in one fixed tile order. A tile that zeroes the pixels
 // it is the first to reach, just before adding to them, spares the blend a zero-fill pass over the canvas,

@@ -63,8 +63,7 @@ public:
         require(canvas.n >= 1 && canvas.c >= 1, "canvas", to_string(canvas), "needs N >= 1 and C >= 1");
         if (canvas.h != layout_.height || canvas.w != layout_.width)
             throw shape_error("canvas " + to_string(canvas) + " does not match the layout's " +
-                              std::to_string(layout_.width) + "x" + std::to_string(layout_.height) +
-                              " latent pixels");
+                              std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " latent pixels");
         require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
         require(options_.threads >= 1, "threads", options_.threads, "must be >= 1");
         require(options_.pool_spin.count() >= 0, "pool_spin", static_cast<std::int64_t>(options_.pool_spin.count()),
@@ -121,16 +120,18 @@ private:
     }
 
     void prepare_tiles() {
-        facts_ = detail::tile_facts_of(layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
-                                    std::span<const float>(strength_map_.data(),
-                                                           static_cast<std::size_t>(strength_map_.data() ? strength_map_.numel() : 0)));
+        facts_ = detail::tile_facts_of(
+            layout_, options_.sigmas, options_.strength_rule, strength_map_.shape().n,
+            std::span<const float>(strength_map_.data(),
+                                   static_cast<std::size_t>(strength_map_.data() ? strength_map_.numel() : 0)));
     }
 
     void prepare_groups() {
         batch_plan_ = batch_plan(layout_, canvas_.c, options_.tile_batch_size, options_.arena_elements);
         sum_starts_ = sum_starts(layout_, batch_plan_.rank_order());
         std::int64_t gathered_in_canvas = 0;
-        for (const tile::layout_tile& tl : layout_.tiles) gathered_in_canvas += clipped(tl.padded, canvas_.w, canvas_.h).area();
+        for (const tile::layout_tile& tl : layout_.tiles)
+            gathered_in_canvas += clipped(tl.padded, canvas_.w, canvas_.h).area();
         check_in_gather_ = gathered_in_canvas <= 2 * canvas_.w * canvas_.h;
         input_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
         output_arena_.assign(static_cast<std::size_t>(batch_plan_.arena_capacity()), 0.0f);
@@ -183,12 +184,13 @@ private:
                         const std::int64_t local = (c * r.h + (y - r.y)) * r.w + (px - r.x);
                         const float v = prediction::to_flow_velocity(kind, out[local], x(n, c, y, px), s);
                         if (std::isfinite(v)) continue;
-                        throw model_error("model output " + quadflow::detail::to_text(out[local]) + " gives a non-finite flow velocity (" +
-                                          quadflow::detail::to_text(v) + ") at step " + std::to_string(step_) + ", sigma " +
-                                          quadflow::detail::to_text(sigma) + ", in tile " + std::to_string(layout_.tiles[t].id) +
-                                          " " + to_string(r) + ", channel " + std::to_string(c) + ", pixel (x=" +
-                                          std::to_string(px) + ", y=" + std::to_string(y) + ")" +
-                                          detail::unwritten_hint(out[local]));
+                        throw model_error("model output " + quadflow::detail::to_text(out[local]) +
+                                          " gives a non-finite flow velocity (" + quadflow::detail::to_text(v) +
+                                          ") at step " + std::to_string(step_) + ", sigma " +
+                                          quadflow::detail::to_text(sigma) + ", in tile " +
+                                          std::to_string(layout_.tiles[t].id) + " " + to_string(r) + ", channel " +
+                                          std::to_string(c) + ", pixel (x=" + std::to_string(px) +
+                                          ", y=" + std::to_string(y) + ")" + detail::unwritten_hint(out[local]));
                     }
         }
         throw model_error("model output is non-finite at step " + std::to_string(step_));
@@ -229,9 +231,9 @@ private:
 
     /// Row 0 of channel plane (n, c) of each input; null where there is no original or strength map.
     plane_rows rows_of(const_view x, mutable_view velocity, std::int64_t n, std::int64_t c) const {
-        return plane_rows{&velocity(n, c, 0, 0), &x(n, c, 0, 0), original_.data() != nullptr ? &original_(n, c, 0, 0) : nullptr,
-                          strength_map_.data() != nullptr ? &strength_map_(strength_map_.shape().n == 1 ? 0 : n, 0, 0, 0)
-                                                          : nullptr};
+        return plane_rows{
+            &velocity(n, c, 0, 0), &x(n, c, 0, 0), original_.data() != nullptr ? &original_(n, c, 0, 0) : nullptr,
+            strength_map_.data() != nullptr ? &strength_map_(strength_map_.shape().n == 1 ? 0 : n, 0, 0, 0) : nullptr};
     }
 
     /// Blends tile `t` into channel plane `c` over its padded rows and columns inside the canvas: its
@@ -240,7 +242,8 @@ private:
     /// output is converted to flow velocity here, from the canvas state. Returns nonzero when a converted
     /// model output is NaN or infinite.
     template <prediction::kind Kind>
-    QUADFLOW_CPU_DISPATCH std::uint32_t accumulate_tile(std::size_t t, std::int64_t c, const plane_rows& p, float sigma) const {
+    QUADFLOW_CPU_DISPATCH std::uint32_t accumulate_tile(std::size_t t, std::int64_t c, const plane_rows& p,
+                                                        float sigma) const {
         std::uint32_t non_finite = 0;
         const tile::layout_tile& tl = layout_.tiles[t];
         const tile_terms& terms = terms_[t];
@@ -250,14 +253,16 @@ private:
         // Row y of each input, shifted so that [px] is canvas column px.
         const float* weights = blend_weights_.normalized_weights(t) - x0;
         const float* model_rows =
-            terms.model_out ? terms.model_out + (c * tl.padded.h + (in.y - tl.padded.y)) * tl.padded.w - tl.padded.x : nullptr;
+            terms.model_out ? terms.model_out + (c * tl.padded.h + (in.y - tl.padded.y)) * tl.padded.w - tl.padded.x
+                            : nullptr;
         // term_at(y, k) gives row y's (k-th row of the tile inside the canvas) px -> velocity term.
         const std::int64_t ahead = detail::rows_ahead(in.w);
         auto each_row = [&](const auto& term_at) {
             for (std::int64_t y = in.y, k = 0; y < in.bottom(); ++y, ++k) {
                 float* vr = p.v + y * W;
                 const float* w = weights + k * in.w;
-                if (y + ahead < in.bottom()) prefetch_range<prefetch_intent::write>(vr + ahead * W + x0, vr + ahead * W + x1);
+                if (y + ahead < in.bottom())
+                    prefetch_range<prefetch_intent::write>(vr + ahead * W + x0, vr + ahead * W + x1);
                 for (const column_run& r : sum_starts_.row(t, tl.padded, y))
                     for (std::int64_t px = r.begin; px < r.end; ++px) vr[px] = 0.0f;
                 const auto term = term_at(y, k);
@@ -317,7 +322,8 @@ private:
         const std::vector<std::int64_t>& rank_order = batch_plan_.rank_order();
         std::uint32_t non_finite = 0;
         for (std::int64_t k = rank_begin; k < rank_end; ++k)
-            non_finite |= accumulate_tile<Kind>(static_cast<std::size_t>(rank_order[static_cast<std::size_t>(k)]), c, p, sigma);
+            non_finite |=
+                accumulate_tile<Kind>(static_cast<std::size_t>(rank_order[static_cast<std::size_t>(k)]), c, p, sigma);
         return non_finite != 0;
     }
 
@@ -335,10 +341,12 @@ private:
                 const chunk& ch = chunks[static_cast<std::size_t>(k)];
                 std::atomic<bool> non_finite_input{false};
                 auto gather_task = [&](std::int64_t i) {  // one channel of one tile
-                    const auto t = static_cast<std::size_t>(batch_plan_.placed()[static_cast<std::size_t>(ch.first_tile + i / canvas_.c)]);
+                    const auto t = static_cast<std::size_t>(
+                        batch_plan_.placed()[static_cast<std::size_t>(ch.first_tile + i / canvas_.c)]);
                     const std::int64_t c = i % canvas_.c;
                     const rect& r = layout_.tiles[t].padded;
-                    if (gather_tile(x, n, c, r, input_arena_.data() + batch_plan_.slot(t) + c * r.h * r.w, !needs_scan_))
+                    if (gather_tile(x, n, c, r, input_arena_.data() + batch_plan_.slot(t) + c * r.h * r.w,
+                                    !needs_scan_))
                         non_finite_input = true;
                 };
                 pool_->run(ch.tiles * canvas_.c, gather_task);
@@ -361,14 +369,17 @@ private:
     void evaluate_image(const_view x, double sigma, mutable_view velocity, std::int64_t n) {
         choose_batches(sigma, n);
         const std::int64_t image = canvas_.c * canvas_.h * canvas_.w;
-        if (needs_scan_ && quadflow::detail::any_non_finite(x.data() + n * image, image)) report_non_finite_canvas(x, sigma);
+        if (needs_scan_ && quadflow::detail::any_non_finite(x.data() + n * image, image))
+            report_non_finite_canvas(x, sigma);
         switch (model_->prediction_kind()) {
             case prediction::kind::flow_velocity:
                 return run_image<prediction::kind::flow_velocity>(x, sigma, velocity, n);
-            case prediction::kind::denoised: return run_image<prediction::kind::denoised>(x, sigma, velocity, n);
+            case prediction::kind::denoised:
+                return run_image<prediction::kind::denoised>(x, sigma, velocity, n);
             case prediction::kind::t_velocity:
                 return run_image<prediction::kind::t_velocity>(x, sigma, velocity, n);
-            case prediction::kind::epsilon: return run_image<prediction::kind::epsilon>(x, sigma, velocity, n);
+            case prediction::kind::epsilon:
+                return run_image<prediction::kind::epsilon>(x, sigma, velocity, n);
         }
     }
 

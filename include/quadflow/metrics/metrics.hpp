@@ -16,11 +16,12 @@
 namespace quadflow::metrics {
 
 /// Throws unless `image` (the argument `name` of `function`) is a host tensor of the layout's canvas size.
-inline void require_canvas_image(const_view image, const tile::layout& l, const char* function, const char* name = "image") {
+inline void require_canvas_image(const_view image, const tile::layout& l, const char* function,
+                                 const char* name = "image") {
     require_host(image, name);
     if (image.shape().h != l.height || image.shape().w != l.width)
-        throw shape_error(std::string(function) + ": image " + to_string(image.shape()) + " does not match the layout's " +
-                          std::to_string(l.width) + "x" + std::to_string(l.height));
+        throw shape_error(std::string(function) + ": image " + to_string(image.shape()) +
+                          " does not match the layout's " + std::to_string(l.width) + "x" + std::to_string(l.height));
 }
 
 /// Which tile core owns each canvas pixel (the last tile wins where cores overlap, as in grids).
@@ -83,7 +84,8 @@ inline double seam_contrast(const_view image, const tile::layout& l) {
                 for (std::int64_t x = 0; x < s.w; ++x) {
                     // (dy, dx): the step from p = (y, x) to q; p' = p - step, q' = q + step.
                     for (const auto& [dy, dx] : {std::pair<std::int64_t, std::int64_t>{0, 1}, {1, 0}}) {
-                        const std::int64_t qy = y + dy, qx = x + dx, py = y - dy, px = x - dx, ry = qy + dy, rx = qx + dx;
+                        const std::int64_t qy = y + dy, qx = x + dx, py = y - dy, px = x - dx, ry = qy + dy,
+                                           rx = qx + dx;
                         if (qy >= s.h || qx >= s.w || py < 0 || px < 0 || ry >= s.h || rx >= s.w) continue;
                         if (id(y, x) == id(qy, qx) || id(py, px) != id(y, x) || id(ry, rx) != id(qy, qx)) continue;
                         across += std::abs(v(y, x) - v(qy, qx));

@@ -14,18 +14,18 @@ namespace quadflow::model {
 
 /// Where one batch item comes from.
 struct tile_info {
-    rect padded;        ///< the tile as sent to the model, in canvas latent pixels (may extend past the
-                        ///< canvas; those pixels are mirror reflections, see quadflow::reflect_index)
-    rect core;          ///< the part of `padded` the tile is responsible for
-    std::int64_t id = 0;  ///< stable tile id within its layout
+    rect padded;             ///< the tile as sent to the model, in canvas latent pixels (may extend past the
+                             ///< canvas; those pixels are mirror reflections, see quadflow::reflect_index)
+    rect core;               ///< the part of `padded` the tile is responsible for
+    std::int64_t id = 0;     ///< stable tile id within its layout
     std::int64_t image = 0;  ///< which image of the canvas batch (canvas N index)
 };
 
 /// One model call: a batch of same-shaped tiles at one noise level.
 struct batch_request {
-    const_view x;                   ///< N tiles, NCHW, state at `sigma` (sigma convention)
-    double sigma = 1.0;             ///< noise level; FLUX takes sigma itself as its timestep
-    int step = -1;                  ///< index of the schedule step being evaluated, -1 if unknown
+    const_view x;                      ///< N tiles, NCHW, state at `sigma` (sigma convention)
+    double sigma = 1.0;                ///< noise level; FLUX takes sigma itself as its timestep
+    int step = -1;                     ///< index of the schedule step being evaluated, -1 if unknown
     std::span<const tile_info> tiles;  ///< one entry per batch item, tiles.size() == x.shape().n
 };
 

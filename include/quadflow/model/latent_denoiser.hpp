@@ -1,4 +1,5 @@
-// quadflow adapter: a whole-latent x0 callback (stable-diffusion.cpp denoise callback, ComfyUI model wrapper) as a tile model.
+// quadflow adapter: a whole-latent x0 callback (stable-diffusion.cpp denoise callback, ComfyUI model wrapper) as a tile
+// model.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +14,9 @@ namespace quadflow::model {
 /// sigma convention: x = (1 - sigma) x0 + sigma noise) into `denoised`, the way stable-diffusion.cpp's
 /// denoise callback and ComfyUI's model function wrapper do.
 template <class F>
-concept latent_denoiser_callback =
-    requires(F& f, const_view latent, double sigma, int step, mutable_view denoised) { f(latent, sigma, step, denoised); };
+concept latent_denoiser_callback = requires(F& f, const_view latent, double sigma, int step, mutable_view denoised) {
+    f(latent, sigma, step, denoised);
+};
 
 /// Presents each tile of a batch to a whole-latent callback as a latent of its own.
 template <latent_denoiser_callback F>
@@ -28,10 +30,10 @@ public:
         const auto& sh = request.x.shape();
         const shape4 one{1, sh.c, sh.h, sh.w};
         for (std::int64_t b = 0; b < sh.n; ++b) {
-            const_view item(&request.x(b, 0, 0, 0), one,
-                            strides4{request.x.strides().n, request.x.strides().c, request.x.strides().h,
-                                     request.x.strides().w},
-                            request.x.space());
+            const_view item(
+                &request.x(b, 0, 0, 0), one,
+                strides4{request.x.strides().n, request.x.strides().c, request.x.strides().h, request.x.strides().w},
+                request.x.space());
             mutable_view target(&out(b, 0, 0, 0), one,
                                 strides4{out.strides().n, out.strides().c, out.strides().h, out.strides().w},
                                 out.space());

@@ -68,9 +68,7 @@ public:
     float next_float_uniform() { return float_uniform_from(next_u32()); }
 
     /// at::uniform_real_distribution<double>(0, 1): the low 53 bits of a 64-bit draw times 2^-53.
-    double next_double_uniform() {
-        return static_cast<double>(next_u64() & ((std::uint64_t{1} << 53) - 1)) * 0x1p-53;
-    }
+    double next_double_uniform() { return static_cast<double>(next_u64() & ((std::uint64_t{1} << 53) - 1)) * 0x1p-53; }
 
     /// Fills `out` with next_float_uniform() values, in order.
     QUADFLOW_CPU_DISPATCH void fill_float_uniform(std::span<float> out) {
@@ -163,9 +161,9 @@ inline constexpr float cephes_minus_dp2 = -2.4187564849853515625e-4f;
 inline constexpr float cephes_minus_dp3 = -3.77489497744594108e-8f;
 inline constexpr float cephes_four_over_pi = 1.27323954473516f;
 inline constexpr std::array<float, 3> cephes_sin_coefficients = {-1.9515295891E-4f, 8.3321608736E-3f,
-                                                                  -1.6666654611E-1f};
+                                                                 -1.6666654611E-1f};
 inline constexpr std::array<float, 3> cephes_cos_coefficients = {2.443315711809948E-005f, -1.388731625493765E-003f,
-                                                                  4.166664568298827E-002f};
+                                                                 4.166664568298827E-002f};
 
 /// log256_ps for one lane, for normal x > 0 (Box-Muller gives x in [2^-24, 1], so the clamp of subnormal x
 /// to the smallest normal float is left out). The multiply-adds that torch's binary fuses, found by comparing

@@ -40,12 +40,12 @@ inline preservation parse_preservation(std::string_view name) { return quadflow:
 
 /// What a policy knows about one tile at one evaluation.
 struct tile_context {
-    float strength = 1.0f;      ///< the tile's strength d in [0, 1]
-    float sigma = 1.0f;         ///< noise level of this evaluation
-    int step = 0;               ///< schedule step the evaluation belongs to
-    int total_steps = 1;        ///< steps in the schedule
-    int start_step = 0;         ///< first step at which an img2img run of strength d is under way
-    float tau = 1.0f;           ///< (sigma - sigma_end) / (sigma_start - sigma_end) of the schedule
+    float strength = 1.0f;            ///< the tile's strength d in [0, 1]
+    float sigma = 1.0f;               ///< noise level of this evaluation
+    int step = 0;                     ///< schedule step the evaluation belongs to
+    int total_steps = 1;              ///< steps in the schedule
+    int start_step = 0;               ///< first step at which an img2img run of strength d is under way
+    float tau = 1.0f;                 ///< (sigma - sigma_end) / (sigma_start - sigma_end) of the schedule
     std::int64_t min_pixel_side = 0;  ///< min(width, height) of the tile's core in image pixels
     float max_pixel_strength = 1.0f;  ///< largest mask value over the tile's padded rectangle (mask policy)
 };
@@ -94,15 +94,19 @@ QUADFLOW_HOST_DEVICE inline float preservation_gain(preservation kind, float sig
 /// Whether P declares `needs_strength_map = true`; false when P does not declare it.
 template <class P>
 inline constexpr bool needs_strength_map_v = [] {
-    if constexpr (requires { P::needs_strength_map; }) return static_cast<bool>(P::needs_strength_map);
-    else return false;
+    if constexpr (requires { P::needs_strength_map; })
+        return static_cast<bool>(P::needs_strength_map);
+    else
+        return false;
 }();
 
 /// Whether P declares `needs_schedule = true`; false when P does not declare it.
 template <class P>
 inline constexpr bool needs_schedule_v = [] {
-    if constexpr (requires { P::needs_schedule; }) return static_cast<bool>(P::needs_schedule);
-    else return false;
+    if constexpr (requires { P::needs_schedule; })
+        return static_cast<bool>(P::needs_schedule);
+    else
+        return false;
 }();
 
 /// v = d * v_m: comfyui-quadtree-tile's commit 98e3cbf. d = 0 freezes the tile in its starting noise.

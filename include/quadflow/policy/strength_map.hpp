@@ -1,4 +1,5 @@
-// quadflow strength maps for the mask policy: a layout's tile strengths painted per pixel, and a slope limit that ramps them at borders.
+// quadflow strength maps for the mask policy: a layout's tile strengths painted per pixel, and a slope limit that ramps
+// them at borders.
 //
 // The `mask` policy (Differential Diffusion) reads a per-pixel strength map. Painted from a layout's cores, the
 // map steps at every border between tiles of different strength, and so does the result. `slope_limited` lowers

@@ -24,7 +24,7 @@ namespace quadflow::prediction {
 enum class kind {
     flow_velocity,  ///< v = noise - x0 = dx/dsigma (FLUX transformer output, diffusers, BFL)
     denoised,       ///< x0 estimate (ComfyUI model wrapper, stable-diffusion.cpp denoise callback)
-    t_velocity,  ///< u = x0 - noise = dX/dt with t = 1 - sigma (the quadtree-tile design note's convention)
+    t_velocity,     ///< u = x0 - noise = dX/dt with t = 1 - sigma (the quadtree-tile design note's convention)
     epsilon,        ///< noise estimate
 };
 
@@ -45,10 +45,14 @@ inline kind parse_kind(std::string_view name) { return quadflow::parse<kind>(nam
 /// `denoised` needs sigma > 0, `epsilon` needs sigma < 1.
 QUADFLOW_HOST_DEVICE inline float to_flow_velocity(kind k, float p, float x, float sigma) {
     switch (k) {
-        case kind::flow_velocity: return p;
-        case kind::denoised: return (x - p) / sigma;
-        case kind::t_velocity: return -p;
-        case kind::epsilon: return (p - x) / (1.0f - sigma);
+        case kind::flow_velocity:
+            return p;
+        case kind::denoised:
+            return (x - p) / sigma;
+        case kind::t_velocity:
+            return -p;
+        case kind::epsilon:
+            return (p - x) / (1.0f - sigma);
     }
     return p;
 }
@@ -56,10 +60,14 @@ QUADFLOW_HOST_DEVICE inline float to_flow_velocity(kind k, float p, float x, flo
 /// The prediction of kind `k` that corresponds to flow velocity `v` at state `x` and `sigma`.
 QUADFLOW_HOST_DEVICE inline float from_flow_velocity(kind k, float v, float x, float sigma) {
     switch (k) {
-        case kind::flow_velocity: return v;
-        case kind::denoised: return x - sigma * v;
-        case kind::t_velocity: return -v;
-        case kind::epsilon: return x + (1.0f - sigma) * v;
+        case kind::flow_velocity:
+            return v;
+        case kind::denoised:
+            return x - sigma * v;
+        case kind::t_velocity:
+            return -v;
+        case kind::epsilon:
+            return x + (1.0f - sigma) * v;
     }
     return v;
 }
@@ -67,10 +75,8 @@ QUADFLOW_HOST_DEVICE inline float from_flow_velocity(kind k, float v, float x, f
 /// Checks that converting a prediction of kind `k` at `sigma` is defined.
 inline void require_convertible(kind k, double sigma) {
     require(sigma >= 0.0 && sigma <= 1.0, "sigma", sigma, "must be in [0, 1]");
-    if (k == kind::denoised)
-        require(sigma > 0.0, "sigma", sigma, "a denoised prediction has no velocity at sigma = 0");
-    if (k == kind::epsilon)
-        require(sigma < 1.0, "sigma", sigma, "an epsilon prediction has no velocity at sigma = 1");
+    if (k == kind::denoised) require(sigma > 0.0, "sigma", sigma, "a denoised prediction has no velocity at sigma = 0");
+    if (k == kind::epsilon) require(sigma < 1.0, "sigma", sigma, "an epsilon prediction has no velocity at sigma = 1");
 }
 
 /// Converts a whole tensor of predictions to flow velocity in place-safe fashion (`out` may alias

@@ -19,7 +19,9 @@ namespace quadflow::sampler {
 /// Minimal conforming type: `constant_velocity` below. A lambda
 /// `[](const_view x, double sigma, mutable_view v) { ... }` conforms too.
 template <class F>
-concept velocity_field = requires(F& f, const_view x, double sigma, mutable_view v) { f(x, sigma, v); };
+concept velocity_field = requires(F& f, const_view x, double sigma, mutable_view v) {
+    f(x, sigma, v);
+};
 
 /// The velocity field v(x, sigma) = c everywhere; every sampler integrates it exactly.
 struct constant_velocity {

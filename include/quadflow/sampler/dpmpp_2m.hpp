@@ -7,8 +7,8 @@
 #pragma once
 
 #include <cmath>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "quadflow/sampler/concepts.hpp"
 #include "quadflow/sampler/detail.hpp"

@@ -42,13 +42,15 @@ struct sample_result {
 /// each step, so a field can tell its model the step index (all evaluations until the next call,
 /// Heun's corrector included, belong to that step).
 template <class F>
-concept step_aware_field = requires(F& f, int step, double sigma) { f.on_step(step, sigma, sigma); };
+concept step_aware_field = requires(F& f, int step, double sigma) {
+    f.on_step(step, sigma, sigma);
+};
 
 /// Runs `s` over `sigmas` (sigma convention, high to low) starting from `x` at sigmas[0].
 /// `x` is updated in place; the observer is called after every step and may cancel.
 template <class S, velocity_field F, observer O = no_observer>
-    requires sampler<S, F>
-sample_result sample(S& s, F& field, mutable_view x, std::span<const double> sigmas, O&& observe = {}) {
+requires sampler<S, F> sample_result sample(S& s, F& field, mutable_view x, std::span<const double> sigmas,
+                                            O&& observe = {}) {
     schedule::validate_schedule(sigmas);
     if (x.space() == memory_space::host && x.is_contiguous())
         require_finite(x, "x", "the starting canvas must be finite (check the noise and the original)");

@@ -63,12 +63,18 @@ inline schedule_spec schedule_for_image(int steps, int width, int height) {
 /// The full schedule (N + 1 sigmas, ending in 0) that `spec` names.
 inline std::vector<double> build(const schedule_spec& spec) {
     switch (spec.kind) {
-        case scheduler::flux: return flux_mu_schedule(spec.steps, spec.mu);
-        case scheduler::shift: return shifted(spec.steps, spec.shift);
-        case scheduler::diffusers_shift: return diffusers_flow_match(spec.steps, spec.shift);
-        case scheduler::comfy_simple: return comfy_simple(spec.steps, spec.mu);
-        case scheduler::comfy_beta: return comfy_beta(spec.steps, spec.mu);
-        case scheduler::linear: return linear(spec.steps);
+        case scheduler::flux:
+            return flux_mu_schedule(spec.steps, spec.mu);
+        case scheduler::shift:
+            return shifted(spec.steps, spec.shift);
+        case scheduler::diffusers_shift:
+            return diffusers_flow_match(spec.steps, spec.shift);
+        case scheduler::comfy_simple:
+            return comfy_simple(spec.steps, spec.mu);
+        case scheduler::comfy_beta:
+            return comfy_beta(spec.steps, spec.mu);
+        case scheduler::linear:
+            return linear(spec.steps);
     }
     throw invalid_argument("scheduler", std::to_string(static_cast<int>(spec.kind)), "is not a scheduler");
 }

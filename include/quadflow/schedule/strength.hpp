@@ -74,10 +74,14 @@ inline std::size_t img2img_start_index(strength_rule rule, std::size_t steps, do
     require(strength >= 0.0 && strength <= 1.0, "strength", strength, "must be in [0, 1]");
     if (strength == 0.0) return steps;
     switch (rule) {
-        case strength_rule::comfy: return detail::comfy_start(steps, strength);
-        case strength_rule::diffusers: return detail::diffusers_start(steps, strength);
-        case strength_rule::bfl: return detail::bfl_start(steps, strength);
-        case strength_rule::sdcpp: return detail::sdcpp_start(steps, strength);
+        case strength_rule::comfy:
+            return detail::comfy_start(steps, strength);
+        case strength_rule::diffusers:
+            return detail::diffusers_start(steps, strength);
+        case strength_rule::bfl:
+            return detail::bfl_start(steps, strength);
+        case strength_rule::sdcpp:
+            return detail::sdcpp_start(steps, strength);
     }
     throw invalid_argument("strength_rule", std::to_string(static_cast<int>(rule)), "is not a strength_rule");
 }

@@ -1,4 +1,5 @@
-// quadflow CUDA test double: testing::gaussian_model's exact prediction for a Gaussian target, computed on the device (nvcc only).
+// quadflow CUDA test double: testing::gaussian_model's exact prediction for a Gaussian target, computed on the device
+// (nvcc only).
 #pragma once
 #ifndef __CUDACC__
 #error "quadflow/testing/gaussian_model.cuh needs nvcc"
@@ -33,9 +34,9 @@ struct tile_origins {
 
 /// Block (pixel chunk, channel, item): gaussian_velocity per element, written as `kind`.
 template <class Value>
-QUADFLOW_KERNEL void gaussian_prediction(const Value* x, Value* out, tile_origins origins, std::int32_t h, std::int32_t w,
-                                    std::int32_t channels, const Value* mu, std::int32_t mu_h, std::int32_t mu_w,
-                                    double sigma, double data_std, prediction::kind kind) {
+QUADFLOW_KERNEL void gaussian_prediction(const Value* x, Value* out, tile_origins origins, std::int32_t h,
+                                         std::int32_t w, std::int32_t channels, const Value* mu, std::int32_t mu_h,
+                                         std::int32_t mu_w, double sigma, double data_std, prediction::kind kind) {
     const std::int64_t item = blockIdx.z, c = blockIdx.y;
     const std::int64_t offset = (item * channels + c) * h * w;
     for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < std::int64_t(h) * w;

@@ -1,4 +1,5 @@
-// quadflow test double: a tile model for per-element Gaussian data N(mu, s^2) with its exact flow velocity (tests, demo).
+// quadflow test double: a tile model for per-element Gaussian data N(mu, s^2) with its exact flow velocity (tests,
+// demo).
 //
 // With x = (1 - sigma) x0 + sigma n, x0 ~ N(mu, s^2), n ~ N(0, 1) per element:
 //   E[x0 | x] = mu + (1 - sigma) s^2 (x - (1 - sigma) mu) / ((1 - sigma)^2 s^2 + sigma^2)

@@ -4,10 +4,11 @@
 // and overlap o gets n = ceil((E - o) / (t - o)) tiles (1 when t == E) at x_k = min(int(k * dy), E - t),
 // dy = (E - t) / (n - 1) in double, as the extension computes it, except that the last tile is pinned to
 // E - t (the extension's (n - 1) * dy can round to E - t - 1, leaving the last column uncovered, e.g.
-// E = 550, t = 62). Every tile has size t and neighbours overlap by at least o. `padded` is that real tile (what the model sees); `core` is the evenly split part: the
-// boundary between tiles k and k+1 is the middle of their overlap, floor((x_{k+1} + x_k + t) / 2), so cores
-// partition the canvas like the quadtree's do and core-to-padded is the tile's own overlap on each side.
-// Unlike the extension, which clamps the overlap to min(tile_w, tile_h) - 4, overlap >= tile is an error.
+// E = 550, t = 62). Every tile has size t and neighbours overlap by at least o. `padded` is that real tile (what the
+// model sees); `core` is the evenly split part: the boundary between tiles k and k+1 is the middle of their overlap,
+// floor((x_{k+1} + x_k + t) / 2), so cores partition the canvas like the quadtree's do and core-to-padded is the tile's
+// own overlap on each side. Unlike the extension, which clamps the overlap to min(tile_w, tile_h) - 4, overlap >= tile
+// is an error.
 //
 // SpotDiffusion: non-overlapping tiles whose grid lines sit at offset + k * tile on each axis, the offset
 // drawn per step from a seeded sequence; tiles are clipped at the canvas edges (the ComfyUI port rolls the
@@ -42,7 +43,7 @@ struct grid_options {
     std::int64_t tile = 96;    ///< latent px (768 px, the extension's default)
     std::int64_t overlap = 8;  ///< latent px (64 px)
     int latent_scale = 8;
-    double strength = 1.0;     ///< every tile's strength
+    double strength = 1.0;  ///< every tile's strength
 };
 
 inline void validate(const grid_options& o) {
@@ -50,7 +51,8 @@ inline void validate(const grid_options& o) {
     require(o.overlap >= 0 && o.overlap < o.tile, "overlap", o.overlap,
             "must be in [0, tile) with tile = " + std::to_string(o.tile));
     require(o.latent_scale > 0, "latent_scale", o.latent_scale, "must be > 0");
-    require(std::isfinite(o.strength) && o.strength >= 0.0 && o.strength <= 1.0, "strength", o.strength, "must be in [0, 1]");
+    require(std::isfinite(o.strength) && o.strength >= 0.0 && o.strength <= 1.0, "strength", o.strength,
+            "must be in [0, 1]");
 }
 
 namespace detail {
@@ -139,11 +141,10 @@ inline layout build_grid(std::int64_t width_latent, std::int64_t height_latent, 
     detail::require_canvas_side("width", width_latent);
     detail::require_canvas_side("height", height_latent);
     validate(options);
-    detail::require_tile_count(
-        width_latent, height_latent,
-        detail::grid_tile_count(width_latent, options.tile, options.overlap) *
-            detail::grid_tile_count(height_latent, options.tile, options.overlap),
-        "tile", options.tile, "with overlap = " + std::to_string(options.overlap));
+    detail::require_tile_count(width_latent, height_latent,
+                               detail::grid_tile_count(width_latent, options.tile, options.overlap) *
+                                   detail::grid_tile_count(height_latent, options.tile, options.overlap),
+                               "tile", options.tile, "with overlap = " + std::to_string(options.overlap));
     return detail::layout_from_axes(width_latent, height_latent, options.latent_scale, options.strength,
                                     detail::grid_axis(width_latent, options.tile, options.overlap),
                                     detail::grid_axis(height_latent, options.tile, options.overlap));
@@ -213,7 +214,8 @@ inline std::vector<std::int64_t> spot_offsets(int total_steps, std::int64_t tile
                                               std::uint64_t axis) {
     std::uint64_t state = seed ^ (axis * 0xD1B54A32D192ED03ull);
     std::vector<std::int64_t> offsets(static_cast<std::size_t>(total_steps));
-    for (auto& offset : offsets) offset = static_cast<std::int64_t>(uniform_below(state, static_cast<std::uint64_t>(tile)));
+    for (auto& offset : offsets)
+        offset = static_cast<std::int64_t>(uniform_below(state, static_cast<std::uint64_t>(tile)));
     if (shift != spot_shift::random) std::sort(offsets.begin(), offsets.end());
     if (shift == spot_shift::fibonacci) offsets = fibonacci_spacing(offsets);
     return offsets;
@@ -249,7 +251,8 @@ inline layout build_spot(std::int64_t width, std::int64_t height, std::int64_t t
                                "at most (width / tile + 2) x (height / tile + 2)");
     auto axis = [&](std::int64_t extent, std::uint64_t stream) {
         if (tile >= extent) return detail::shifted_axis(extent, extent, 0);
-        const std::int64_t offset = detail::spot_offsets(total_steps, tile, seed, shift, stream)[static_cast<std::size_t>(step)];
+        const std::int64_t offset =
+            detail::spot_offsets(total_steps, tile, seed, shift, stream)[static_cast<std::size_t>(step)];
         return detail::shifted_axis(extent, tile, offset);
     };
     return detail::layout_from_axes(width, height, latent_scale, 1.0, axis(width, 0), axis(height, 1));

@@ -14,12 +14,12 @@ namespace quadflow::tile {
 
 /// One tile of a layout. Rectangles are in latent pixels of the canvas.
 struct layout_tile {
-    rect core;            ///< the region this tile is responsible for; cores of a quadtree partition the canvas
-    rect padded;          ///< core grown by the overlap; may extend past the canvas (filled by reflection)
-    double strength = 1.0; ///< the tile's strength d in [0, 1]: how much of the original it may change
-    std::int64_t id = 0;  ///< index in the layout's tile list
-    int depth = 0;        ///< quadtree depth of the leaf (0 for grid tiles)
-    rect pixel_core;      ///< `core` in image pixels (core * latent_scale)
+    rect core;              ///< the region this tile is responsible for; cores of a quadtree partition the canvas
+    rect padded;            ///< core grown by the overlap; may extend past the canvas (filled by reflection)
+    double strength = 1.0;  ///< the tile's strength d in [0, 1]: how much of the original it may change
+    std::int64_t id = 0;    ///< index in the layout's tile list
+    int depth = 0;          ///< quadtree depth of the leaf (0 for grid tiles)
+    rect pixel_core;        ///< `core` in image pixels (core * latent_scale)
 
     std::int64_t overlap_left() const { return core.x - padded.x; }
     std::int64_t overlap_top() const { return core.y - padded.y; }

@@ -1,9 +1,9 @@
 // quadflow model tiles: a layout of model-sized tiles (min/max side, aligned) built over a fine quadtree's canvas.
 //
-// comfyui-quadtree-tile's content-adaptive quadtree has two roles that want different sizes. As a strength map (painted per
-// pixel, read by the `mask` policy) it should be as fine as the content; as the tiles sent to the model it
-// cannot be: FLUX patchifies 2x2 latent pixels into one token and is trained on 64..128 latent px. The model
-// tiles are a second quadtree over the same canvas, in latent px:
+// comfyui-quadtree-tile's content-adaptive quadtree has two roles that want different sizes. As a strength map (painted
+// per pixel, read by the `mask` policy) it should be as fine as the content; as the tiles sent to the model it cannot
+// be: FLUX patchifies 2x2 latent pixels into one token and is trained on 64..128 latent px. The model tiles are a
+// second quadtree over the same canvas, in latent px:
 //   - a node is split when it is wider or taller than max_tile (forced), along each axis longer than max_tile;
 //   - otherwise a node whose core meets more than one fine tile's core is split along every axis whose two
 //     halves would both be >= min_tile (two children when only one axis can, four when both can);
@@ -37,8 +37,9 @@ namespace quadflow::tile {
 struct model_tile_options {
     std::int64_t min_tile = 64;   ///< latent px: smallest model tile side (smaller only when the canvas is)
     std::int64_t max_tile = 128;  ///< latent px: largest core side
-    std::int64_t align = 2;       ///< latent px: tile origins and split points are multiples of it (2 for FLUX's 2x2 patches)
-    std::int64_t overlap = 8;     ///< latent px of padding on each side, per tile min(core_w / 2, core_h / 2, overlap)
+    std::int64_t align =
+        2;  ///< latent px: tile origins and split points are multiples of it (2 for FLUX's 2x2 patches)
+    std::int64_t overlap = 8;  ///< latent px of padding on each side, per tile min(core_w / 2, core_h / 2, overlap)
 };
 
 /// Smallest max_tile that lets every side above it split into halves >= min_tile:

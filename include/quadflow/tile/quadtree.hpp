@@ -6,7 +6,8 @@
 //     channel over the node's pixels);
 //   - split points are node.w/2 and node.h/2 rounded down to multiples of `align` relative to the node; the
 //     right/bottom children take the remainder (so they are never smaller than the left/top ones);
-//   - a split needs the smaller (left/top) half of *each* axis to be >= max(min_tile_size, align): comfyui-quadtree-tile's
+//   - a split needs the smaller (left/top) half of *each* axis to be >= max(min_tile_size, align):
+//   comfyui-quadtree-tile's
 //     should_subdivide() checks half_w and half_h separately and never splits along one axis only.
 // Additions (off by default): leaves are never smaller than min_latent_tile * latent_scale pixels on a side
 // (that raises the minimum half above); max_depth stops all splits at that depth; max_tile_size forces a
@@ -53,26 +54,29 @@ namespace quadflow::tile {
 enum class leaf_strength_rule { area, depth };
 
 constexpr auto enum_names(leaf_strength_rule) {
-    return make_enum_table<leaf_strength_rule>("leaf_strength_rule", "leaf_strength_rule",
-                                         {{leaf_strength_rule::area, "area"}, {leaf_strength_rule::depth, "depth"}});
+    return make_enum_table<leaf_strength_rule>(
+        "leaf_strength_rule", "leaf_strength_rule",
+        {{leaf_strength_rule::area, "area"}, {leaf_strength_rule::depth, "depth"}});
 }
 
 inline std::string_view to_string(leaf_strength_rule rule) { return quadflow::to_string(rule); }
 
 /// Parses area|depth.
-inline leaf_strength_rule parse_leaf_strength_rule(std::string_view name) { return quadflow::parse<leaf_strength_rule>(name); }
+inline leaf_strength_rule parse_leaf_strength_rule(std::string_view name) {
+    return quadflow::parse<leaf_strength_rule>(name);
+}
 
 struct quadtree_options {
-    double content_threshold = 25;          ///< split when sqrt(varR + varG + varB) exceeds it (0..255 scale)
-    std::int64_t min_tile_size = 4;         ///< px; each axis's smaller half must reach max(this, align)
-    std::int64_t align = 8;                 ///< px; a positive multiple of latent_scale
-    std::int64_t max_tile_size = 0;         ///< px, 0 = no limit
-    int max_depth = -1;                     ///< -1 = no limit
-    std::int64_t min_latent_tile = 1;       ///< latent px the model accepts on a side
-    int latent_scale = 8;                   ///< image pixels per latent pixel
+    double content_threshold = 25;     ///< split when sqrt(varR + varG + varB) exceeds it (0..255 scale)
+    std::int64_t min_tile_size = 4;    ///< px; each axis's smaller half must reach max(this, align)
+    std::int64_t align = 8;            ///< px; a positive multiple of latent_scale
+    std::int64_t max_tile_size = 0;    ///< px, 0 = no limit
+    int max_depth = -1;                ///< -1 = no limit
+    std::int64_t min_latent_tile = 1;  ///< latent px the model accepts on a side
+    int latent_scale = 8;              ///< image pixels per latent pixel
     double min_strength = 0.2, max_strength = 0.8;
     leaf_strength_rule rule = leaf_strength_rule::area;
-    std::int64_t overlap = 0;               ///< px, 0 = off
+    std::int64_t overlap = 0;                         ///< px, 0 = off
     std::int64_t max_pixels = std::int64_t{1} << 28;  ///< largest image accepted, checked before any allocation
 };
 
@@ -89,22 +93,24 @@ inline constexpr std::int64_t max_option_pixels = std::int64_t{1} << 31;
 /// Throws invalid_argument naming the first option outside its domain.
 inline void validate(const quadtree_options& o) {
     const std::string size_range = "must be in [1, " + std::to_string(max_option_pixels) + "]";
-    require(std::isfinite(o.content_threshold) && o.content_threshold > 0.0, "content_threshold",
-            o.content_threshold, "must be finite and > 0");
+    require(std::isfinite(o.content_threshold) && o.content_threshold > 0.0, "content_threshold", o.content_threshold,
+            "must be finite and > 0");
     require(o.min_tile_size > 0 && o.min_tile_size <= max_option_pixels, "min_tile_size", o.min_tile_size, size_range);
     require(o.latent_scale > 0, "latent_scale", o.latent_scale, "must be > 0");
     require(o.align > 0 && o.align <= max_option_pixels && o.align % o.latent_scale == 0, "align", o.align,
             "must be a positive multiple of latent_scale = " + std::to_string(o.latent_scale) + ", at most " +
                 std::to_string(max_option_pixels));
     require(o.min_latent_tile >= 1 && o.min_latent_tile <= max_option_pixels / o.latent_scale, "min_latent_tile",
-            o.min_latent_tile, "must be >= 1 and min_latent_tile * latent_scale <= " + std::to_string(max_option_pixels));
+            o.min_latent_tile,
+            "must be >= 1 and min_latent_tile * latent_scale <= " + std::to_string(max_option_pixels));
     require(o.max_depth >= -1, "max_depth", o.max_depth, "must be >= 0, or -1 for no limit");
     require(o.max_tile_size >= 0 && o.max_tile_size <= max_option_pixels, "max_tile_size", o.max_tile_size,
             "must be in [0, " + std::to_string(max_option_pixels) + "] (0 = no limit)");
     if (o.max_tile_size > 0) {
         const std::int64_t needed = 2 * smallest_leaf_side(o);
         require(o.max_tile_size >= needed, "max_tile_size", o.max_tile_size,
-                "must be 0 or >= " + std::to_string(needed) + " px (twice the smallest leaf side), or no split can meet it");
+                "must be 0 or >= " + std::to_string(needed) +
+                    " px (twice the smallest leaf side), or no split can meet it");
     }
     require(std::isfinite(o.min_strength) && o.min_strength >= 0.0 && o.min_strength <= 1.0, "min_strength",
             o.min_strength, "must be in [0, 1]");
@@ -125,7 +131,8 @@ inline double area_strength(double area, double max_area, double min_d, double m
 /// The depth rule: min_d + (max_d - min_d) * (depth - shallowest) / (deepest - shallowest); min_d when equal.
 inline double depth_strength(int depth, int shallowest, int deepest, double min_d, double max_d) {
     if (deepest == shallowest) return min_d;
-    return min_d + (max_d - min_d) * static_cast<double>(depth - shallowest) / static_cast<double>(deepest - shallowest);
+    return min_d +
+           (max_d - min_d) * static_cast<double>(depth - shallowest) / static_cast<double>(deepest - shallowest);
 }
 
 /// comfyui-quadtree-tile's overlap for one tile: min(core_w / 2, core_h / 2, overlap_latent) latent px per side.
@@ -304,7 +311,8 @@ inline split_axes choose_split(const rect& node, int depth, const quadtree_optio
     const bool too_large = o.max_tile_size > 0 && (node.w > o.max_tile_size || node.h > o.max_tile_size);
     if (too_large) return {x_can, y_can};
     if (!x_can || !y_can) return {};
-    const rgb_moments m = moments.sum(node.x / o.align, node.y / o.align, node.right() / o.align, node.bottom() / o.align);
+    const rgb_moments m =
+        moments.sum(node.x / o.align, node.y / o.align, node.right() / o.align, node.bottom() / o.align);
     if (rgb_deviation(m, static_cast<double>(node.area())) > o.content_threshold) return {true, true};
     return {};
 }
@@ -357,16 +365,17 @@ inline void check_image_size(const rgb_image_view& image, const quadtree_options
             "exceeds max_pixels = " + std::to_string(o.max_pixels));
     const std::int64_t min_root = std::max(o.align, o.min_latent_tile * o.latent_scale);
     require(image.width / o.align * o.align >= min_root, "image.width", image.width,
-            "rounded down to a multiple of align = " + std::to_string(o.align) + " must be >= " +
-                std::to_string(min_root) + " px (align and min_latent_tile * latent_scale)");
+            "rounded down to a multiple of align = " + std::to_string(o.align) +
+                " must be >= " + std::to_string(min_root) + " px (align and min_latent_tile * latent_scale)");
     require(image.height / o.align * o.align >= min_root, "image.height", image.height,
-            "rounded down to a multiple of align = " + std::to_string(o.align) + " must be >= " +
-                std::to_string(min_root) + " px (align and min_latent_tile * latent_scale)");
+            "rounded down to a multiple of align = " + std::to_string(o.align) +
+                " must be >= " + std::to_string(min_root) + " px (align and min_latent_tile * latent_scale)");
 }
 
 inline double leaf_strength(const quadtree_leaf& leaf, const quadtree_options& o, double max_area, int shallowest,
-                           int deepest) {
-    if (o.rule == leaf_strength_rule::depth) return depth_strength(leaf.depth, shallowest, deepest, o.min_strength, o.max_strength);
+                            int deepest) {
+    if (o.rule == leaf_strength_rule::depth)
+        return depth_strength(leaf.depth, shallowest, deepest, o.min_strength, o.max_strength);
     return area_strength(static_cast<double>(leaf.pixels.area()), max_area, o.min_strength, o.max_strength);
 }
 
@@ -395,7 +404,8 @@ inline layout build_quadtree(const rgb_image_view& image, const quadtree_options
     result.width = root.w / s;
     result.height = root.h / s;
     result.latent_scale = options.latent_scale;
-    const std::int64_t overlap = clamped_overlap_latent(options.overlap, options.latent_scale, result.width, result.height);
+    const std::int64_t overlap =
+        clamped_overlap_latent(options.overlap, options.latent_scale, result.width, result.height);
     result.tiles.reserve(leaves.size());
     for (const auto& leaf : leaves) {
         layout_tile t;

@@ -248,8 +248,7 @@ inline rgb_image decode_rgb(std::span<const std::uint8_t> bytes, std::int64_t ma
         image.pixels.assign(decoded.get(), decoded.get() + pixel_count * 3);
     } else {
         image.pixels.resize(pixel_count * 3);
-        for (std::size_t i = 0; i < pixel_count; ++i)
-            std::fill_n(image.pixels.data() + i * 3, 3, decoded.get()[i]);
+        for (std::size_t i = 0; i < pixel_count; ++i) std::fill_n(image.pixels.data() + i * 3, 3, decoded.get()[i]);
     }
     return image;
 }
@@ -313,9 +312,12 @@ inline void save_jpeg(const std::string& path, const rgb_image& image, int quali
 inline void save_image(const std::string& path, const rgb_image& image) {
     std::string lower = path;
     for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.ends_with(".png")) save_png(path, image);
-    else if (lower.ends_with(".jpg") || lower.ends_with(".jpeg")) save_jpeg(path, image);
-    else throw io_error("cannot write '" + path + "': unknown image extension (use .png, .jpg or .jpeg)");
+    if (lower.ends_with(".png"))
+        save_png(path, image);
+    else if (lower.ends_with(".jpg") || lower.ends_with(".jpeg"))
+        save_jpeg(path, image);
+    else
+        throw io_error("cannot write '" + path + "': unknown image extension (use .png, .jpg or .jpeg)");
 }
 
 /// Fills `area` (clipped to the image) with `colour`.

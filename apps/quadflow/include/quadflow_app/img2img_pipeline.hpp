@@ -22,7 +22,6 @@
 #include <variant>
 #include <vector>
 
-#include "quadflow_app/image_io.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/noise/torch_randn.hpp"
@@ -36,6 +35,7 @@
 #include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
+#include "quadflow_app/image_io.hpp"
 
 namespace quadflow::app {
 
@@ -49,11 +49,11 @@ struct img2img_settings {
     tile::quadtree_options quadtree = default_quadtree();
     blend::weight_kind weights = blend::weight_kind::gaussian;
     int tile_batch = 4;
-    int threads = 1;  ///< field_options::threads (the output is bit-identical for any value)
-    std::int64_t skip_below = 0;       ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
-    double skip_denoise_at_most = 0.35;  ///< skip: tiles with d at most this are preserved exactly
+    int threads = 1;                       ///< field_options::threads (the output is bit-identical for any value)
+    std::int64_t skip_below = 0;           ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
+    double skip_denoise_at_most = 0.35;    ///< skip: tiles with d at most this are preserved exactly
     std::optional<std::string> mask_path;  ///< mask: a grayscale PNG of the canvas size (white = strength 1)
-    std::optional<double> mask_slope;      ///< mask: limit the map's slope (strength per latent px), policy::slope_limited
+    std::optional<double> mask_slope;  ///< mask: limit the map's slope (strength per latent px), policy::slope_limited
     std::uint64_t seed = 42;
     double texture = 0.05;  ///< data_std of the prompt model: texture added on top of the recoloured target
     /// Set (the default): the model runs on build_model_tiles(quadtree, *model_tiles) (see the header comment);
@@ -80,7 +80,7 @@ struct img2img_report {
     std::string policy;
     double low_strength_error = 0;    ///< mean |output - original| on tiles with d < 0.5, 0..255
     double high_strength_change = 0;  ///< mean |output - original| on tiles with d >= 0.5, 0..255
-    double seam_score = 0;  ///< metrics::seam_score at the borders of the tiles the model ran on
+    double seam_score = 0;            ///< metrics::seam_score at the borders of the tiles the model ran on
     std::int64_t model_calls = 0;
     std::int64_t tile_pixels = 0;
     std::int64_t tiles = 0;               ///< tiles the model ran on
@@ -142,7 +142,8 @@ inline host_tensor strength_map_of(const tile::layout& layout) { return policy::
 inline host_tensor load_strength_map(const std::string& path, std::int64_t width, std::int64_t height) {
     const rgb_image mask = load_rgb(path);
     if (mask.width != width || mask.height != height)
-        throw invalid_argument("--mask", path + " (" + std::to_string(mask.width) + "x" + std::to_string(mask.height) + ")",
+        throw invalid_argument("--mask",
+                               path + " (" + std::to_string(mask.width) + "x" + std::to_string(mask.height) + ")",
                                "must be " + std::to_string(width) + "x" + std::to_string(height) + ", the canvas size");
     host_tensor map(shape4{1, 1, height, width});
     for (std::int64_t y = 0; y < height; ++y)
@@ -194,8 +195,8 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     const int shift_w = static_cast<int>(std::max<std::int64_t>(16, layout.pixel_width() / 16 * 16));
     const int shift_h = static_cast<int>(std::max<std::int64_t>(16, layout.pixel_height() / 16 * 16));
     const double mu = schedule::flux_mu(shift_w, shift_h);
-    const std::vector<double> sigmas =
-        schedule::comfy_denoise([&](int n) { return schedule::flux_mu_schedule(n, mu); }, settings.steps, settings.denoise);
+    const std::vector<double> sigmas = schedule::comfy_denoise([&](int n) { return schedule::flux_mu_schedule(n, mu); },
+                                                               settings.steps, settings.denoise);
 
     host_tensor strength_map;
     if (settings.policy == policy::mask::name) {
@@ -234,10 +235,14 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
 
     img2img_report& r = result.report;
     r.policy = name;
-    r.low_strength_error = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
-                                                              [](const tile::layout_tile& t) { return t.strength < 0.5; }).mean;
-    r.high_strength_change = 127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout,
-                                                                [](const tile::layout_tile& t) { return t.strength >= 0.5; }).mean;
+    r.low_strength_error =
+        127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout, [](const tile::layout_tile& t) {
+                    return t.strength < 0.5;
+                }).mean;
+    r.high_strength_change =
+        127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout, [](const tile::layout_tile& t) {
+                    return t.strength >= 0.5;
+                }).mean;
     r.seam_score = metrics::seam_score(x.cview(), model_layout);
     r.model_calls = stats.model_calls;
     r.tile_pixels = stats.tile_pixels;

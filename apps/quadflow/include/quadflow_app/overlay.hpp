@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <string>
 
-#include "quadflow_app/image_io.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/tile/layout.hpp"
+#include "quadflow_app/image_io.hpp"
 
 namespace quadflow::app {
 

@@ -61,11 +61,16 @@ inline void require_image_extension(const std::string& flag, const std::string& 
 
 /// The quadtree_options fields and the flags that set them.
 inline const std::map<std::string, std::string>& quadtree_flag_names() {
-    static const std::map<std::string, std::string> flags{
-        {"content_threshold", "--threshold"}, {"min_tile_size", "--min-tile"}, {"max_tile_size", "--max-tile"},
-        {"max_depth", "--max-depth"},         {"align", "--align"},            {"min_strength", "--min-denoise"},
-        {"max_strength", "--max-denoise"},     {"overlap", "--overlap"},        {"latent_scale", "--latent-scale"},
-        {"max_pixels", "--max-pixels"}};
+    static const std::map<std::string, std::string> flags{{"content_threshold", "--threshold"},
+                                                          {"min_tile_size", "--min-tile"},
+                                                          {"max_tile_size", "--max-tile"},
+                                                          {"max_depth", "--max-depth"},
+                                                          {"align", "--align"},
+                                                          {"min_strength", "--min-denoise"},
+                                                          {"max_strength", "--max-denoise"},
+                                                          {"overlap", "--overlap"},
+                                                          {"latent_scale", "--latent-scale"},
+                                                          {"max_pixels", "--max-pixels"}};
     return flags;
 }
 

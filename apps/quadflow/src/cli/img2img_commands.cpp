@@ -3,17 +3,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <ostream>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
-#include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
+#include "quadflow_app/cli.hpp"
 #include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
@@ -115,7 +115,8 @@ void show_progress(const std::string& name, int done, int total) {
         return;
     }
     const int width = 30, filled = total > 0 ? done * width / total : width;
-    std::fprintf(stderr, "\r%-28s [%s%s] %d/%d", name.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+    std::fprintf(stderr, "\r%-28s [%s%s] %d/%d", name.c_str(),
+                 std::string(static_cast<std::size_t>(filled), '#').c_str(),
                  std::string(static_cast<std::size_t>(width - filled), '.').c_str(), done, total);
     if (done == total) std::fprintf(stderr, "\n");
 }
@@ -134,9 +135,12 @@ void check_writable(const std::string& flag, const std::string& path) {
 
 /// Flags only some policies read: setting one for another policy is an error.
 void check_policy_flags(const img2img_options& o, const CLI::App& cmd) {
-    const std::vector<std::pair<std::string, std::string>> policy_of_flag = {
-        {"--preservation", "preservation_blend"}, {"--strength-rule", "strength"}, {"--skip-below", "skip"},
-        {"--skip-denoise", "skip"},               {"--mask", "mask"},              {"--mask-slope", "mask"}};
+    const std::vector<std::pair<std::string, std::string>> policy_of_flag = {{"--preservation", "preservation_blend"},
+                                                                             {"--strength-rule", "strength"},
+                                                                             {"--skip-below", "skip"},
+                                                                             {"--skip-denoise", "skip"},
+                                                                             {"--mask", "mask"},
+                                                                             {"--mask-slope", "mask"}};
     for (const auto& [flag, reader] : policy_of_flag)
         if (cmd.count(flag) > 0 && o.policy != reader)
             throw invalid_argument(flag, cmd.get_option(flag)->as<std::string>(),
@@ -217,7 +221,7 @@ rgb_image contact_sheet(const std::vector<std::pair<rgb_image, std::vector<std::
         for (std::size_t k = 0; k < caption.size(); ++k) {
             const bool title = k == 0;
             app::draw_text(sheet, x0, y, caption[k], title ? app::rgb{255, 255, 255} : app::rgb{190, 190, 200},
-                                title ? title_scale : detail_scale);
+                           title ? title_scale : detail_scale);
             y += title ? title_line : detail_line;
         }
     }
@@ -265,11 +269,19 @@ void run_demo(const demo_options& o, std::ostream& out) {
                                    {"mask", "exact", "mask"},
                                    {"mask", "exact", "mask_model_tiles", true}};
     std::vector<std::pair<rgb_image, std::vector<std::string>>> panels;
-    panels.push_back({half_size(app::to_image(app::to_latent(image, layout.pixel_width(), layout.pixel_height()).cview())),
-                      {"original", std::to_string(layout.tiles.size()) + " quadtree tiles, " + std::to_string(o.steps) + " " +
-                                                  o.sampler + " steps", "errors and changes in 0..255 units"}});
-    panels.push_back({half_size(overlay), {"quadtree (denoise)", "area rule " + fixed(o.min_strength, 1) + ".." + fixed(o.max_strength, 1)}});
-    json report = {{"image", o.image}, {"tiles", layout.tiles.size()}, {"steps", o.steps}, {"sampler", o.sampler},
+    panels.push_back(
+        {half_size(app::to_image(app::to_latent(image, layout.pixel_width(), layout.pixel_height()).cview())),
+         {"original",
+          std::to_string(layout.tiles.size()) + " quadtree tiles, " + std::to_string(o.steps) + " " + o.sampler +
+              " steps",
+          "errors and changes in 0..255 units"}});
+    panels.push_back(
+        {half_size(overlay),
+         {"quadtree (denoise)", "area rule " + fixed(o.min_strength, 1) + ".." + fixed(o.max_strength, 1)}});
+    json report = {{"image", o.image},
+                   {"tiles", layout.tiles.size()},
+                   {"steps", o.steps},
+                   {"sampler", o.sampler},
                    {"policies", json::array()}};
     std::vector<img2img_report> reports;
     for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -284,19 +296,19 @@ void run_demo(const demo_options& o, std::ostream& out) {
         reports.push_back(r);
         std::string title = r.policy;
         if (title.rfind("preservation_blend", 0) == 0) title.replace(0, 18, "blend");
-        panels.push_back({half_size(result.output),
-                          {title,
-                           "low-d error " + fixed(r.low_strength_error, 1) + "   high-d change " +
-                               fixed(r.high_strength_change, 1),
-                           "model calls " + std::to_string(r.model_calls) + "   seam " + fixed(r.seam_score, 2)}});
+        panels.push_back(
+            {half_size(result.output),
+             {title,
+              "low-d error " + fixed(r.low_strength_error, 1) + "   high-d change " + fixed(r.high_strength_change, 1),
+              "model calls " + std::to_string(r.model_calls) + "   seam " + fixed(r.seam_score, 2)}});
         report["policies"].push_back(report_json(r));
     }
     app::save_png(o.out_dir + "/contact_sheet.png", contact_sheet(panels, 5));
     app::write_file(o.out_dir + "/report.json", to_text(report) + "\n");
 
     char line[256];
-    std::snprintf(line, sizeof line, "%-28s %12s %12s %10s %12s %8s %8s\n", "policy", "low-d error", "high-d chg", "calls",
-                  "tile-pixels", "seam", "time s");
+    std::snprintf(line, sizeof line, "%-28s %12s %12s %10s %12s %8s %8s\n", "policy", "low-d error", "high-d chg",
+                  "calls", "tile-pixels", "seam", "time s");
     out << line;
     for (const img2img_report& r : reports) {
         std::snprintf(line, sizeof line, "%-28s %12.2f %12.2f %10lld %12lld %8.3f %8.2f\n", r.policy.c_str(),
@@ -327,7 +339,8 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     cmd->add_option("--denoise", o->denoise, "Global denoise in (0, 1]");
     cmd->add_option("--strength-rule", o->strength_rule, joined_names<schedule::strength_rule>())
         ->check(one_of(names<schedule::strength_rule>()));
-    cmd->add_option("--min-strength,--min-denoise", o->min_strength, "Smallest tile strength (default as in demo: 0 keeps flat tiles)");
+    cmd->add_option("--min-strength,--min-denoise", o->min_strength,
+                    "Smallest tile strength (default as in demo: 0 keeps flat tiles)");
     cmd->add_option("--max-strength,--max-denoise", o->max_strength, "Largest tile strength");
     cmd->add_option("--leaf-rule,--denoise-rule", o->leaf_strength_rule, joined_names<tile::leaf_strength_rule>())
         ->check(one_of(names<tile::leaf_strength_rule>()));
@@ -347,11 +360,13 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     add_seed_option(*cmd, o->seed, "Noise seed (torch.manual_seed), 0 to 2^64 - 1");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
     CLI::Option* seed_flag = cmd->add_flag("--leaf-tiles")
-                                 ->description("Run the model on the quadtree's own leaves, as the seed system does "
-                                               "(down to --min-tile px), instead of model-sized tiles");
+                                 ->description(
+                                     "Run the model on the quadtree's own leaves, as the seed system does "
+                                     "(down to --min-tile px), instead of model-sized tiles");
     cmd->add_flag("--model-tiles")
-        ->description("Run the model on model-sized tiles built from the quadtree, which stays the strength map "
-                      "(the default; policy mask unless --policy is given)")
+        ->description(
+            "Run the model on model-sized tiles built from the quadtree, which stays the strength map "
+            "(the default; policy mask unless --policy is given)")
         ->excludes(seed_flag);
     cmd->add_option("--min-model-tile", o->model.min_tile, "Smallest model tile side, latent px")->excludes(seed_flag);
     cmd->add_option("--max-model-tile", o->model.max_tile, "Largest model tile side, latent px")->excludes(seed_flag);
@@ -363,14 +378,16 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     });
 
     auto d = std::make_shared<demo_options>();
-    CLI::App* demo = app.add_subcommand("demo", "Quadtree + img2img of the bundled photo once per policy, with a report");
+    CLI::App* demo =
+        app.add_subcommand("demo", "Quadtree + img2img of the bundled photo once per policy, with a report");
     demo->add_option("--image", d->image, "Input image");
     demo->add_option("--out-dir", d->out_dir, "Output folder");
     demo->add_option("--sampler", d->sampler, joined_alternative_names<sampler::any_sampler>())
         ->check(one_of(alternative_names<sampler::any_sampler>()));
     demo->add_option("--steps", d->steps, "Sampling steps (>= 1)");
     add_seed_option(*demo, d->seed, "Noise seed, 0 to 2^64 - 1");
-    demo->add_option("--min-strength,--min-denoise", d->min_strength, "Smallest tile strength (default 0: preserve, as in img2img)");
+    demo->add_option("--min-strength,--min-denoise", d->min_strength,
+                     "Smallest tile strength (default 0: preserve, as in img2img)");
     demo->add_option("--max-strength,--max-denoise", d->max_strength, "Largest tile strength");
     demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture, >= 0)");
     demo->callback([d, &out] { run_demo(*d, out); });

@@ -34,37 +34,37 @@ inline json number_array(std::span<const double> values) { return json(values); 
 
 inline void append_json(std::string& out, const json& value) {
     switch (value.type()) {
-    case json::value_t::object: {
-        out += '{';
-        for (auto it = value.begin(); it != value.end(); ++it) {
-            if (it != value.begin()) out += ", ";
-            out += json(it.key()).dump();
-            out += ": ";
-            append_json(out, it.value());
-        }
-        out += '}';
-        return;
-    }
-    case json::value_t::array:
-        out += '[';
-        for (std::size_t i = 0; i < value.size(); ++i) {
-            if (i) out += ", ";
-            append_json(out, value[i]);
-        }
-        out += ']';
-        return;
-    case json::value_t::number_float: {
-        const double v = value.get<double>();
-        if (!std::isfinite(v)) {
-            out += "null";
+        case json::value_t::object: {
+            out += '{';
+            for (auto it = value.begin(); it != value.end(); ++it) {
+                if (it != value.begin()) out += ", ";
+                out += json(it.key()).dump();
+                out += ": ";
+                append_json(out, it.value());
+            }
+            out += '}';
             return;
         }
-        char buffer[32];
-        out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
-        return;
-    }
-    default:  // strings: bytes that are not UTF-8 become U+FFFD, so that the document stays valid
-        out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+        case json::value_t::array:
+            out += '[';
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                if (i) out += ", ";
+                append_json(out, value[i]);
+            }
+            out += ']';
+            return;
+        case json::value_t::number_float: {
+            const double v = value.get<double>();
+            if (!std::isfinite(v)) {
+                out += "null";
+                return;
+            }
+            char buffer[32];
+            out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
+            return;
+        }
+        default:  // strings: bytes that are not UTF-8 become U+FFFD, so that the document stays valid
+            out += value.dump(-1, ' ', false, json::error_handler_t::replace);
     }
 }
 

@@ -4,9 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "quadflow_app/cli.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/version.hpp"
+#include "quadflow_app/cli.hpp"
 
 namespace quadflow::cli {
 

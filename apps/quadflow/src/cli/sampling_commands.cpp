@@ -1,12 +1,11 @@
 // quadflow CLI: the `schedule`, `noise` and `toy` subcommands.
 #include <cstdint>
-#include <ostream>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
-#include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "cli/schedule_options.hpp"
@@ -14,6 +13,7 @@
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/sampler/any_sampler.hpp"
 #include "quadflow/testing/gaussian_model.hpp"
+#include "quadflow_app/cli.hpp"
 
 namespace quadflow::cli {
 namespace {

@@ -27,8 +27,10 @@ struct schedule_options {
         s.kind = schedule::parse_scheduler(scheduler);
         s.steps = steps;
         s.shift = shift;
-        if (mu) s.mu = *mu;
-        else if (s.kind == schedule::scheduler::flux) s.mu = schedule::flux_mu(width, height);
+        if (mu)
+            s.mu = *mu;
+        else if (s.kind == schedule::scheduler::flux)
+            s.mu = schedule::flux_mu(width, height);
         return s;
     }
 

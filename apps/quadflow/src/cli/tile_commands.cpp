@@ -1,22 +1,22 @@
 // quadflow CLI: the `quadtree` and `grid` subcommands, tile layouts as JSON in image pixels (and an overlay PNG).
 #include <cstdint>
-#include <ostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
-#include "quadflow_app/cli.hpp"
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
+#include "quadflow/core/error.hpp"
+#include "quadflow/tile/grid.hpp"
+#include "quadflow/tile/layout.hpp"
+#include "quadflow/tile/quadtree.hpp"
+#include "quadflow_app/cli.hpp"
 #include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/overlay.hpp"
-#include "quadflow/core/error.hpp"
-#include "quadflow/tile/layout.hpp"
-#include "quadflow/tile/quadtree.hpp"
-#include "quadflow/tile/grid.hpp"
 
 namespace quadflow::cli {
 namespace {
@@ -72,14 +72,12 @@ void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
     with_flag_names(quadtree_flag_names(), [&] { tile::validate(options); });
     if (!o.overlay_path.empty()) require_image_extension("--overlay", o.overlay_path);
 
-    const app::rgb_image image =
-        with_flag_name("--image", [&] { return app::load_rgb(o.image, o.max_pixels); });
+    const app::rgb_image image = with_flag_name("--image", [&] { return app::load_rgb(o.image, o.max_pixels); });
     const tile::layout layout = tile::build_quadtree(image.view(), options);
     const std::string text = layout_json(layout, false);
     if (!o.json_path.empty()) with_flag_name("--json", [&] { app::write_file(o.json_path, text); });
     if (!o.overlay_path.empty())
-        with_flag_name("--overlay",
-                       [&] { app::save_image(o.overlay_path, app::draw_tile_overlay(image, layout)); });
+        with_flag_name("--overlay", [&] { app::save_image(o.overlay_path, app::draw_tile_overlay(image, layout)); });
     out << text;
 }
 
@@ -98,8 +96,7 @@ void write_grid_overlay(const grid_command_options& o, const tile::layout& layou
                 "is " + std::to_string(background.width) + "x" + std::to_string(background.height) +
                     " but --width x --height is " + std::to_string(o.width) + "x" + std::to_string(o.height));
     }
-    with_flag_name("--overlay",
-                   [&] { app::save_image(o.overlay_path, app::draw_tile_overlay(background, layout)); });
+    with_flag_name("--overlay", [&] { app::save_image(o.overlay_path, app::draw_tile_overlay(background, layout)); });
 }
 
 void run_grid(const grid_command_options& o, std::ostream& out) {
@@ -141,8 +138,11 @@ void add_tile_commands(CLI::App& app, std::ostream& out) {
     quadtree_cmd->add_option("--max-depth", quadtree->max_depth, "Deepest level of the tree");
     quadtree_cmd->add_option("--align", quadtree->align, "Tile edges on multiples of this, px");
     quadtree_cmd->add_option("--min-strength,--min-denoise", quadtree->min_strength, "Strength of the largest tiles");
-    quadtree_cmd->add_option("--max-strength,--max-denoise", quadtree->max_strength, "Strength the smallest tiles approach");
-    quadtree_cmd->add_option("--leaf-rule,--denoise-rule", quadtree->leaf_strength_rule, joined_names<tile::leaf_strength_rule>())
+    quadtree_cmd->add_option("--max-strength,--max-denoise", quadtree->max_strength,
+                             "Strength the smallest tiles approach");
+    quadtree_cmd
+        ->add_option("--leaf-rule,--denoise-rule", quadtree->leaf_strength_rule,
+                     joined_names<tile::leaf_strength_rule>())
         ->check(one_of(names<tile::leaf_strength_rule>()));
     quadtree_cmd->add_option("--overlap", quadtree->overlap, "Overlap of padded tiles, px");
     quadtree_cmd->add_option("--latent-scale", quadtree->latent_scale, "Image pixels per latent pixel");

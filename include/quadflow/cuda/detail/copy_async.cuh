@@ -1,4 +1,5 @@
-// quadflow CUDA asynchronous copies: cp.async of one float from global to shared memory, its commit and its wait (sm_80+).
+// quadflow CUDA asynchronous copies: cp.async of one float from global to shared memory, its commit and its wait
+// (sm_80+).
 //
 // Inline PTX (the same instructions cuda::memcpy_async would need a pipeline object for); before sm_80 the copy
 // is a plain load and store, and commit and wait do nothing.

@@ -1,4 +1,5 @@
-// quadflow CUDA blend kernel: the fused deterministic tile blend, one thread per canvas pixel, covering tiles in tile index order.
+// quadflow CUDA blend kernel: the fused deterministic tile blend, one thread per canvas pixel, covering tiles in tile
+// index order.
 //
 // The blend is a gather: one thread per canvas pixel picks, from the tiles listed for its pixel block
 // (blend_tables.coverage, tile index order), those that contain the pixel, and for each adds, channel by channel,
@@ -43,7 +44,8 @@ inline constexpr int blend_chunk = 4;
 inline constexpr int blend_stage_channels = 4;
 /// Shared memory of the two stage buffers of a blend block (blend_chunk x blend_stage_channels floats per thread
 /// each), held in a static array with the window and the picks (under the 48 KiB of static shared memory).
-inline constexpr int blend_stage_floats = blend_chunk * blend_stage_channels * int(blend_block_width * blend_block_height);
+inline constexpr int blend_stage_floats =
+    blend_chunk * blend_stage_channels * int(blend_block_width * blend_block_height);
 /// Blend blocks resident per SM the kernel's register budget aims at (64 registers a thread).
 inline constexpr int blend_min_blocks = 4;
 
@@ -56,9 +58,9 @@ inline constexpr int blend_min_blocks = 4;
 /// and nothing per pick but its weight stays in registers (the rest is read again from the staged window).
 template <class Policy>
 QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy, const staged_tile* window,
-                                       const std::uint8_t* pick_entry, float* stage_buffer,
-                                       int picks, std::int64_t pixel, std::int32_t px, std::int32_t py,
-                                       float pixel_strength, bool started, bool final_flush, bool& any_non_finite) {
+                                 const std::uint8_t* pick_entry, float* stage_buffer, int picks, std::int64_t pixel,
+                                 std::int32_t px, std::int32_t py, float pixel_strength, bool started, bool final_flush,
+                                 bool& any_non_finite) {
     constexpr int threads = int(blend_block_width * blend_block_height);
     constexpr int G = blend_stage_channels;
     const std::int64_t plane = std::int64_t(a.width) * a.height;
@@ -72,11 +74,12 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
                 const staged_tile& s = window[pick_entry[(base + q) * threads]];
                 if (s.slot < 0) continue;
                 const std::int64_t tile_plane = std::int64_t(s.w) * s.h;
-                const float* source = a.model_output + s.slot + std::int64_t(stage) * G * tile_plane +
-                                      ((py - s.y) * s.w + (px - s.x));
+                const float* source =
+                    a.model_output + s.slot + std::int64_t(stage) * G * tile_plane + ((py - s.y) * s.w + (px - s.x));
 #pragma unroll
                 for (int j = 0; j < G; ++j)
-                    if (stage * G + j < a.channels) detail::copy_async(buffer + (q * G + j) * threads, source + j * tile_plane);
+                    if (stage * G + j < a.channels)
+                        detail::copy_async(buffer + (q * G + j) * threads, source + j * tile_plane);
             }
             detail::commit_async();
         };
@@ -109,7 +112,8 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
                 for (int q = 0; q < blend_chunk; ++q) {
                     if (q >= count) break;
                     const staged_tile& s = window[pick_entry[(base + q) * threads]];
-                    const float vm = s.slot >= 0 ? prediction::to_flow_velocity(a.kind, buffer[(q * G + j) * threads], state, a.sigma)
+                    const float vm = s.slot >= 0 ? prediction::to_flow_velocity(a.kind, buffer[(q * G + j) * threads],
+                                                                                state, a.sigma)
                                                  : 0.0f;
                     any_non_finite = any_non_finite || quadflow::detail::non_finite_bit(vm) != 0;
                     float v;
@@ -136,7 +140,7 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
 /// channel, adding the terms in tile index order. A thread's partial sums live in its own output pixels
 /// between flushes, so the order never depends on scheduling.
 template <class Policy>
-QUADFLOW_KERNEL void __launch_bounds__(blend_block_width * blend_block_height, blend_min_blocks)
+QUADFLOW_KERNEL void __launch_bounds__(blend_block_width* blend_block_height, blend_min_blocks)
     blend_tiles(const blend_arguments a, const Policy policy) {
     constexpr int threads = int(blend_block_width * blend_block_height);
     __shared__ staged_tile window[blend_window];
@@ -162,8 +166,8 @@ QUADFLOW_KERNEL void __launch_bounds__(blend_block_width * blend_block_height, b
             const std::int32_t t = a.block_tiles[first + thread];
             const device_tile tile = a.tiles[t];
             const tile_step step = a.steps[t];
-            window[thread] = staged_tile{t, tile.x, tile.y, tile.w, tile.h, step.slot, step.linear, tile.row_weights,
-                                         tile.column_weights};
+            window[thread] = staged_tile{
+                t, tile.x, tile.y, tile.w, tile.h, step.slot, step.linear, tile.row_weights, tile.column_weights};
         }
         __syncthreads();
         const bool last_window = first + blend_window >= end;
@@ -177,8 +181,8 @@ QUADFLOW_KERNEL void __launch_bounds__(blend_block_width * blend_block_height, b
             }
             const bool window_done = k >= staged;
             if (picks == blend_picks || (window_done && (picks > 0 || last_window))) {
-                flush_picks(a, policy, window, pick_entry + thread, stage_buffer + thread, picks,
-                            pixel, px, py, pixel_strength, started, window_done && last_window, any_non_finite);
+                flush_picks(a, policy, window, pick_entry + thread, stage_buffer + thread, picks, pixel, px, py,
+                            pixel_strength, started, window_done && last_window, any_non_finite);
                 started = true;
                 picks = 0;
             }

@@ -13,15 +13,17 @@ namespace quadflow::cuda::kernels {
 
 template <class Value>
 QUADFLOW_KERNEL void euler_step(Value* x, const Value* velocity, std::int64_t count, Value dt) {
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < count; i += std::int64_t(gridDim.x) * blockDim.x)
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < count;
+         i += std::int64_t(gridDim.x) * blockDim.x)
         x[i] = sampler::euler_update(x[i], velocity[i], dt);
 }
 
 /// x = keep * original + sigma * noise with keep = float(1 - sigma), as sampler::noised_original computes it.
 template <class Value>
-QUADFLOW_KERNEL void noised_original(const Value* original, const Value* noise, std::int64_t count, Value keep, Value sigma,
-                                Value* out) {
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < count; i += std::int64_t(gridDim.x) * blockDim.x)
+QUADFLOW_KERNEL void noised_original(const Value* original, const Value* noise, std::int64_t count, Value keep,
+                                     Value sigma, Value* out) {
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < count;
+         i += std::int64_t(gridDim.x) * blockDim.x)
         out[i] = keep * original[i] + sigma * noise[i];
 }
 

@@ -1,4 +1,5 @@
-// quadflow CUDA gather kernel: tiles' padded rectangles copied from the canvas into their batch slots, mirror-reflected outside it.
+// quadflow CUDA gather kernel: tiles' padded rectangles copied from the canvas into their batch slots, mirror-reflected
+// outside it.
 #pragma once
 #ifndef __CUDACC__
 #error "quadflow/cuda/kernels/gather.cuh needs nvcc"
@@ -20,7 +21,7 @@ QUADFLOW_DEVICE inline std::int64_t reflect_if_outside(std::int64_t i, std::int6
 /// Block (tile k of `placed`, channel c): copies the tile's padded rectangle of plane c into its slot.
 template <class Value>
 QUADFLOW_KERNEL void gather_tiles(const Value* x, std::int32_t width, std::int32_t height, const device_tile* tiles,
-                             const tile_step* steps, const std::int32_t* placed, Value* batch) {
+                                  const tile_step* steps, const std::int32_t* placed, Value* batch) {
     const std::int32_t t = placed[blockIdx.x];
     const std::int64_t c = blockIdx.y;
     const device_tile tile = tiles[t];
