@@ -136,7 +136,7 @@ struct blend_fixture {
         for (std::size_t t = 0; t < layout.tiles.size(); ++t) {
             const tile::layout_tile& tl = layout.tiles[t];
             policy::tile_context c;
-            c.denoise = static_cast<float>(tl.denoise);
+            c.strength = static_cast<float>(tl.strength);
             c.sigma = static_cast<float>(sigmas[step]);
             c.step = step;
             c.total_steps = 20;
