@@ -535,6 +535,17 @@ TEST_SUITE("device") {
         test_stream stream;
         const cuda::device_tensor original(in.original, stream), target(in.target, stream);
         testing::device_gaussian_model model(target.cview(), 0.2);
+        // The model_error message of a whole run on `field`, or "" when it ends without one.
+        auto model_error_of = [&](auto& field) {
+            cuda::device_tensor x(in.noise, stream);
+            cuda::euler euler(stream);
+            try {
+                cuda::sample(euler, field, x.view(), sigmas);
+            } catch (const model_error& e) {
+                return std::string(e.what());
+            }
+            return std::string();
+        };
 
         SUBCASE("a model that returns NaN names the tile and the step") {
             auto broken = cuda::make_device_model(
@@ -547,14 +558,7 @@ TEST_SUITE("device") {
                     }
                 });
             cuda::device_tiled_field field(broken, layout, canvas, policy::scale{}, options, stream);
-            cuda::device_tensor x(in.noise, stream);
-            cuda::euler euler(stream);
-            std::string message;
-            try {
-                cuda::sample(euler, field, x.view(), sigmas);
-            } catch (const model_error& e) {
-                message = e.what();
-            }
+            const std::string message = model_error_of(field);
             CAPTURE(message);
             CHECK(message.find("at step 2, sigma 0.") != std::string::npos);
             CHECK(message.find("in tile 3 (x=8, y=8, w=8, h=8)") != std::string::npos);
@@ -564,14 +568,7 @@ TEST_SUITE("device") {
             auto silent = cuda::make_device_model(prediction::kind::flow_velocity,
                                                   [](const model::batch_request&, mutable_view, cudaStream_t) {});
             cuda::device_tiled_field field(silent, layout, canvas, policy::scale{}, options, stream);
-            cuda::device_tensor x(in.noise, stream);
-            cuda::euler euler(stream);
-            std::string message;
-            try {
-                cuda::sample(euler, field, x.view(), sigmas);
-            } catch (const model_error& e) {
-                message = e.what();
-            }
+            const std::string message = model_error_of(field);
             CAPTURE(message);
             CHECK(message.find("at step 0, sigma 1") != std::string::npos);
             CHECK(message.find("did not write that element") != std::string::npos);
