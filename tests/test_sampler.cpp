@@ -146,3 +146,16 @@ TEST_CASE("bad sampler input gets a clear error") {
         CHECK_THROWS_WITH_AS(s.step(field, strided, 1.0, 0.5), doctest::Contains("contiguous"), shape_error);
     }
 }
+
+TEST_CASE("sample() tells a step-aware field each step before it is evaluated") {
+    sampler::step_recording_velocity field;
+    field.value = 1.0f;
+    host_tensor x(shape4{1, 1, 2, 2}, 0.0f);
+    sampler::euler s;
+    std::vector<int> seen;
+    sampler::sample(s, field, x.view(), flux_4_steps, [&](const sampler::step_info& info) {
+        seen.push_back(field.step);
+        return info.step == field.step;
+    });
+    CHECK(seen == std::vector<int>{0, 1, 2, 3});
+}

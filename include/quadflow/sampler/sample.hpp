@@ -46,6 +46,13 @@ concept step_aware_field = requires(F& f, int step, double sigma) {
     f.on_step(step, sigma, sigma);
 };
 
+/// The minimal step_aware_field: a constant velocity that remembers the step it was last told.
+struct step_recording_velocity : constant_velocity {
+    int step = -1;
+    void on_step(int s, double /*sigma*/, double /*sigma_next*/) { step = s; }
+};
+static_assert(velocity_field<step_recording_velocity> && step_aware_field<step_recording_velocity>);
+
 /// Runs `s` over `sigmas` (sigma convention, high to low) starting from `x` at sigmas[0].
 /// `x` is updated in place; the observer is called after every step and may cancel.
 template <class S, velocity_field F, observer O = no_observer>
