@@ -175,6 +175,20 @@ TEST_CASE("img2img scale freezes preserved tiles in noise") {
     CHECK(report["low_strength_error"].get<double>() >= 40);
 }
 
+TEST_CASE("img2img seed_ramp reads --skip-below: the skipped leaves never reach the model") {
+    const run_result all = run({"img2img", "--image", corner, "--out", output("seed_ramp.png"), "--policy", "seed_ramp",
+                                "--steps", "4", "--leaf-tiles"});
+    const run_result skipping = run({"img2img", "--image", corner, "--out", output("seed_ramp_skip.png"), "--policy",
+                                     "seed_ramp", "--steps", "4", "--leaf-tiles", "--skip-below", "32"});
+    INFO("stderr: " << all.err << skipping.err);
+    REQUIRE(all.code == 0);
+    REQUIRE(skipping.code == 0);
+    const auto calls_all = json::parse(all.out)["model_calls"].get<std::int64_t>();
+    const auto calls_skipping = json::parse(skipping.out)["model_calls"].get<std::int64_t>();
+    CHECK(calls_all > 0);
+    CHECK(calls_skipping < calls_all);
+}
+
 TEST_CASE("img2img mask with a slope-limited map keeps preserved tiles exactly") {
     check_json({"img2img", "--image", corner, "--out", output("img2img_mask_slope.png"), "--policy", "mask",
                 "--mask-slope", "0.1", "--min-denoise", "0", "--steps", "4"},
@@ -237,7 +251,26 @@ TEST_CASE("a tab in a path keeps the demo's report.json valid JSON") {
     json report;
     REQUIRE_NOTHROW(report = json::parse(text));
     CHECK(report["image"] == image);
-    CHECK(report["policies"].size() == 9);
+    CHECK(report["policies"].size() == 12);
+}
+
+TEST_CASE("the demo shows the seed's options read both ways, with their measured difference") {
+    const std::filesystem::path dir = output("demo_readings");
+    const run_result r = run({"demo", "--image", corner, "--out-dir", dir.string(), "--steps", "4"});
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    for (const char* row : {"scale", "seed_scale", "floor", "seed_floor", "progress_ramp", "seed_ramp"})
+        CHECK(matches(r.out, std::string("\\n") + row + " +[0-9]"));
+    CHECK(matches(
+        r.out,
+        R"(scale +vs seed_scale +[0-9]+\.[0-9]{2}\n +floor +vs seed_floor +[0-9]+\.[0-9]{2}\n +progress_ramp +vs seed_ramp +[0-9]+\.[0-9]{2}\n)"));
+    std::ifstream file(dir / "report.json");
+    const json report = json::parse(file);
+    for (const char* pair : {"scale vs seed_scale", "floor vs seed_floor", "progress_ramp vs seed_ramp"}) {
+        CAPTURE(pair);
+        REQUIRE(report["document_vs_code"].contains(pair));
+        CHECK(report["document_vs_code"][pair].get<double>() > 1.0);  // two different behaviours
+    }
 }
 
 // Bad input (docs/errors.md): each exits with code 2 and one line naming the flag or parameter and the value.
@@ -394,8 +427,9 @@ TEST_CASE("demo output folder cannot be created") {
                 R"(--out-dir: cannot create '.*flat_64\.png/demo')");
 }
 TEST_CASE("img2img skip flag with another policy") {
-    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--policy", "strength", "--skip-below", "64"},
-                "--skip-below = 64: only --policy skip reads it, not --policy strength");
+    check_error(
+        {"img2img", "--image", corner, "--out", output("x.png"), "--policy", "strength", "--skip-below", "64"},
+        R"(--skip-below = 64: only --policy skip\|seed_scale\|seed_floor\|seed_ramp reads it, not --policy strength)");
 }
 TEST_CASE("img2img mask flag with another policy") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--policy", "scale", "--mask-slope", "0.1"},

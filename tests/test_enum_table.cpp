@@ -100,7 +100,7 @@ TEST_CASE("tables are usable at compile time") {
 TEST_CASE("the policy names come from the policies' own name") {
     constexpr auto all = alternative_names<policy::any_policy>();
     CHECK(joined_alternative_names<policy::any_policy>() ==
-          "scale|floor|preservation_blend|skip|strength|mask|progress_ramp");
+          "scale|floor|preservation_blend|skip|strength|mask|progress_ramp|seed_scale|seed_floor|seed_ramp");
     for (std::size_t i = 0; i < all.size(); ++i) {
         const policy::any_policy p = policy::parse_policy(all[i]);
         CHECK(p.index() == i);
@@ -109,7 +109,8 @@ TEST_CASE("the policy names come from the policies' own name") {
     }
     CHECK_THROWS_WITH_AS(
         policy::parse_policy("hold"),
-        "policy = hold: must be one of scale|floor|preservation_blend|skip|strength|mask|progress_ramp",
+        "policy = hold: must be one of "
+        "scale|floor|preservation_blend|skip|strength|mask|progress_ramp|seed_scale|seed_floor|seed_ramp",
         invalid_argument);
     CHECK_THROWS_WITH_AS(parse_alternative<policy::any_policy>("hold", "--policy"),
                          doctest::Contains("--policy = hold: must be one of scale|"), invalid_argument);

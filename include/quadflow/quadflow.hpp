@@ -16,6 +16,7 @@
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
 #include "quadflow/policy/policies.hpp"
+#include "quadflow/policy/seed_code.hpp"
 #include "quadflow/policy/strength_map.hpp"
 #include "quadflow/prediction/prediction.hpp"
 #include "quadflow/sampler/any_sampler.hpp"

@@ -34,6 +34,7 @@
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/policy/policies.hpp"
+#include "quadflow/policy/seed_code.hpp"
 #include "quadflow/sampler/euler_math.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/schedule/flux.hpp"
@@ -399,6 +400,9 @@ TEST_SUITE("device") {
                 check(policy::strength{}, "strength");
                 check(policy::mask{}, "mask");
                 check(policy::progress_ramp{}, "progress_ramp");
+                check(policy::seed_scale{}, "seed_scale");
+                check(policy::with_skip_below<policy::seed_floor>(48), "seed_floor with skip_below");
+                check(policy::with_skip_below<policy::seed_ramp>(48), "seed_ramp with skip_below");
             }
     }
 

@@ -237,8 +237,9 @@ private:
         return reinterpret_cast<const std::int32_t*>(step_tables_.data() + placed_offset_);
     }
 
-    policy::tile_context context(std::size_t t, double sigma) const {
-        return field::detail::tile_context_at(layout_.tiles[t], facts_[t], sigma, step_, options_.sigmas);
+    policy::tile_context context(std::size_t t, double sigma, int sigma_index) const {
+        return field::detail::tile_context_at(layout_.tiles[t], facts_[t], sigma, step_, options_.sigmas, sigma_index,
+                                              original_.data() != nullptr);
     }
 
     /// Fills the pinned tables and the model batches for this evaluation; returns whether some tile has a
@@ -246,7 +247,8 @@ private:
     bool tile_facts_of(double sigma) {
         tile_step* steps = pinned_steps();
         std::int32_t* placed = pinned_placed();
-        for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma);
+        const int sigma_index = field::detail::nearest_sigma_index(options_.sigmas, sigma);
+        for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma, sigma_index);
         batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
         for (std::size_t t = 0; t < facts_.size(); ++t) steps[t].slot = batch_plan_.slot(t);
         const std::span<const std::int64_t> model_tiles = batch_plan_.placed();

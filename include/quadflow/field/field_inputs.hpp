@@ -172,10 +172,22 @@ inline std::string unwritten_hint(float prediction) {
     return std::isnan(prediction) ? " (NaN: the model wrote NaN there or did not write that element at all)" : "";
 }
 
+/// Index of the sigma of `sigmas` nearest to `sigma`, the first of equally near ones (comfyui-quadtree-tile's
+/// find_nearest: argmin |sigmas - sigma|); 0 for an empty schedule.
+inline int nearest_sigma_index(const std::vector<double>& sigmas, double sigma) {
+    int best = 0;
+    for (std::size_t i = 1; i < sigmas.size(); ++i)
+        if (std::abs(sigmas[i] - sigma) < std::abs(sigmas[static_cast<std::size_t>(best)] - sigma))
+            best = static_cast<int>(i);
+    return best;
+}
+
 /// The policy's view of tile `tile` (with run-long plan `plan`) at an evaluation of step `step`, noise level
-/// `sigma`, on the schedule `sigmas` (empty: a schedule of one step; tau then stays 1).
+/// `sigma`, on the schedule `sigmas` (empty: a schedule of one step; tau then stays 1), whose index nearest to
+/// sigma is `sigma_index` (nearest_sigma_index, computed once per evaluation); `has_original`: img2img.
 inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const tile_facts& plan, double sigma,
-                                            int step, const std::vector<double>& sigmas) {
+                                            int step, const std::vector<double>& sigmas, int sigma_index,
+                                            bool has_original) {
     policy::tile_context c;
     c.strength = static_cast<float>(tile.strength);
     c.sigma = static_cast<float>(sigma);
@@ -188,6 +200,8 @@ inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const
     }
     c.min_pixel_side = plan.min_pixel_side;
     c.max_pixel_strength = plan.max_pixel_strength;
+    c.sigma_index = sigma_index;
+    c.has_original = has_original;
     return c;
 }
 

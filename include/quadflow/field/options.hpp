@@ -26,7 +26,8 @@ struct field_options {
     /// bit-identical for any value.
     std::int64_t arena_elements = std::int64_t{1} << 19;
     /// The schedule the sampler runs (sigma convention). Needed by `strength` (start step of each
-    /// tile), `mask` (tau) and `progress_ramp` (step / N); optional for the others.
+    /// tile), `mask` (tau), `progress_ramp` (step / N) and the seed_* policies (i / N, i the index of the nearest
+    /// sigma); optional for the others.
     std::vector<double> sigmas;
     /// How a tile's strength d maps to its start step on `sigmas` (the `strength` policy).
     schedule::strength_rule strength_rule = schedule::strength_rule::diffusers;

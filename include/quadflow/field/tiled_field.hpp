@@ -140,14 +140,16 @@ private:
         contexts_.resize(facts_.size());
     }
 
-    policy::tile_context context(std::size_t t, double sigma) const {
-        return detail::tile_context_at(layout_.tiles[t], facts_[t], sigma, step_, options_.sigmas);
+    policy::tile_context context(std::size_t t, double sigma, int sigma_index) const {
+        return detail::tile_context_at(layout_.tiles[t], facts_[t], sigma, step_, options_.sigmas, sigma_index,
+                                       original_.data() != nullptr);
     }
 
     /// Which tiles need the model, in batches of equal shape, in chunks that fit the arena, and where
     /// each sits in it (batch_plan); the tile_info of each model tile, and each tile's terms.
     void choose_batches(double sigma, std::int64_t n) {
-        for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma);
+        const int sigma_index = detail::nearest_sigma_index(options_.sigmas, sigma);
+        for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma, sigma_index);
         batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
         // The canvas state is checked for NaN/Inf in one pass, or by the gather's copy when every tile is
         // gathered and the copies are not much larger than the canvas (one pass is cheaper than many short

@@ -6,13 +6,16 @@
 
 #include "quadflow/core/enum_table.hpp"
 #include "quadflow/policy/policies.hpp"
+#include "quadflow/policy/seed_code.hpp"
 
 namespace quadflow::policy {
 
-using any_policy = std::variant<scale, floor, preservation_blend, skip, strength, mask, progress_ramp>;
+/// The seed document's velocity reading, the exact policies, then the seed's code as it runs (denoised slot).
+using any_policy = std::variant<scale, floor, preservation_blend, skip, strength, mask, progress_ramp, seed_scale,
+                                seed_floor, seed_ramp>;
 
-/// The policy named `name` (scale|floor|preservation_blend|skip|strength|mask|progress_ramp) with its default
-/// parameters; `floor_070`, floor's former name, is accepted too.
+/// The policy named `name` (scale|floor|preservation_blend|skip|strength|mask|progress_ramp|seed_scale|seed_floor|
+/// seed_ramp) with its default parameters; `floor_070`, floor's former name, is accepted too.
 inline any_policy parse_policy(std::string_view name) {
     if (name == "floor_070") return floor{};
     return parse_alternative<any_policy>(name, "policy");

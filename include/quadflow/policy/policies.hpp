@@ -3,17 +3,21 @@
 // Sigma convention throughout: x = (1 - sigma) x0 + sigma n, v = dx/dsigma = n - x0. For a tile with
 // strength d, model velocity v_m, current state x, clean original x0 and noise level sigma:
 //
-//   policy               velocity                                                model call
-//   scale                d * v_m                          (comfyui-quadtree-tile's commit 98e3cbf)   d > 0
-//   floor                max(0.70, d) * v_m               (comfyui-quadtree-tile's option A)         always
-//   preservation_blend   d < 0.7: (1 - d) v_pres + d v_m, else d v_m   (option B)      d > 0
-//   skip                 skipped tiles: v_pres; others: v_m          (option C)        not skipped
-//   strength             step < start(d): v_pres exact; then v_m  (img2img at d)        from start(d)
+//   policy               velocity                                                       model call
+//   scale                d * v_m                        (seed document's reading of 98e3cbf)   d > 0
+//   floor                max(0.70, d) * v_m             (seed document's option A)             always
+//   preservation_blend   d < 0.7: (1 - d) v_pres + d v_m, else d v_m  (document's option B)  d > 0
+//   skip                 skipped tiles: v_pres; others: v_m  (document's option C)           not skipped
+//   strength             step < start(d): v_pres exact; then v_m  (img2img at d)              from start(d)
 //   mask                 per pixel m: m >= tau(sigma): v_m, else v_pres exact (Diff. Diffusion)
-//   progress_ramp        b = d + (1 - d) step/N: (1 - b) v_pres + b v_m  (comfyui-quadtree-tile's ramp)
+//   progress_ramp        b = d + (1 - d) step/N: (1 - b) v_pres + b v_m  (document's reading of the ramp)
+//
+// scale, floor, preservation_blend, skip and progress_ramp are the seed *document*'s reading of comfyui-quadtree-tile:
+// its formulas applied to velocities. The seed's code applies them to ComfyUI's denoised estimate instead; that is
+// seed_code.hpp (seed_scale, seed_floor, seed_ramp), and the two differ (docs/policies.md has the numbers).
 //
 // Preservation velocity: exact v_pres = (x - x0) / sigma lands on x0 at sigma = 0 in any number of
-// steps (it is the velocity of the line through x and x0); comfyui-quadtree-tile's naive v_pres = x - x0 (its
+// steps (it is the velocity of the line through x and x0); the document's naive v_pres = x - x0 (its
 // "u = x0 - X", no division by sigma) removes only a fraction (sigma - sigma') of the error per step
 // and never converges (docs/policies.md).
 #pragma once
@@ -48,7 +52,21 @@ struct tile_context {
     float tau = 1.0f;                 ///< (sigma - sigma_end) / (sigma_start - sigma_end) of the schedule
     std::int64_t min_pixel_side = 0;  ///< min(width, height) of the tile's core in image pixels
     float max_pixel_strength = 1.0f;  ///< largest mask value over the tile's padded rectangle (mask policy)
+    int sigma_index = 0;              ///< index of the schedule sigma nearest to `sigma` (first of equals)
+    bool has_original = false;        ///< whether the field was given an original (img2img)
 };
+
+/// Which prediction a policy's formulas are written on: the flow velocity, or ComfyUI's denoised estimate x0_hat.
+enum class prediction_slot { flow_velocity, denoised };
+
+/// P::acts_on where P declares it, else prediction_slot::flow_velocity.
+template <class P>
+inline constexpr prediction_slot acts_on_v = [] {
+    if constexpr (requires { P::acts_on; })
+        return static_cast<prediction_slot>(P::acts_on);
+    else
+        return prediction_slot::flow_velocity;
+}();
 
 /// What a policy knows about one element.
 struct element {
@@ -79,6 +97,8 @@ QUADFLOW_HOST_DEVICE inline float preservation_gain(preservation kind, float sig
 // Requirements, for `const P& p`, `const tile_context& t`, `const element& e`:
 // - `P::name` is a std::string_view (CLI and report spelling); fields never decide anything by it.
 // - `P::needs_original` is a bool: whether `velocity` reads `e.original` (img2img only).
+// - Optional: `P::acts_on`, a prediction_slot (read it through acts_on_v; flow_velocity when absent): the slot its
+//   rule is written on. `velocity` is still the flow velocity; seed_code.hpp's denoised_slot_policy says more.
 // - Optional needs, each a `static constexpr bool` that defaults to false when absent (read them through
 //   needs_strength_map_v / needs_schedule_v): `P::needs_strength_map`, the policy reads a per-pixel strength
 //   map (`e.strength`, `t.max_pixel_strength`) and the field must be given one; `P::needs_schedule`, the
@@ -109,7 +129,8 @@ inline constexpr bool needs_schedule_v = [] {
         return false;
 }();
 
-/// v = d * v_m: comfyui-quadtree-tile's commit 98e3cbf. d = 0 freezes the tile in its starting noise.
+/// v = d * v_m: the seed document's reading of comfyui-quadtree-tile's commit 98e3cbf (velocity slot, no ramp). d = 0
+/// freezes the tile in its starting noise; the commit as it runs is seed_scale (seed_code.hpp).
 struct scale {
     static constexpr std::string_view name = "scale";
     static constexpr bool needs_original = false;
@@ -118,8 +139,8 @@ struct scale {
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
-/// v = max(value, d) * v_m: comfyui-quadtree-tile's option A ("gentle denoising", never preservation) with
-/// value 0.70.
+/// v = max(value, d) * v_m: the seed document's option A ("gentle denoising", never preservation) with value 0.70.
+/// No commit has this formula; the 0.70 floor as the code ran it is seed_floor (seed_code.hpp).
 struct floor {
     static constexpr std::string_view name = "floor";
     static constexpr bool needs_original = false;
@@ -133,7 +154,8 @@ struct floor {
 /// The former name, from when the value was fixed.
 using floor_070 = floor;
 
-/// comfyui-quadtree-tile's option B: below `threshold` blend a preservation velocity with the model's.
+/// The seed document's option B: below `threshold` blend a preservation velocity with the model's. No commit has
+/// it; the blend the code shipped (66358ba) is seed_ramp (seed_code.hpp).
 struct preservation_blend {
     static constexpr std::string_view name = "preservation_blend";
     static constexpr bool needs_original = true;
@@ -148,9 +170,10 @@ struct preservation_blend {
     QUADFLOW_HOST_DEVICE float velocity(const tile_context& t, const element& e) const { return linear(t)(e); }
 };
 
-/// comfyui-quadtree-tile's option C: tiles matching the predicate never reach the model and get v_pres; the others
+/// The seed document's option C: tiles matching the predicate never reach the model and get v_pres; the others
 /// get the model's velocity. Predicates: min image-pixel side below `skip_below` (comfyui-quadtree-tile's
-/// `skip_diffusion_below`, 0 = off) or d <= `strength_at_most` (negative = off).
+/// `skip_diffusion_below`, 0 = off) or d <= `strength_at_most` (negative = off). The code's skip path writes x0 - x
+/// into the denoised slot instead (seed_code.hpp's skip_below), which pulls the tile toward x0 / 2.
 struct skip {
     static constexpr std::string_view name = "skip";
     static constexpr bool needs_original = true;
@@ -195,7 +218,8 @@ struct mask {
     }
 };
 
-/// comfyui-quadtree-tile's progress ramp: b = d + (1 - d) * step / N weights the model, 1 - b the original.
+/// The seed document's reading of comfyui-quadtree-tile's progress ramp, on velocities: b = d + (1 - d) * step / N
+/// weights the model, 1 - b the preservation velocity. The ramp as it runs is seed_ramp (seed_code.hpp).
 struct progress_ramp {
     static constexpr std::string_view name = "progress_ramp";
     static constexpr bool needs_original = true;

@@ -159,6 +159,11 @@ inline policy::any_policy configured_policy(const img2img_settings& s) {
         sk->skip_below = s.skip_below;
         sk->strength_at_most = static_cast<float>(s.skip_denoise_at_most);
     }
+    std::visit(
+        [&](auto& q) {
+            if constexpr (policy::denoised_slot_policy<std::decay_t<decltype(q)>>) q.skip_below = s.skip_below;
+        },
+        p);
     return p;
 }
 

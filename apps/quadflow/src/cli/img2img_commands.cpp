@@ -1,4 +1,5 @@
 // quadflow CLI: the `img2img` and `demo` subcommands (pixel-space img2img over a quadtree, per policy).
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -135,16 +136,20 @@ void check_writable(const std::string& flag, const std::string& path) {
 
 /// Flags only some policies read: setting one for another policy is an error.
 void check_policy_flags(const img2img_options& o, const CLI::App& cmd) {
-    const std::vector<std::pair<std::string, std::string>> policy_of_flag = {{"--preservation", "preservation_blend"},
-                                                                             {"--strength-rule", "strength"},
-                                                                             {"--skip-below", "skip"},
-                                                                             {"--skip-denoise", "skip"},
-                                                                             {"--mask", "mask"},
-                                                                             {"--mask-slope", "mask"}};
-    for (const auto& [flag, reader] : policy_of_flag)
-        if (cmd.count(flag) > 0 && o.policy != reader)
-            throw invalid_argument(flag, cmd.get_option(flag)->as<std::string>(),
-                                   "only --policy " + reader + " reads it, not --policy " + o.policy);
+    const std::vector<std::pair<std::string, std::vector<std::string>>> readers_of_flag = {
+        {"--preservation", {"preservation_blend"}},
+        {"--strength-rule", {"strength"}},
+        {"--skip-below", {"skip", "seed_scale", "seed_floor", "seed_ramp"}},
+        {"--skip-denoise", {"skip"}},
+        {"--mask", {"mask"}},
+        {"--mask-slope", {"mask"}}};
+    for (const auto& [flag, readers] : readers_of_flag) {
+        if (cmd.count(flag) == 0 || std::find(readers.begin(), readers.end(), o.policy) != readers.end()) continue;
+        std::string listed;
+        for (const std::string& r : readers) listed += (listed.empty() ? "" : "|") + r;
+        throw invalid_argument(flag, cmd.get_option(flag)->as<std::string>(),
+                               "only --policy " + listed + " reads it, not --policy " + o.policy);
+    }
 }
 
 /// Checks the model tile options first, naming their flags.
@@ -260,10 +265,13 @@ void run_demo(const demo_options& o, std::ostream& out) {
         bool model_tiles = false;  ///< img2img's default: model-sized tiles, the quadtree as the mask's strengths
     };
     const std::vector<run> runs = {{"scale", "naive", "scale"},
+                                   {"seed_scale", "naive", "seed_scale"},
                                    {"floor", "naive", "floor"},
+                                   {"seed_floor", "naive", "seed_floor"},
                                    {"preservation_blend", "naive", "preservation_blend_naive"},
                                    {"preservation_blend", "exact", "preservation_blend_exact"},
                                    {"progress_ramp", "exact", "progress_ramp"},
+                                   {"seed_ramp", "naive", "seed_ramp"},
                                    {"skip", "exact", "skip"},
                                    {"strength", "exact", "strength"},
                                    {"mask", "exact", "mask"},
@@ -284,6 +292,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
                    {"sampler", o.sampler},
                    {"policies", json::array()}};
     std::vector<img2img_report> reports;
+    std::map<std::string, rgb_image> outputs;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         img2img_settings s = base;
         s.policy = runs[i].policy;
@@ -291,6 +300,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
         if (runs[i].model_tiles) s.model_tiles = tile::model_tile_options{};
         const auto result = app::run_img2img(image, s, show_progress, &layout);
         app::save_png(o.out_dir + "/" + runs[i].file + ".png", result.output);
+        outputs.emplace(runs[i].file, result.output);
         img2img_report r = result.report;
         if (runs[i].model_tiles) r.policy += " (model tiles)";
         reports.push_back(r);
@@ -302,6 +312,14 @@ void run_demo(const demo_options& o, std::ostream& out) {
               "low-d error " + fixed(r.low_strength_error, 1) + "   high-d change " + fixed(r.high_strength_change, 1),
               "model calls " + std::to_string(r.model_calls) + "   seam " + fixed(r.seam_score, 2)}});
         report["policies"].push_back(report_json(r));
+    }
+    // The seed's options read two ways: the document's velocity formulas and the code as ComfyUI runs it.
+    const std::vector<std::pair<std::string, std::string>> readings = {
+        {"scale", "seed_scale"}, {"floor", "seed_floor"}, {"progress_ramp", "seed_ramp"}};
+    std::vector<double> reading_differences;
+    for (const auto& [document, code] : readings) {
+        reading_differences.push_back(app::mean_abs_difference(outputs.at(document), outputs.at(code)));
+        report["document_vs_code"][document + " vs " + code] = reading_differences.back();
     }
     app::save_png(o.out_dir + "/contact_sheet.png", contact_sheet(panels, 5));
     app::write_file(o.out_dir + "/report.json", to_text(report) + "\n");
@@ -318,6 +336,13 @@ void run_demo(const demo_options& o, std::ostream& out) {
     }
     out << "0..255 units. low-d error: mean |output - original| where only tiles with d < 0.5 reach (their\n"
            "cores minus neighbours' overlap); high-d change: the same where only tiles with d >= 0.5 reach.\n";
+    out << "the seed's options as its document reads them (velocity slot) vs as its code runs in ComfyUI (denoised\n"
+           "slot): mean |difference| of the outputs, 0..255 units\n";
+    for (std::size_t i = 0; i < readings.size(); ++i) {
+        std::snprintf(line, sizeof line, "  %-14s vs %-12s %8.2f\n", readings[i].first.c_str(),
+                      readings[i].second.c_str(), reading_differences[i]);
+        out << line;
+    }
     out << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>}.png and report.json\n";
 }
 
@@ -352,7 +377,9 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     cmd->add_option("--weights", o->weights, joined_names<blend::weight_kind>())
         ->check(one_of(names<blend::weight_kind>()));
     cmd->add_option("--tile-batch", o->tile_batch, "Tiles per model call (>= 1)");
-    cmd->add_option("--skip-below", o->skip_below, "skip: tiles whose smaller side is below this many pixels");
+    cmd->add_option("--skip-below", o->skip_below,
+                    "skip, seed_*: tiles whose smaller side is below this many pixels (the seed's "
+                    "skip_diffusion_below)");
     cmd->add_option("--skip-strength,--skip-denoise", o->skip_denoise, "skip: tiles with strength at most this");
     cmd->add_option("--mask", o->mask, "mask: grayscale PNG of per-pixel strength (white = 1)");
     cmd->add_option("--mask-slope", o->mask_slope,
