@@ -47,7 +47,7 @@ quadflow_cli_error_test("noise seed above 2^64 - 1"
 
 # Progress on stderr without a terminal: plain lines, no '\r' redraws.
 quadflow_cli_plain_progress_test("demo writes the contact sheet and report" "wrote .*contact_sheet"
-  demo --out-dir ${CMAKE_CURRENT_BINARY_DIR}/demo --steps 6)
+  demo --out-dir ${CMAKE_CURRENT_BINARY_DIR}/demo --steps 6 --learned-steps 2)
 quadflow_cli_plain_progress_test("img2img progress without a terminal is one plain line" "(^|\n)mask: 2/2 steps\n"
   img2img --image ${corner} --out ${out}/progress.png --steps 2)
 

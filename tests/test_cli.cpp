@@ -18,6 +18,7 @@
 
 #include "quadflow/version.hpp"
 #include "quadflow_app/cli.hpp"
+#include "quadflow_app/learned_model.hpp"
 
 namespace {
 
@@ -431,6 +432,26 @@ TEST_CASE("img2img skip flag with another policy") {
         {"img2img", "--image", corner, "--out", output("x.png"), "--policy", "strength", "--skip-below", "64"},
         R"(--skip-below = 64: only --policy skip\|seed_scale\|seed_floor\|seed_ramp reads it, not --policy strength)");
 }
+TEST_CASE("img2img learned-model flags: a missing model, --untiled and --strength-map with another policy") {
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--model", "/nonexistent/flow_unet.pt"},
+                quadflow::app::learned_model::available()
+                    ? R"(--model = /nonexistent/flow_unet.pt: no such file \(a TorchScript flow model)"
+                    : R"(--model = /nonexistent/flow_unet.pt: this quadflow was built without LibTorch)");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--policy", "strength", "--untiled"},
+                R"(--untiled = true: only --policy mask reads it, not --policy strength)");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--strength-map", "0.5", "--mask", flat},
+                R"(--strength-map = 0\.5: give either --mask or --strength-map, not both)");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--strength-map", "2"},
+                R"(--strength-map = 2: a constant strength must be in \[0, 1\])");
+}
+
+TEST_CASE("img2img --strength-map paints a constant, and --untiled runs one tile") {
+    const json report = check_json({"img2img", "--image", corner, "--out", output("constant.png"), "--strength-map",
+                                    "0.5", "--untiled", "--steps", "3"},
+                                   R"("tiles": 1,)");
+    CHECK(report["model_calls"].get<std::int64_t>() >= 1);
+}
+
 TEST_CASE("img2img mask flag with another policy") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--policy", "scale", "--mask-slope", "0.1"},
                 R"(--mask-slope = 0\.1: only --policy mask reads it, not --policy scale)");

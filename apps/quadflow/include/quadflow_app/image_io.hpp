@@ -62,12 +62,28 @@ struct rgb_image {
     }
 };
 
-/// Mean |a - b| over every byte (0..255 units) of two images of one size; throws invalid_argument otherwise.
-inline double mean_abs_difference(const rgb_image& a, const rgb_image& b) {
+/// Throws invalid_argument unless `b` has `a`'s size.
+inline void require_same_size(const rgb_image& a, const rgb_image& b) {
     if (a.width != b.width || a.height != b.height)
         throw invalid_argument(
             "image size", std::to_string(b.width) + "x" + std::to_string(b.height),
             "must equal the other image's " + std::to_string(a.width) + "x" + std::to_string(a.height));
+}
+
+/// Mean (a - b)^2 over every byte (0..255 units) of two images of one size; throws invalid_argument otherwise.
+inline double mean_squared_difference(const rgb_image& a, const rgb_image& b) {
+    require_same_size(a, b);
+    double sum = 0.0;
+    for (std::size_t i = 0; i < a.pixels.size(); ++i) {
+        const double d = int{a.pixels[i]} - int{b.pixels[i]};
+        sum += d * d;
+    }
+    return a.pixels.empty() ? 0.0 : sum / static_cast<double>(a.pixels.size());
+}
+
+/// Mean |a - b| over every byte (0..255 units) of two images of one size; throws invalid_argument otherwise.
+inline double mean_abs_difference(const rgb_image& a, const rgb_image& b) {
+    require_same_size(a, b);
     double sum = 0.0;
     for (std::size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(int{a.pixels[i]} - int{b.pixels[i]});
     return a.pixels.empty() ? 0.0 : sum / static_cast<double>(a.pixels.size());

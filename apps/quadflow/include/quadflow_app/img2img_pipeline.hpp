@@ -7,9 +7,11 @@
 // img2img_settings::leaf_tiles() runs the model on the quadtree's own leaves instead, as the seed system does.
 //
 // The latent is the image itself scaled to [-1, 1] (latent scale 1), so "preserved" can be checked
-// pixel for pixel. The prompt model is the Gaussian model of quadflow::model whose target is the
+// pixel for pixel. The default prompt model is the Gaussian model of quadflow::model whose target is the
 // original recoloured ("make it red") with a little texture (its data_std): a model whose exact
-// velocity is known, standing in for FLUX.
+// velocity is known, standing in for FLUX. With `model_path` the learned flow model (models/flow_unet.pt, through
+// LibTorch) runs instead: a model that sees context, so tiles make real seams. `untiled` runs the whole canvas as
+// one tile under the `mask` policy with the same per-pixel strength: the reference a tiling is measured against.
 #pragma once
 
 #include <chrono>
@@ -36,6 +38,7 @@
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow_app/image_io.hpp"
+#include "quadflow_app/learned_model.hpp"
 
 namespace quadflow::app {
 
@@ -47,7 +50,9 @@ struct img2img_settings {
     double denoise = 1.0;  ///< global denoise (ComfyUI KSampler truncation of the FLUX schedule)
     schedule::strength_rule strength_rule = schedule::strength_rule::diffusers;
     tile::quadtree_options quadtree = default_quadtree();
-    blend::weight_kind weights = blend::weight_kind::gaussian;
+    /// smootherstep ramps: with the learned model they come closest to the untiled run at every tile size and overlap
+    /// (bench/learned/README.md); leaf_tiles() keeps the seed's Gaussian (Mixture of Diffusers).
+    blend::weight_kind weights = blend::weight_kind::smootherstep;
     int tile_batch = 4;
     int threads = 1;                       ///< field_options::threads (the output is bit-identical for any value)
     std::int64_t skip_below = 0;           ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
@@ -59,6 +64,10 @@ struct img2img_settings {
     /// Set (the default): the model runs on build_model_tiles(quadtree, *model_tiles) (see the header comment);
     /// unset: on the quadtree's leaves.
     std::optional<tile::model_tile_options> model_tiles = tile::model_tile_options{};
+    std::optional<std::string> model_path;    ///< a TorchScript flow model (learned_model) instead of "make it red"
+    int model_threads = 0;                    ///< LibTorch threads for it (0: LibTorch's default)
+    bool untiled = false;                     ///< the whole canvas as one tile (policy mask), the untiled reference
+    std::optional<double> constant_strength;  ///< mask: every pixel at this strength instead of the quadtree's
 
     static tile::quadtree_options default_quadtree() {
         tile::quadtree_options o;
@@ -67,11 +76,12 @@ struct img2img_settings {
         return o;
     }
 
-    /// The seed system's setup: the model on the quadtree's own leaves, the `strength` policy.
+    /// The seed system's setup: the model on the quadtree's own leaves, its Gaussian weights, the `strength` policy.
     static img2img_settings leaf_tiles() {
         img2img_settings s;
         s.policy = "strength";
         s.model_tiles.reset();
+        s.weights = blend::weight_kind::gaussian;
         return s;
     }
 };
@@ -167,6 +177,19 @@ inline policy::any_policy configured_policy(const img2img_settings& s) {
     return p;
 }
 
+/// One tile covering the canvas of `layout`: the untiled reference (strength 1; the mask policy reads the map).
+inline tile::layout whole_canvas_tile(const tile::layout& layout) {
+    tile::layout whole;
+    whole.width = layout.width;
+    whole.height = layout.height;
+    whole.latent_scale = layout.latent_scale;
+    tile::layout_tile t;
+    t.core = t.padded = rect{0, 0, layout.width, layout.height};
+    t.pixel_core = rect{0, 0, layout.pixel_width(), layout.pixel_height()};
+    whole.tiles.push_back(t);
+    return whole;
+}
+
 /// Observer of sampling progress: (policy, step done, total).
 using progress_callback = std::function<void(const std::string&, int, int)>;
 
@@ -188,7 +211,12 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     img2img_result result;
     result.layout = given_layout ? *given_layout : tile::build_quadtree(image.view(), settings.quadtree);
     const tile::layout& layout = result.layout;
-    result.model_layout = settings.model_tiles ? tile::build_model_tiles(layout, *settings.model_tiles) : layout;
+    if (settings.untiled)
+        require(settings.policy == policy::mask::name, "--untiled", "with --policy " + settings.policy,
+                "runs the whole canvas as one tile under the mask policy (per-pixel strength); use --policy mask");
+    result.model_layout = settings.untiled       ? whole_canvas_tile(layout)
+                          : settings.model_tiles ? tile::build_model_tiles(layout, *settings.model_tiles)
+                                                 : layout;
     const tile::layout& model_layout = result.model_layout;
     const host_tensor original = to_latent(image, layout.width, layout.height);
     const shape4 shape = original.shape();
@@ -205,12 +233,21 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
 
     host_tensor strength_map;
     if (settings.policy == policy::mask::name) {
-        strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, layout.width, layout.height)
-                                          : strength_map_of(layout);
+        if (settings.constant_strength) {
+            require(*settings.constant_strength >= 0.0 && *settings.constant_strength <= 1.0, "--strength-map",
+                    *settings.constant_strength, "a constant strength must be in [0, 1]");
+            strength_map =
+                host_tensor(shape4{1, 1, layout.height, layout.width}, static_cast<float>(*settings.constant_strength));
+        } else {
+            strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, layout.width, layout.height)
+                                              : strength_map_of(layout);
+        }
         if (settings.mask_slope) strength_map = policy::slope_limited(strength_map.cview(), *settings.mask_slope);
     }
 
     testing::gaussian_model prompt_model(target.cview(), settings.texture);
+    std::optional<learned_model> learned;
+    if (settings.model_path) learned.emplace(*settings.model_path, "--model", settings.model_threads);
     field::field_options options;
     options.weights = blend::weight_params{settings.weights, 0.01f};
     options.tile_batch_size = settings.tile_batch;
@@ -228,14 +265,20 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
                                   : std::string());
     const auto started = std::chrono::steady_clock::now();
     field::field_stats stats;
-    std::visit(
-        [&](const auto& p) {
-            field::tiled_field f(prompt_model, model_layout, shape, p, options, original.cview(),
-                                 strength_map.numel() > 0 ? strength_map.cview() : const_view{});
-            run_sampler(method, f, x.view(), sigmas, name, progress);
-            stats = f.stats();
-        },
-        chosen);
+    const auto run_with = [&](auto& model) {
+        std::visit(
+            [&](const auto& p) {
+                field::tiled_field f(model, model_layout, shape, p, options, original.cview(),
+                                     strength_map.numel() > 0 ? strength_map.cview() : const_view{});
+                run_sampler(method, f, x.view(), sigmas, name, progress);
+                stats = f.stats();
+            },
+            chosen);
+    };
+    if (learned)
+        run_with(*learned);
+    else
+        run_with(prompt_model);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     img2img_report& r = result.report;

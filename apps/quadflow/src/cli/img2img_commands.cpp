@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -20,6 +21,9 @@
 #include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow_app/overlay.hpp"
 
+#ifndef QUADFLOW_DEMO_MODEL
+#define QUADFLOW_DEMO_MODEL "models/flow_unet.pt"
+#endif
 #ifndef QUADFLOW_DEMO_IMAGE
 #define QUADFLOW_DEMO_IMAGE "apps/quadflow/data/astronaut.png"
 #endif
@@ -42,9 +46,10 @@ struct shared_defaults {
 
 struct img2img_options {
     std::string image, out, policy = "strength", preservation = "naive", sampler = shared_defaults::sampler;
-    std::string strength_rule = "diffusers", weights = "gaussian", leaf_strength_rule = "area";
-    std::optional<std::string> mask, stats;
+    std::string strength_rule = "diffusers", weights = "smootherstep", leaf_strength_rule = "area";
+    std::optional<std::string> mask, stats, model_path, strength_map;
     std::optional<double> mask_slope;
+    bool untiled = false;
     int steps = shared_defaults::steps, tile_batch = 4, latent_scale = 1;
     double denoise = 1.0, min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
     double threshold = 25, skip_denoise = 0.35;
@@ -61,6 +66,8 @@ struct demo_options {
     std::uint64_t seed = shared_defaults::seed;
     double texture = img2img_settings{}.texture;
     double min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
+    std::string model = QUADFLOW_DEMO_MODEL;  ///< the learned model's runs, when LibTorch is built in
+    int learned_steps = 8;
 };
 
 img2img_settings settings_of(const img2img_options& o) {
@@ -85,6 +92,16 @@ img2img_settings settings_of(const img2img_options& o) {
     s.skip_denoise_at_most = o.skip_denoise;
     s.mask_path = o.mask;
     s.mask_slope = o.mask_slope;
+    if (o.strength_map && *o.strength_map != "quadtree") {
+        char* end = nullptr;
+        const double constant = std::strtod(o.strength_map->c_str(), &end);
+        if (!o.strength_map->empty() && end == o.strength_map->c_str() + o.strength_map->size())
+            s.constant_strength = constant;
+        else
+            s.mask_path = *o.strength_map;
+    }
+    s.model_path = o.model_path;
+    s.untiled = o.untiled;
     s.seed = o.seed;
     s.model_tiles.reset();
     if (o.model_tiles) {
@@ -142,7 +159,9 @@ void check_policy_flags(const img2img_options& o, const CLI::App& cmd) {
         {"--skip-below", {"skip", "seed_scale", "seed_floor", "seed_ramp"}},
         {"--skip-denoise", {"skip"}},
         {"--mask", {"mask"}},
-        {"--mask-slope", {"mask"}}};
+        {"--mask-slope", {"mask"}},
+        {"--strength-map", {"mask"}},
+        {"--untiled", {"mask"}}};
     for (const auto& [flag, readers] : readers_of_flag) {
         if (cmd.count(flag) == 0 || std::find(readers.begin(), readers.end(), o.policy) != readers.end()) continue;
         std::string listed;
@@ -170,6 +189,8 @@ void validate_model_tiles(const img2img_settings& s) {
 
 void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ostream& out) {
     check_policy_flags(o, cmd);
+    if (o.mask && o.strength_map)
+        throw invalid_argument("--strength-map", *o.strength_map, "give either --mask or --strength-map, not both");
     require_at_least("--steps", o.steps, 1);
     require_at_least("--tile-batch", o.tile_batch, 1);
     require_image_extension("--out", o.out);
@@ -239,9 +260,70 @@ std::string fixed(double v, int digits) {
     return buffer;
 }
 
+/// The demo's learned-model part: the photo's quadtree strengths under `mask` with the learned flow model, untiled
+/// and on model tiles with and without overlap; writes learned_*.png and learned_contact_sheet.png, prints a table.
+void run_learned_demo(const demo_options& o, const rgb_image& image, const tile::layout& layout, std::ostream& out) {
+    if (!app::learned_model::available()) {
+        out << "learned model: not built in (LibTorch not found: apt-get install libtorch-dev, then rebuild)\n";
+        return;
+    }
+    if (!std::filesystem::is_regular_file(o.model)) {
+        out << "learned model: " << o.model << " not found (--model)\n";
+        return;
+    }
+    struct learned_run {
+        std::string title, file;
+        bool untiled;
+        std::int64_t overlap;
+    };
+    const std::vector<learned_run> runs = {{"untiled (reference)", "learned_untiled", true, 0},
+                                           {"model tiles, overlap 0", "learned_overlap0", false, 0},
+                                           {"model tiles, overlap 8 (default)", "learned_default", false, 8}};
+    img2img_settings base;  // mask on model tiles, the quadtree as the per-pixel strength
+    base.steps = o.learned_steps;
+    base.seed = o.seed;
+    base.quadtree.min_strength = o.min_strength;
+    base.quadtree.max_strength = o.max_strength;
+    base.model_path = o.model;
+    base.model_threads = 2;
+    std::vector<std::pair<rgb_image, std::vector<std::string>>> panels;
+    panels.push_back({image,
+                      {"original", "learned flow model (models/flow_unet.pt)",
+                       std::to_string(o.learned_steps) + " euler steps, mask policy"}});
+    std::vector<app::img2img_result> results;
+    for (const learned_run& r : runs) {
+        img2img_settings s = base;
+        s.untiled = r.untiled;
+        s.model_tiles->overlap = r.overlap;
+        results.push_back(app::run_img2img(image, s, show_progress, &layout));
+        app::save_png(o.out_dir + "/" + r.file + ".png", results.back().output);
+    }
+    char line[256];
+    std::snprintf(line, sizeof line, "%-34s %12s %10s %12s %10s %8s\n", "learned model", "low-d error", "PSNR (dB)",
+                  "tile-pixels", "seam", "time s");
+    out << line;
+    const rgb_image& reference = results.front().output;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const img2img_report& r = results[i].report;
+        const double mse = app::mean_squared_difference(results[i].output, reference);
+        const std::string psnr = i == 0 ? "-" : fixed(10.0 * std::log10(255.0 * 255.0 / std::max(mse, 1e-12)), 2);
+        std::snprintf(line, sizeof line, "%-34s %12.2f %10s %12lld %10.3f %8.2f\n", runs[i].title.c_str(),
+                      r.low_strength_error, psnr.c_str(), static_cast<long long>(r.tile_pixels), r.seam_score,
+                      r.seconds);
+        out << line;
+        panels.push_back({results[i].output,
+                          {runs[i].title, "PSNR to untiled " + psnr + " dB, seam " + fixed(r.seam_score, 2),
+                           "tile-pixels " + std::to_string(r.tile_pixels)}});
+    }
+    out << "PSNR: the tiled output against the untiled one (8-bit images); seam: metrics::seam_score on the model "
+           "tiles' borders\n";
+    app::save_png(o.out_dir + "/learned_contact_sheet.png", contact_sheet(panels, 4));
+}
+
 void run_demo(const demo_options& o, std::ostream& out) {
     require_at_least("--steps", o.steps, 1);
     require_at_least("--texture", o.texture, 0.0);
+    require_at_least("--learned-steps", o.learned_steps, 1);
     namespace fs = std::filesystem;
     std::error_code failure;
     fs::create_directories(o.out_dir, failure);
@@ -343,6 +425,7 @@ void run_demo(const demo_options& o, std::ostream& out) {
                       readings[i].second.c_str(), reading_differences[i]);
         out << line;
     }
+    run_learned_demo(o, image, layout, out);
     out << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>}.png and report.json\n";
 }
 
@@ -384,6 +467,14 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     cmd->add_option("--mask", o->mask, "mask: grayscale PNG of per-pixel strength (white = 1)");
     cmd->add_option("--mask-slope", o->mask_slope,
                     "mask: limit the strength map's change to this much per latent pixel (ramps at tile borders)");
+    cmd->add_option("--strength-map", o->strength_map,
+                    "mask: what paints the per-pixel strength: quadtree (default), a constant in [0, 1], or a "
+                    "grayscale PNG");
+    cmd->add_option("--model", o->model_path,
+                    "A TorchScript flow model (models/flow_unet.pt) run through LibTorch instead of the analytic "
+                    "'make it red' model");
+    cmd->add_flag("--untiled", o->untiled,
+                  "Run the whole canvas as one tile (policy mask, same per-pixel strength): the untiled reference");
     add_seed_option(*cmd, o->seed, "Noise seed (torch.manual_seed), 0 to 2^64 - 1");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
     CLI::Option* seed_flag = cmd->add_flag("--leaf-tiles")
@@ -417,6 +508,8 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
                      "Smallest tile strength (default 0: preserve, as in img2img)");
     demo->add_option("--max-strength,--max-denoise", d->max_strength, "Largest tile strength");
     demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture, >= 0)");
+    demo->add_option("--model", d->model, "The learned flow model for the demo's learned runs (needs LibTorch)");
+    demo->add_option("--learned-steps", d->learned_steps, "Euler steps of the learned runs (>= 1)");
     demo->callback([d, &out] { run_demo(*d, out); });
 }
 

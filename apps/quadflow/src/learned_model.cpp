@@ -1,0 +1,49 @@
+// The learned model's only translation unit with LibTorch (QUADFLOW_HAS_LIBTORCH), or its refusal without it.
+#include "quadflow_app/learned_model.hpp"
+
+#include <filesystem>
+
+#include "quadflow/core/error.hpp"
+
+#if QUADFLOW_HAS_LIBTORCH
+#include "quadflow/libtorch/torchscript_model.hpp"
+#endif
+
+namespace quadflow::app {
+
+#if QUADFLOW_HAS_LIBTORCH
+struct learned_model::engine {
+    libtorch::torchscript_model model;
+};
+
+bool learned_model::available() { return true; }
+
+learned_model::learned_model(const std::string& path, const std::string& flag, int threads) {
+    if (!std::filesystem::is_regular_file(path))
+        throw invalid_argument(flag, path, "no such file (a TorchScript flow model, e.g. models/flow_unet.pt)");
+    engine_ = std::make_unique<engine>(engine{libtorch::torchscript_model(path, {threads})});
+}
+
+void learned_model::operator()(const model::batch_request& request, mutable_view out) { engine_->model(request, out); }
+std::int64_t learned_model::calls() const { return engine_->model.stats().calls; }
+std::int64_t learned_model::elements() const { return engine_->model.stats().elements; }
+#else
+struct learned_model::engine {};
+
+bool learned_model::available() { return false; }
+
+learned_model::learned_model(const std::string& path, const std::string& flag, int) {
+    throw invalid_argument(flag, path,
+                           "this quadflow was built without LibTorch (apt-get install libtorch-dev, then rebuild)");
+}
+
+void learned_model::operator()(const model::batch_request&, mutable_view) {}
+std::int64_t learned_model::calls() const { return 0; }
+std::int64_t learned_model::elements() const { return 0; }
+#endif
+
+learned_model::learned_model(learned_model&&) noexcept = default;
+learned_model& learned_model::operator=(learned_model&&) noexcept = default;
+learned_model::~learned_model() = default;
+
+}  // namespace quadflow::app
