@@ -612,3 +612,14 @@ TEST_CASE("one evaluation equals the blend's definition, for every layout, polic
                 }
     }
 }
+
+TEST_CASE("metrics::psnr: 10 log10(range^2 / MSE), infinite for equal tensors, errors name the parameter") {
+    host_tensor a(shape4{1, 1, 2, 2}, 0.5f), b(shape4{1, 1, 2, 2}, 0.5f);
+    CHECK(std::isinf(metrics::psnr(a.cview(), b.cview())));
+    b.data()[0] = 0.3f;  // MSE = 0.04 / 4 = 0.01 -> 10 log10(4 / 0.01) = 26.02 dB
+    CHECK(metrics::psnr(a.cview(), b.cview()) == doctest::Approx(10.0 * std::log10(400.0)).epsilon(1e-6));
+    CHECK(metrics::psnr(a.cview(), b.cview(), 1.0) == doctest::Approx(20.0).epsilon(1e-6));
+    CHECK_THROWS_WITH_AS(metrics::psnr(a.cview(), b.cview(), 0.0), "peak_to_peak = 0: must be > 0", invalid_argument);
+    const host_tensor c(shape4{1, 1, 2, 3});
+    CHECK_THROWS_AS(metrics::psnr(a.cview(), c.cview()), shape_error);
+}

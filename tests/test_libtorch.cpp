@@ -64,13 +64,6 @@ host_tensor photo_crop(std::int64_t x0 = 224, std::int64_t y0 = 160, std::int64_
     return crop;
 }
 
-double psnr(const_view a, const_view b) {
-    double sum = 0.0;
-    for (std::int64_t i = 0; i < a.numel(); ++i) sum += std::pow(double(a.data()[i]) - b.data()[i], 2);
-    const double mse = sum / static_cast<double>(a.numel());
-    return 10.0 * std::log10(4.0 / mse);  // peak-to-peak 2 in [-1, 1]
-}
-
 /// img2img of `original` at strength `strength` over the last part of a 6-step FLUX schedule with `field`.
 template <class Field>
 host_tensor run(Field& field, const host_tensor& original, double strength) {
@@ -137,7 +130,7 @@ TEST_CASE("the learned model sees context: overlap 0 makes seams that overlap an
         options.sigmas = sigmas;
         options.weights = blend::weight_params{weights, 0.01f};
         field::tiled_field field(shared_model(), layout, original.shape(), policy::scale{}, options);
-        return psnr(run(field, original, strength).cview(), untiled.cview());
+        return metrics::psnr(run(field, original, strength).cview(), untiled.cview());
     };
     const double hard = tiled(0, blend::weight_kind::uniform);
     const double ramps = tiled(8, blend::weight_kind::smootherstep);

@@ -89,12 +89,6 @@ std::int64_t real_overlap(const tile::layout& grid) {
     return smallest;
 }
 
-double psnr(const_view a, const_view b) {
-    double sum = 0.0;
-    for (std::int64_t i = 0; i < a.numel(); ++i) sum += std::pow(double(a.data()[i]) - b.data()[i], 2);
-    return 10.0 * std::log10(4.0 / (sum / static_cast<double>(a.numel())));
-}
-
 double max_abs(const_view a, const_view b) {
     double worst = 0.0;
     for (std::int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(double(a.data()[i]) - b.data()[i]));
@@ -173,7 +167,7 @@ void measure(const options& o, std::ostream& table) {
                         tile::build_grid(o.crop, o.crop, {.tile = tile_side, .overlap = overlap, .latent_scale = 1});
                     const result tiled = uniform ? run(model, grid, original, policy::scale{}, sigmas, no_map, kind)
                                                  : run(model, grid, original, policy::mask{}, sigmas, tree_map, kind);
-                    const double p = psnr(tiled.image.cview(), untiled.image.cview());
+                    const double p = metrics::psnr(tiled.image.cview(), untiled.image.cview());
                     const double m = max_abs(tiled.image.cview(), untiled.image.cview());
                     const double seam = metrics::seam_contrast(tiled.image.cview(), grid);
                     const double seam_ref = metrics::seam_contrast(untiled.image.cview(), grid);

@@ -25,8 +25,6 @@ learned_model::learned_model(const std::string& path, const std::string& flag, i
 }
 
 void learned_model::operator()(const model::batch_request& request, mutable_view out) { engine_->model(request, out); }
-std::int64_t learned_model::calls() const { return engine_->model.stats().calls; }
-std::int64_t learned_model::elements() const { return engine_->model.stats().elements; }
 #else
 struct learned_model::engine {};
 
@@ -38,8 +36,6 @@ learned_model::learned_model(const std::string& path, const std::string& flag, i
 }
 
 void learned_model::operator()(const model::batch_request&, mutable_view) {}
-std::int64_t learned_model::calls() const { return 0; }
-std::int64_t learned_model::elements() const { return 0; }
 #endif
 
 learned_model::learned_model(learned_model&&) noexcept = default;

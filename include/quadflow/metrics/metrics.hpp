@@ -96,6 +96,21 @@ inline double seam_contrast(const_view image, const tile::layout& l) {
     return beside > 0 ? across / beside : 0.0;
 }
 
+/// Peak signal-to-noise ratio of `a` against `b` in dB, for values whose range spans `peak_to_peak` (2 for images in
+/// [-1, 1]): 10 log10(peak_to_peak^2 / mean (a - b)^2); infinite for equal tensors.
+inline double psnr(const_view a, const_view b, double peak_to_peak = 2.0) {
+    require_same_shape(a.shape(), b.shape(), "a", "b");
+    require_contiguous_host(a, "a");
+    require_contiguous_host(b, "b");
+    require(peak_to_peak > 0.0, "peak_to_peak", peak_to_peak, "must be > 0");
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < a.numel(); ++i) {
+        const double d = double(a.data()[i]) - double(b.data()[i]);
+        sum += d * d;
+    }
+    return 10.0 * std::log10(peak_to_peak * peak_to_peak / (sum / static_cast<double>(a.numel())));
+}
+
 /// Mean and max |a - b| over the pixels governed only by the tiles that `select` picks: pixels that
 /// every covering tile (by its padded rectangle) is selected for, so that a neighbour's blend weight
 /// cannot reach them. Without overlap these are the cores of the selected tiles. All channels count.

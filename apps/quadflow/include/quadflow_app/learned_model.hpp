@@ -26,10 +26,6 @@ public:
     prediction::kind prediction_kind() const { return prediction::kind::flow_velocity; }
     void operator()(const model::batch_request& request, mutable_view out);
 
-    /// Model calls and input elements so far.
-    std::int64_t calls() const;
-    std::int64_t elements() const;
-
 private:
     struct engine;
     std::unique_ptr<engine> engine_;
