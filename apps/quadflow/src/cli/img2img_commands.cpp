@@ -262,14 +262,15 @@ std::string fixed(double v, int digits) {
 
 /// The demo's learned-model part: the photo's quadtree strengths under `mask` with the learned flow model, untiled
 /// and on model tiles with and without overlap; writes learned_*.png and learned_contact_sheet.png, prints a table.
-void run_learned_demo(const demo_options& o, const rgb_image& image, const tile::layout& layout, std::ostream& out) {
+/// Returns whether it ran (LibTorch built in and the model file there).
+bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile::layout& layout, std::ostream& out) {
     if (!app::learned_model::available()) {
         out << "learned model: not built in (LibTorch not found: apt-get install libtorch-dev, then rebuild)\n";
-        return;
+        return false;
     }
     if (!std::filesystem::is_regular_file(o.model)) {
         out << "learned model: " << o.model << " not found (--model)\n";
-        return;
+        return false;
     }
     struct learned_run {
         std::string title, file;
@@ -318,6 +319,7 @@ void run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
     out << "PSNR: the tiled output against the untiled one (8-bit images); seam: metrics::seam_score on the model "
            "tiles' borders\n";
     app::save_png(o.out_dir + "/learned_contact_sheet.png", contact_sheet(panels, 4));
+    return true;
 }
 
 void run_demo(const demo_options& o, std::ostream& out) {
@@ -425,8 +427,9 @@ void run_demo(const demo_options& o, std::ostream& out) {
                       readings[i].second.c_str(), reading_differences[i]);
         out << line;
     }
-    run_learned_demo(o, image, layout, out);
-    out << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>}.png and report.json\n";
+    const bool learned = run_learned_demo(o, image, layout, out);
+    out << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>"
+        << (learned ? ",learned_contact_sheet,learned_*" : "") << "}.png and report.json\n";
 }
 
 }  // namespace
