@@ -623,3 +623,29 @@ TEST_CASE("metrics::psnr: 10 log10(range^2 / MSE), infinite for equal tensors, e
     const host_tensor c(shape4{1, 1, 2, 3});
     CHECK_THROWS_AS(metrics::psnr(a.cview(), c.cview()), shape_error);
 }
+
+TEST_CASE("metrics::ssim matches scikit-image's structural_similarity (Gaussian window, sigma 1.5)") {
+    // Golden values: skimage 0.19.3, structural_similarity(a, b, data_range=R, channel_axis=-1, gaussian_weights=True,
+    // sigma=1.5, use_sample_covariance=False) on the same float32 planes (HWC there, CHW here).
+    const std::int64_t channels = 3, h = 20, w = 23;
+    host_tensor a(shape4{1, channels, h, w}), b(a.shape()), half(a.shape());
+    for (std::int64_t c = 0; c < channels; ++c)
+        for (std::int64_t y = 0; y < h; ++y)
+            for (std::int64_t x = 0; x < w; ++x) {
+                const double u = 0.8 * std::sin(0.3 * x + 0.2 * y + c);
+                const std::int64_t i = (c * h + y) * w + x;
+                a.data()[i] = static_cast<float>(u);
+                b.data()[i] = static_cast<float>(u + 0.1 * std::cos(0.7 * x - 0.4 * y + 2 * c));
+                half.data()[i] = static_cast<float>(0.5 * u);
+            }
+    CHECK(metrics::ssim(a.cview(), b.cview()) == doctest::Approx(0.9284099530330806).epsilon(1e-9));
+    CHECK(metrics::ssim(a.cview(), half.cview()) == doctest::Approx(0.6524719203595767).epsilon(1e-9));
+    CHECK(metrics::ssim(a.cview(), b.cview(), 1.0) == doctest::Approx(0.9174168679088496).epsilon(1e-9));
+    CHECK(metrics::ssim(a.cview(), a.cview()) == doctest::Approx(1.0).epsilon(1e-12));
+    CHECK_THROWS_WITH_AS(metrics::ssim(a.cview(), b.cview(), -1.0), "peak_to_peak = -1: must be > 0", invalid_argument);
+    const host_tensor small(shape4{1, 1, 10, 40});
+    CHECK_THROWS_WITH_AS(metrics::ssim(small.cview(), small.cview()),
+                         "a = 10x40 px: ssim needs planes of at least 11 x 11 px (its Gaussian window)",
+                         invalid_argument);
+    CHECK_THROWS_AS(metrics::ssim(a.cview(), small.cview()), shape_error);
+}

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <unistd.h>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -129,6 +131,56 @@ TEST_CASE("save_png reports an unwritable path and an empty image") {
     temporary_file file("empty.png");
     CHECK_THROWS_WITH_AS(app::save_png(file.path.string(), rgb_image{}), doctest::Contains("unsupported size 0x0"),
                          io_error);
+}
+
+TEST_CASE(
+    "resize: a box halving is the mean of each 2 x 2 block; Catmull-Rom interpolates and keeps flat images flat") {
+    rgb_image image(6, 4);
+    for (std::int64_t y = 0; y < 4; ++y)
+        for (std::int64_t x = 0; x < 6; ++x)
+            image.set(x, y,
+                      rgb{static_cast<std::uint8_t>(40 * x + 10 * y), static_cast<std::uint8_t>(200 - 30 * y),
+                          static_cast<std::uint8_t>((x * 37 + y * 91) % 256)});
+    const rgb_image half = app::resize(image, 3, 2, app::resize_filter::box);
+    REQUIRE(half.width == 3);
+    REQUIRE(half.height == 2);
+    for (std::int64_t y = 0; y < 2; ++y)
+        for (std::int64_t x = 0; x < 3; ++x)
+            for (int c = 0; c < 3; ++c) {
+                double mean = 0;
+                for (std::int64_t dy = 0; dy < 2; ++dy)
+                    for (std::int64_t dx = 0; dx < 2; ++dx)
+                        mean += image.pixels[static_cast<std::size_t>(((2 * y + dy) * 6 + 2 * x + dx) * 3 + c)] / 4.0;
+                CHECK(std::abs(half.pixels[static_cast<std::size_t>((y * 3 + x) * 3 + c)] - mean) <= 0.5 + 1e-9);
+            }
+    const rgb_image flat(5, 7, rgb{12, 130, 250});
+    const rgb_image up = app::resize(flat, 10, 14, app::resize_filter::catmull_rom);
+    CHECK(up.width == 10);
+    CHECK(up.height == 14);
+    CHECK(up.pixels == rgb_image(10, 14, rgb{12, 130, 250}).pixels);
+    // A horizontal ramp stays a monotone ramp inside (Catmull-Rom reproduces linear functions).
+    rgb_image ramp(8, 2);
+    for (std::int64_t y = 0; y < 2; ++y)
+        for (std::int64_t x = 0; x < 8; ++x) ramp.set(x, y, rgb{static_cast<std::uint8_t>(20 + 30 * x), 0, 0});
+    const rgb_image ramp_up = app::resize(ramp, 16, 4, app::resize_filter::catmull_rom);
+    for (std::int64_t x = 3; x < 13; ++x) CHECK(ramp_up.at(x + 1, 1).r > ramp_up.at(x, 1).r);
+    CHECK_THROWS_WITH_AS(app::resize(image, 0, 4, app::resize_filter::box),
+                         "resize size = 0x4: must be 1x1 to 65536x65536 px", invalid_argument);
+    CHECK_THROWS_WITH_AS(app::resize(rgb_image{}, 4, 4, app::resize_filter::box),
+                         "image = 0x0: must be 1x1 to 65536x65536 px to resize", invalid_argument);
+}
+
+TEST_CASE("contact_sheet lays panels out in rows of `columns` with their captions below") {
+    const rgb_image red(10, 6, rgb{255, 0, 0}), blue(4, 8, rgb{0, 0, 255});
+    const rgb_image sheet = app::contact_sheet({{red, {"a"}}, {blue, {"b", "detail"}}, {red, {"c"}}}, 2);
+    // Cells are as large as the largest panel (10 x 8); margins of 8 px; captions of a title and one detail line.
+    CHECK(sheet.width == 2 * (10 + 8) + 8);
+    const std::int64_t label = app::text_height(2) + 6 + app::text_height(1) + 5 + 8;
+    CHECK(sheet.height == 2 * (8 + label + 8) + 8);
+    CHECK(sheet.at(8, 8) == rgb{255, 0, 0});
+    CHECK(sheet.at(8 + 18, 8) == rgb{0, 0, 255});
+    CHECK(sheet.at(8, 8 + 8 + label + 8) == rgb{255, 0, 0});
+    CHECK_THROWS_WITH_AS(app::contact_sheet({{red, {"a"}}}, 0), "columns = 0: must be >= 1", invalid_argument);
 }
 
 TEST_CASE("drawing helpers clip to the image") {

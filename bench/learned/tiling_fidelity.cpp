@@ -28,14 +28,10 @@
 #include <CLI/CLI.hpp>
 
 #include "../program.hpp"
-#include "quadflow/field/tiled_field.hpp"
+#include "learned_runs.hpp"
 #include "quadflow/metrics/metrics.hpp"
-#include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/strength_map.hpp"
-#include "quadflow/sampler/euler.hpp"
-#include "quadflow/sampler/img2img.hpp"
-#include "quadflow/sampler/sample.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/tile/grid.hpp"
@@ -47,6 +43,7 @@
 namespace {
 
 using namespace quadflow;
+namespace learned = quadflow::bench::learned;
 
 struct options {
     std::string model = "models/flow_unet.pt", image = "apps/quadflow/data/astronaut.png", csv;
@@ -57,73 +54,13 @@ struct options {
     std::vector<std::string> weights{"uniform", "gaussian", "smootherstep"};
 };
 
-struct result {
-    host_tensor image;
-    std::int64_t tile_pixels = 0;
-    double seconds = 0;        ///< the whole sampling loop
-    double model_seconds = 0;  ///< inside the model's calls; the rest is the field (gather, blend) and Euler
-};
-
-/// The learned model, timing its calls.
-struct timed_model {
-    app::learned_model* model;
-    double seconds = 0;
-    prediction::kind prediction_kind() const { return model->prediction_kind(); }
-    void operator()(const model::batch_request& request, mutable_view out) {
-        const auto started = std::chrono::steady_clock::now();
-        (*model)(request, out);
-        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    }
-};
-
-/// The smallest overlap of horizontally adjacent tiles (build_grid spreads tiles evenly, so the real overlap is at
-/// least the requested one); 0 for a single column.
-std::int64_t real_overlap(const tile::layout& grid) {
-    std::vector<std::int64_t> xs;
-    for (const tile::layout_tile& t : grid.tiles) xs.push_back(t.padded.x);
-    std::sort(xs.begin(), xs.end());
-    xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
-    const std::int64_t side = grid.tiles.front().padded.w;
-    std::int64_t smallest = xs.size() > 1 ? side : 0;
-    for (std::size_t i = 1; i < xs.size(); ++i) smallest = std::min(smallest, side - (xs[i] - xs[i - 1]));
-    return smallest;
-}
-
-double max_abs(const_view a, const_view b) {
-    double worst = 0.0;
-    for (std::int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(double(a.data()[i]) - b.data()[i]));
-    return worst;
-}
-
-/// One img2img of `original` with the learned model over `layout`, under `policy`, from the same noise.
-template <class Policy>
-result run(app::learned_model& learned, const tile::layout& layout, const host_tensor& original, const Policy& policy,
-           const std::vector<double>& sigmas, const host_tensor& strength_map, blend::weight_kind weights) {
-    field::field_options o;
-    o.sigmas = sigmas;
-    o.weights = blend::weight_params{weights, 0.01f};
-    timed_model model{&learned};
-    field::tiled_field field(model, layout, original.shape(), policy, o, original.cview(),
-                             strength_map.numel() ? strength_map.cview() : const_view{});
-    const host_tensor noise = noise::torch_randn(42, original.shape());
-    result r{host_tensor(original.shape())};
-    sampler::noised_original(original.cview(), noise.cview(), sigmas.front(), r.image.view());
-    sampler::euler euler;
-    const auto started = std::chrono::steady_clock::now();
-    sampler::sample(euler, field, r.image.view(), sigmas);
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    r.tile_pixels = field.stats().tile_pixels;
-    r.model_seconds = model.seconds;
-    return r;
-}
+using learned::max_abs;
+using learned::real_overlap;
+using learned::run;
+using result = learned::run_result;
 
 void measure(const options& o, std::ostream& table) {
-    const app::rgb_image image = app::load_rgb(o.image);
-    require(o.x >= 0 && o.y >= 0 && o.x + o.crop <= image.width && o.y + o.crop <= image.height, "--crop", o.crop,
-            "the crop must lie inside the image");
-    app::rgb_image crop(o.crop, o.crop);
-    for (std::int64_t y = 0; y < o.crop; ++y)
-        for (std::int64_t x = 0; x < o.crop; ++x) crop.set(x, y, image.at(o.x + x, o.y + y));
+    const app::rgb_image crop = learned::crop(app::load_rgb(o.image), o.x, o.y, o.crop);
     const host_tensor original = app::to_latent(crop, o.crop, o.crop);
     app::learned_model model(o.model, "--model", 2);
 

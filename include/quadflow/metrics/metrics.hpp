@@ -1,4 +1,5 @@
-// quadflow metrics: seam score across tile borders and per-region errors, for tests, reports and benchmarks.
+// quadflow metrics: seam score across tile borders, per-region errors, PSNR and SSIM, for tests, reports and
+// benchmarks.
 #pragma once
 
 #include <algorithm>
@@ -109,6 +110,61 @@ inline double psnr(const_view a, const_view b, double peak_to_peak = 2.0) {
         sum += d * d;
     }
     return 10.0 * std::log10(peak_to_peak * peak_to_peak / (sum / static_cast<double>(a.numel())));
+}
+
+/// Structural similarity (Wang, Bovik, Sheikh, Simoncelli 2004) of `a` against `b`, for values whose range spans
+/// `peak_to_peak` (2 for images in [-1, 1]), as scikit-image's structural_similarity computes it with
+/// gaussian_weights=True, sigma=1.5, use_sample_covariance=False, K1 = 0.01, K2 = 0.03: local means, variances and
+/// covariance under an 11 x 11 Gaussian window (sigma 1.5, radius 5 = int(3.5 sigma + 0.5)), the SSIM map averaged
+/// over the pixels at least 5 px inside the border, then over every channel plane. 1 for equal tensors. Needs
+/// planes of at least 11 x 11 px.
+inline double ssim(const_view a, const_view b, double peak_to_peak = 2.0) {
+    require_same_shape(a.shape(), b.shape(), "a", "b");
+    require_contiguous_host(a, "a");
+    require_contiguous_host(b, "b");
+    require(peak_to_peak > 0.0, "peak_to_peak", peak_to_peak, "must be > 0");
+    constexpr int radius = 5;
+    constexpr double sigma = 1.5;
+    const std::int64_t h = a.shape().h, w = a.shape().w;
+    require(h >= 2 * radius + 1 && w >= 2 * radius + 1, "a", std::to_string(h) + "x" + std::to_string(w) + " px",
+            "ssim needs planes of at least 11 x 11 px (its Gaussian window)");
+    double kernel[2 * radius + 1], total = 0.0;
+    for (int i = -radius; i <= radius; ++i) total += kernel[i + radius] = std::exp(-0.5 * i * i / (sigma * sigma));
+    for (double& k : kernel) k /= total;
+    const double c1 = (0.01 * peak_to_peak) * (0.01 * peak_to_peak), c2 = (0.03 * peak_to_peak) * (0.03 * peak_to_peak);
+    // The five local moments, filtered along x (all rows) then along y (the valid rows only).
+    const std::int64_t valid_w = w - 2 * radius, valid_h = h - 2 * radius;
+    std::vector<double> rows(static_cast<std::size_t>(5 * h * valid_w));
+    double sum = 0.0;
+    const std::int64_t planes = a.shape().n * a.shape().c;
+    for (std::int64_t p = 0; p < planes; ++p) {
+        const float* pa = a.data() + p * h * w;
+        const float* pb = b.data() + p * h * w;
+        for (std::int64_t y = 0; y < h; ++y)
+            for (std::int64_t x = 0; x < valid_w; ++x) {
+                double m[5] = {};
+                for (int k = 0; k <= 2 * radius; ++k) {
+                    const double u = pa[y * w + x + k], v = pb[y * w + x + k];
+                    m[0] += kernel[k] * u;
+                    m[1] += kernel[k] * v;
+                    m[2] += kernel[k] * u * u;
+                    m[3] += kernel[k] * v * v;
+                    m[4] += kernel[k] * u * v;
+                }
+                for (int j = 0; j < 5; ++j) rows[static_cast<std::size_t>((j * h + y) * valid_w + x)] = m[j];
+            }
+        for (std::int64_t y = 0; y < valid_h; ++y)
+            for (std::int64_t x = 0; x < valid_w; ++x) {
+                double m[5] = {};
+                for (int k = 0; k <= 2 * radius; ++k)
+                    for (int j = 0; j < 5; ++j)
+                        m[j] += kernel[k] * rows[static_cast<std::size_t>((j * h + y + k) * valid_w + x)];
+                const double var_a = m[2] - m[0] * m[0], var_b = m[3] - m[1] * m[1], cov = m[4] - m[0] * m[1];
+                sum += ((2 * m[0] * m[1] + c1) * (2 * cov + c2)) /
+                       ((m[0] * m[0] + m[1] * m[1] + c1) * (var_a + var_b + c2));
+            }
+    }
+    return sum / static_cast<double>(planes * valid_h * valid_w);
 }
 
 /// Mean and max |a - b| over the pixels governed only by the tiles that `select` picks: pixels that

@@ -1,4 +1,5 @@
-// quadflow app: RGB8 images loaded and saved through stb, and small drawing helpers (rectangles, text, colours).
+// quadflow app: RGB8 images loaded, saved and resized through stb, and small drawing helpers (rectangles, text,
+// colours).
 #pragma once
 
 #include <algorithm>
@@ -15,10 +16,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <stb/stb_easy_font.h>
 #include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
 
 #include "quadflow/core/error.hpp"
@@ -348,6 +351,31 @@ inline void save_image(const std::string& path, const rgb_image& image) {
 }
 
 /// Fills `area` (clipped to the image) with `colour`.
+enum class resize_filter {
+    box,          ///< area average: a halving gives the exact mean of each 2 x 2 block
+    catmull_rom,  ///< bicubic interpolation (Catmull-Rom, a = -0.5: PIL's BICUBIC kernel)
+};
+
+/// `image` resized to width x height by stb_image_resize, on the 8-bit values as they are (no sRGB linearisation),
+/// edges clamped. Throws invalid_argument naming a size outside [1, 2^16] or an empty image.
+inline rgb_image resize(const rgb_image& image, std::int64_t width, std::int64_t height, resize_filter filter) {
+    constexpr std::int64_t max_side = std::int64_t{1} << 16;
+    const auto size = [](std::int64_t w, std::int64_t h) { return std::to_string(w) + "x" + std::to_string(h); };
+    require(image.width >= 1 && image.height >= 1 && image.width <= max_side && image.height <= max_side, "image",
+            size(image.width, image.height), "must be 1x1 to 65536x65536 px to resize");
+    require(width >= 1 && height >= 1 && width <= max_side && height <= max_side, "resize size", size(width, height),
+            "must be 1x1 to 65536x65536 px");
+    rgb_image out(width, height);
+    const stbir_filter kind = filter == resize_filter::box ? STBIR_FILTER_BOX : STBIR_FILTER_CATMULLROM;
+    const int ok =
+        stbir_resize_uint8_generic(image.pixels.data(), static_cast<int>(image.width), static_cast<int>(image.height),
+                                   static_cast<int>(image.width * 3), out.pixels.data(), static_cast<int>(width),
+                                   static_cast<int>(height), static_cast<int>(width * 3), 3, STBIR_ALPHA_CHANNEL_NONE,
+                                   0, STBIR_EDGE_CLAMP, kind, STBIR_COLORSPACE_LINEAR, nullptr);
+    if (!ok) throw io_error("resize: stb_image_resize could not allocate its buffers for " + size(width, height));
+    return out;
+}
+
 inline void fill_rect(rgb_image& image, const rect& area, rgb colour) {
     const std::int64_t x0 = std::max<std::int64_t>(area.x, 0), x1 = std::min(area.right(), image.width);
     const std::int64_t y0 = std::max<std::int64_t>(area.y, 0), y1 = std::min(area.bottom(), image.height);
@@ -405,6 +433,39 @@ inline void draw_text(rgb_image& image, std::int64_t x, std::int64_t y, std::str
         const auto y1 = static_cast<std::int64_t>(std::lround(bottom_right.y * scale));
         fill_rect(image, {x + x0, y + y0, x1 - x0, y1 - y0}, colour);
     }
+}
+
+/// Thumbnails in a grid of `columns`, each with a caption: a title line, then smaller detail lines. Throws
+/// invalid_argument for columns < 1.
+inline rgb_image contact_sheet(const std::vector<std::pair<rgb_image, std::vector<std::string>>>& panels, int columns) {
+    require(columns >= 1, "columns", columns, "must be >= 1");
+    const int title_scale = 2, detail_scale = 1, margin = 8;
+    const auto title_line = text_height(title_scale) + 6, detail_line = text_height(detail_scale) + 5;
+    std::int64_t cell_w = 0, cell_h = 0;
+    std::size_t caption_lines = 1;
+    for (const auto& [img, caption] : panels) {
+        cell_w = std::max(cell_w, img.width);
+        cell_h = std::max(cell_h, img.height);
+        caption_lines = std::max(caption_lines, caption.size());
+    }
+    const std::int64_t label_h = title_line + static_cast<std::int64_t>(caption_lines - 1) * detail_line + margin;
+    const std::int64_t rows = (static_cast<std::int64_t>(panels.size()) + columns - 1) / columns;
+    rgb_image sheet(columns * (cell_w + margin) + margin, rows * (cell_h + label_h + margin) + margin, {24, 24, 28});
+    for (std::size_t i = 0; i < panels.size(); ++i) {
+        const std::int64_t x0 = margin + static_cast<std::int64_t>(i % columns) * (cell_w + margin);
+        const std::int64_t y0 = margin + static_cast<std::int64_t>(i / columns) * (cell_h + label_h + margin);
+        const auto& [img, caption] = panels[i];
+        for (std::int64_t y = 0; y < img.height; ++y)
+            for (std::int64_t x = 0; x < img.width; ++x) sheet.set(x0 + x, y0 + y, img.at(x, y));
+        std::int64_t y = y0 + cell_h + 5;
+        for (std::size_t k = 0; k < caption.size(); ++k) {
+            const bool title = k == 0;
+            draw_text(sheet, x0, y, caption[k], title ? rgb{255, 255, 255} : rgb{190, 190, 200},
+                      title ? title_scale : detail_scale);
+            y += title ? title_line : detail_line;
+        }
+    }
+    return sheet;
 }
 
 /// A bright turbo-like colour map: t in [0, 1] (clamped) from blue through cyan, green and amber to red. Unlike
