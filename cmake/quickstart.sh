@@ -28,6 +28,8 @@ run() {
 
 # libtorch-dev: the learned flow model (models/flow_unet.pt) through LibTorch; without it the rest builds.
 packages=(cmake make g++ libeigen3-dev doctest-dev libbenchmark-dev libstb-dev libcli11-dev nlohmann-json3-dev libtorch-dev)
+# openmpi-bin, libopenmpi-dev: the tests run the distributed field under mpirun (without them they report Skipped).
+if [ "$what" = test ]; then packages+=(openmpi-bin libopenmpi-dev); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

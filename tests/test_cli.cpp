@@ -18,6 +18,7 @@
 
 #include "quadflow/version.hpp"
 #include "quadflow_app/cli.hpp"
+#include "quadflow_app/distributed.hpp"
 #include "quadflow_app/learned_model.hpp"
 
 namespace {
@@ -431,6 +432,14 @@ TEST_CASE("img2img skip flag with another policy") {
     check_error(
         {"img2img", "--image", corner, "--out", output("x.png"), "--policy", "strength", "--skip-below", "64"},
         R"(--skip-below = 64: only --policy skip\|seed_scale\|seed_floor\|seed_ramp reads it, not --policy strength)");
+}
+TEST_CASE("img2img and demo --distributed: none or mpi, and mpi only when built with MPI") {
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--distributed", "nccl"},
+                R"(--distributed: nccl not in \{none,mpi\})");
+    check_error({"demo", "--distributed", "tcp"}, R"(--distributed: tcp not in \{none,mpi\})");
+    if (!quadflow::app::mpi_world::available())
+        check_error({"img2img", "--image", corner, "--out", output("x.png"), "--distributed", "mpi"},
+                    R"(--distributed = mpi: this quadflow was built without MPI)");
 }
 TEST_CASE("img2img learned-model flags: a missing model, --untiled and --strength-map with another policy") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--model", "/nonexistent/flow_unet.pt"},

@@ -85,6 +85,8 @@ public:
             throw shape_error("canvas " + to_string(canvas) + " does not match the layout's " +
                               std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " latent pixels");
         require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
+        require(!options_.exchange, "exchange", "set",
+                "the device field does not split its batches across ranks yet (field::tiled_field does)");
         require(canvas.c <= 65535, "canvas.c", canvas.c, "must be <= 65535 (CUDA grid limit)");
         require(canvas.h <= blend_block_height * 65535, "canvas.h", canvas.h, "must fit the CUDA grid");
         require(static_cast<std::int64_t>(layout_.tiles.size()) < max_blend_tiles, "layout.tiles.size()",

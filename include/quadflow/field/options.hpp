@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "quadflow/blend/weights.hpp"
 #include "quadflow/core/thread_pool.hpp"
+#include "quadflow/field/batch_exchange.hpp"
 #include "quadflow/schedule/strength.hpp"
 
 namespace quadflow::field {
@@ -36,6 +38,11 @@ struct field_options {
     /// batch's output; false skips it, for a model known to write every element or a benchmark of the
     /// field's own cost.
     bool fill_outputs_with_nan = true;
+    /// Set: this field is one rank of a distributed field (batch_exchange.hpp, quadflow/distributed). Every rank
+    /// builds its field with the same layout, options and canvas and calls it with the same x; each calls its model
+    /// only for its share of the batches, and every rank gets the single-process field's velocity, bit for bit.
+    /// The arena then holds every tile (one exchange per evaluation), whatever arena_elements says.
+    std::shared_ptr<batch_exchange> exchange;
 };
 
 /// Work counters, accumulated over all evaluations.
@@ -45,6 +52,9 @@ struct field_stats {
     std::int64_t calls_saved = 0;      ///< batches not sent because no tile in them needed the model
     std::int64_t tiles_evaluated = 0;  ///< tiles sent to the model
     std::int64_t tile_pixels = 0;      ///< padded tile pixels (h * w, channels counted once) sent
+    /// Distributed (field_options::exchange): bytes of model output this rank received from the others. The
+    /// counters above then count this rank's own model calls.
+    std::int64_t bytes_received = 0;
 };
 
 }  // namespace quadflow::field

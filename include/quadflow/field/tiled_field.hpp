@@ -127,7 +127,8 @@ private:
     }
 
     void prepare_groups() {
-        batch_plan_ = batch_plan(layout_, canvas_.c, options_.tile_batch_size, options_.arena_elements);
+        batch_plan_ = batch_plan(layout_, canvas_.c, options_.tile_batch_size,
+                                 options_.exchange ? batch_plan::unbounded_arena : options_.arena_elements);
         sum_starts_ = sum_starts(layout_, batch_plan_.rank_order());
         std::int64_t gathered_in_canvas = 0;
         for (const tile::layout_tile& tl : layout_.tiles)
@@ -222,6 +223,65 @@ private:
         ++stats_.model_calls;
         stats_.tiles_evaluated += b.count;
         stats_.tile_pixels += b.count * group.width * group.height;
+    }
+
+    std::int64_t batch_elements(const batch& b) const {
+        const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
+        return b.count * canvas_.c * group.height * group.width;
+    }
+
+    /// One rank's part of a chunk (field_options::exchange): assign_to_ranks splits the chunk's batches by
+    /// tile-pixels, this rank calls its model for its own, a status word per rank says whether any model failed
+    /// (then every rank throws the same model_error), and the outputs are all-gathered into the arena.
+    void call_models_distributed(const chunk& ch, double sigma) {
+        batch_exchange& exchange = *options_.exchange;
+        const int ranks = exchange.size(), me = exchange.rank();
+        const std::span<const batch> batches(batch_plan_.batches().data() + ch.first_batch,
+                                             static_cast<std::size_t>(ch.batches));
+        costs_.clear();
+        for (const batch& b : batches) costs_.push_back(batch_elements(b) / canvas_.c);
+        const std::vector<int> owner = assign_to_ranks(costs_, ranks);
+
+        rank_status status;
+        try {
+            for (std::size_t i = 0; i < batches.size(); ++i)
+                if (owner[i] == me) call_model(batches[i], sigma);
+        } catch (const std::exception& e) {
+            status.failed = 1;
+            status.set_message(e.what());
+        }
+        statuses_.resize(static_cast<std::size_t>(ranks));
+        exchange.all_gather(std::as_bytes(std::span<const rank_status>(&status, 1)),
+                            std::as_writable_bytes(std::span<rank_status>(statuses_)));
+        for (int r = 0; r < ranks; ++r)
+            if (statuses_[static_cast<std::size_t>(r)].failed)
+                throw model_error("the model failed on rank " + std::to_string(r) + " of " + std::to_string(ranks) +
+                                  " at step " + std::to_string(step_) + ", sigma " + quadflow::detail::to_text(sigma) +
+                                  ": " + statuses_[static_cast<std::size_t>(r)].message_text());
+
+        counts_.assign(static_cast<std::size_t>(ranks), 0);
+        for (std::size_t i = 0; i < batches.size(); ++i)
+            counts_[static_cast<std::size_t>(owner[i])] += batch_elements(batches[i]);
+        send_.clear();
+        for (std::size_t i = 0; i < batches.size(); ++i)
+            if (owner[i] == me) {
+                const float* out = output_arena_.data() + batches[i].offset;
+                send_.insert(send_.end(), out, out + batch_elements(batches[i]));
+            }
+        std::int64_t total = 0;
+        for (const std::int64_t c : counts_) total += c;
+        received_.resize(static_cast<std::size_t>(total));
+        exchange.all_gather_v(send_, received_, counts_);
+        // Rank r's part holds its batches in chunk order.
+        std::int64_t at = 0;
+        for (int r = 0; r < ranks; ++r)
+            for (std::size_t i = 0; i < batches.size(); ++i)
+                if (owner[i] == r) {
+                    const std::int64_t n = batch_elements(batches[i]);
+                    if (r != me) std::copy_n(received_.data() + at, n, output_arena_.data() + batches[i].offset);
+                    at += n;
+                }
+        stats_.bytes_received += (total - counts_[static_cast<std::size_t>(me)]) * std::int64_t{sizeof(float)};
     }
 
     struct plane_rows {
@@ -353,8 +413,11 @@ private:
                 };
                 pool_->run(ch.tiles * canvas_.c, gather_task);
                 if (non_finite_input) report_non_finite_canvas(x, sigma);
-                for (std::int64_t b = ch.first_batch; b < ch.first_batch + ch.batches; ++b)
-                    call_model(batch_plan_.batches()[static_cast<std::size_t>(b)], sigma);
+                if (options_.exchange)
+                    call_models_distributed(ch, sigma);
+                else
+                    for (std::int64_t b = ch.first_batch; b < ch.first_batch + ch.batches; ++b)
+                        call_model(batch_plan_.batches()[static_cast<std::size_t>(b)], sigma);
             }
             std::atomic<bool> non_finite{false};
             auto blend_task = [&](std::int64_t c) {
@@ -401,6 +464,9 @@ private:
     std::vector<model::tile_info> batch_infos_;  ///< per placed tile (batch_plan::placed order)
     std::vector<policy::tile_context> contexts_;
     std::vector<tile_terms> terms_;
+    std::vector<std::int64_t> costs_, counts_;  ///< distributed: per batch of a chunk, per rank
+    std::vector<rank_status> statuses_;
+    std::vector<float> send_, received_;
     bool needs_scan_ = false;
     bool check_in_gather_ = true;
     int step_ = -1;

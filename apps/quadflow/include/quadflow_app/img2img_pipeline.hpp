@@ -19,7 +19,9 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -64,8 +66,10 @@ struct img2img_settings {
     /// Set (the default): the model runs on build_model_tiles(quadtree, *model_tiles) (see the header comment);
     /// unset: on the quadtree's leaves.
     std::optional<tile::model_tile_options> model_tiles = tile::model_tile_options{};
-    std::optional<std::string> model_path;    ///< a TorchScript flow model (learned_model) instead of "make it red"
-    int model_threads = 0;                    ///< LibTorch threads for it (0: LibTorch's default)
+    std::optional<std::string> model_path;  ///< a TorchScript flow model (learned_model) instead of "make it red"
+    int model_threads = 0;                  ///< LibTorch threads for it (0: LibTorch's default)
+    /// Set: this process is one rank of a distributed run (field_options::exchange; app::mpi_world for MPI).
+    std::shared_ptr<field::batch_exchange> exchange;
     bool untiled = false;                     ///< the whole canvas as one tile (policy mask), the untiled reference
     std::optional<double> constant_strength;  ///< mask: every pixel at this strength instead of the quadtree's
 
@@ -97,6 +101,9 @@ struct img2img_report {
     std::int64_t fine_tiles = 0;          ///< quadtree leaves (equal to tiles without model tiles)
     std::int64_t smallest_tile_side = 0;  ///< smallest core side, image px, of the tiles the model ran on
     double seconds = 0;
+    int ranks = 1;                               ///< processes that shared the model batches
+    std::vector<std::int64_t> rank_tile_pixels;  ///< tile-pixels each rank sent to its model (sum: tile_pixels)
+    std::int64_t bytes_exchanged = 0;            ///< model output bytes received, summed over the ranks
 };
 
 struct img2img_result {
@@ -254,6 +261,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     options.threads = settings.threads;
     options.sigmas = sigmas;
     options.strength_rule = settings.strength_rule;
+    options.exchange = settings.exchange;
 
     host_tensor x(shape);
     sampler::noised_original(original.cview(), noise.cview(), sigmas.front(), x.view());
@@ -292,6 +300,24 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
                     return t.strength >= 0.5;
                 }).mean;
     r.seam_score = metrics::seam_score(x.cview(), model_layout);
+    r.rank_tile_pixels = {stats.tile_pixels};
+    if (settings.exchange) {  // every rank's own counters, summed
+        const int ranks = settings.exchange->size();
+        const std::int64_t mine[3] = {stats.model_calls, stats.tile_pixels, stats.bytes_received};
+        std::vector<std::int64_t> all(3 * static_cast<std::size_t>(ranks));
+        settings.exchange->all_gather(std::as_bytes(std::span<const std::int64_t>(mine)),
+                                      std::as_writable_bytes(std::span<std::int64_t>(all)));
+        r.ranks = ranks;
+        r.rank_tile_pixels.assign(static_cast<std::size_t>(ranks), 0);
+        stats.model_calls = stats.tile_pixels = 0;
+        for (int k = 0; k < ranks; ++k) {
+            const auto at = 3 * static_cast<std::size_t>(k);
+            stats.model_calls += all[at];
+            stats.tile_pixels += all[at + 1];
+            r.bytes_exchanged += all[at + 2];
+            r.rank_tile_pixels[static_cast<std::size_t>(k)] = all[at + 1];
+        }
+    }
     r.model_calls = stats.model_calls;
     r.tile_pixels = stats.tile_pixels;
     r.tiles = static_cast<std::int64_t>(model_layout.tiles.size());

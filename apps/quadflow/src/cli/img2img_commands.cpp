@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "quadflow_app/cli.hpp"
+#include "quadflow_app/distributed.hpp"
 #include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
@@ -49,6 +51,7 @@ struct img2img_options {
     std::string strength_rule = "diffusers", weights = "smootherstep", leaf_strength_rule = "area";
     std::optional<std::string> mask, stats, model_path, strength_map;
     std::optional<double> mask_slope;
+    std::string distributed = "none";
     bool untiled = false;
     int steps = shared_defaults::steps, tile_batch = 4, latent_scale = 1;
     double denoise = 1.0, min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
@@ -68,6 +71,9 @@ struct demo_options {
     double min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
     std::string model = QUADFLOW_DEMO_MODEL;  ///< the learned model's runs, when LibTorch is built in
     int learned_steps = 8;
+    std::string distributed = "none";
+    std::shared_ptr<field::batch_exchange> exchange;  ///< set from --distributed mpi
+    bool writer = true;                               ///< rank 0 of a distributed run, or the only process
 };
 
 img2img_settings settings_of(const img2img_options& o) {
@@ -122,7 +128,10 @@ json report_json(const img2img_report& r) {
             {"tiles", r.tiles},
             {"fine_tiles", r.fine_tiles},
             {"smallest_tile_side", r.smallest_tile_side},
-            {"seconds", r.seconds}};
+            {"seconds", r.seconds},
+            {"ranks", r.ranks},
+            {"rank_tile_pixels", r.rank_tile_pixels},
+            {"bytes_exchanged", r.bytes_exchanged}};
 }
 
 /// A progress bar on stderr, redrawn in place on a terminal; otherwise one line when a run finishes.
@@ -197,10 +206,20 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     const img2img_settings settings = settings_of(o);
     with_flag_names(quadtree_flag_names(), [&] { tile::validate(settings.quadtree); });
     validate_model_tiles(settings);
-    check_writable("--out", o.out);
-    if (o.stats) check_writable("--stats", *o.stats);
+    img2img_settings run_settings = settings;
+    bool writer = true;  // rank 0 of a distributed run, or the only process
+    if (o.distributed == "mpi") {
+        app::mpi_world& world = app::mpi_world::get();
+        run_settings.exchange = world.exchange();
+        writer = world.rank() == 0;
+    }
+    if (writer) {
+        check_writable("--out", o.out);
+        if (o.stats) check_writable("--stats", *o.stats);
+    }
     const rgb_image image = app::load_rgb(o.image);
-    const auto result = app::run_img2img(image, settings, show_progress);
+    const auto result = app::run_img2img(image, run_settings, writer ? app::progress_callback(show_progress) : nullptr);
+    if (!writer) return;
     app::save_image(o.out, result.output);
     const std::string report = to_text(report_json(result.report));
     if (o.stats) with_flag_name("--stats", [&] { app::write_file(*o.stats, report + "\n"); });
@@ -223,41 +242,19 @@ rgb_image half_size(const rgb_image& image) {
     return small;
 }
 
-/// Thumbnails in a grid of `columns`, each with a caption: a title line, then smaller detail lines.
-rgb_image contact_sheet(const std::vector<std::pair<rgb_image, std::vector<std::string>>>& panels, int columns) {
-    const int title_scale = 2, detail_scale = 1, margin = 8;
-    const auto title_line = app::text_height(title_scale) + 6, detail_line = app::text_height(detail_scale) + 5;
-    std::int64_t cell_w = 0, cell_h = 0;
-    std::size_t caption_lines = 1;
-    for (const auto& [img, caption] : panels) {
-        cell_w = std::max(cell_w, img.width);
-        cell_h = std::max(cell_h, img.height);
-        caption_lines = std::max(caption_lines, caption.size());
-    }
-    const std::int64_t label_h = title_line + static_cast<std::int64_t>(caption_lines - 1) * detail_line + margin;
-    const std::int64_t rows = (static_cast<std::int64_t>(panels.size()) + columns - 1) / columns;
-    rgb_image sheet(columns * (cell_w + margin) + margin, rows * (cell_h + label_h + margin) + margin, {24, 24, 28});
-    for (std::size_t i = 0; i < panels.size(); ++i) {
-        const std::int64_t x0 = margin + static_cast<std::int64_t>(i % columns) * (cell_w + margin);
-        const std::int64_t y0 = margin + static_cast<std::int64_t>(i / columns) * (cell_h + label_h + margin);
-        const auto& [img, caption] = panels[i];
-        for (std::int64_t y = 0; y < img.height; ++y)
-            for (std::int64_t x = 0; x < img.width; ++x) sheet.set(x0 + x, y0 + y, img.at(x, y));
-        std::int64_t y = y0 + cell_h + 5;
-        for (std::size_t k = 0; k < caption.size(); ++k) {
-            const bool title = k == 0;
-            app::draw_text(sheet, x0, y, caption[k], title ? app::rgb{255, 255, 255} : app::rgb{190, 190, 200},
-                           title ? title_scale : detail_scale);
-            y += title ? title_line : detail_line;
-        }
-    }
-    return sheet;
-}
-
 std::string fixed(double v, int digits) {
     char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%.*f", digits, v);
     return buffer;
+}
+
+/// The demo's output: files and lines only where this process writes (rank 0 of a distributed run).
+void save_demo_png(const demo_options& o, const std::string& file, const rgb_image& image) {
+    if (o.writer) app::save_png(o.out_dir + "/" + file, image);
+}
+
+app::progress_callback demo_progress(const demo_options& o) {
+    return o.writer ? app::progress_callback(show_progress) : nullptr;
 }
 
 /// The demo's learned-model part: the photo's quadtree strengths under `mask` with the learned flow model, untiled
@@ -287,6 +284,7 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
     base.quadtree.max_strength = o.max_strength;
     base.model_path = o.model;
     base.model_threads = 2;
+    base.exchange = o.exchange;
     std::vector<std::pair<rgb_image, std::vector<std::string>>> panels;
     panels.push_back({image,
                       {"original", "learned flow model (models/flow_unet.pt)",
@@ -296,8 +294,8 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
         img2img_settings s = base;
         s.untiled = r.untiled;
         s.model_tiles->overlap = r.overlap;
-        results.push_back(app::run_img2img(image, s, show_progress, &layout));
-        app::save_png(o.out_dir + "/" + r.file + ".png", results.back().output);
+        results.push_back(app::run_img2img(image, s, demo_progress(o), &layout));
+        save_demo_png(o, r.file + ".png", results.back().output);
     }
     char line[256];
     std::snprintf(line, sizeof line, "%-34s %12s %10s %12s %10s %8s\n", "learned model", "low-d error", "PSNR (dB)",
@@ -318,17 +316,24 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
     }
     out << "PSNR: the tiled output against the untiled one (8-bit images); seam: metrics::seam_score on the model "
            "tiles' borders\n";
-    app::save_png(o.out_dir + "/learned_contact_sheet.png", contact_sheet(panels, 4));
+    save_demo_png(o, "learned_contact_sheet.png", app::contact_sheet(panels, 4));
     return true;
 }
 
-void run_demo(const demo_options& o, std::ostream& out) {
+void run_demo(demo_options o, std::ostream& out) {
     require_at_least("--steps", o.steps, 1);
     require_at_least("--texture", o.texture, 0.0);
     require_at_least("--learned-steps", o.learned_steps, 1);
+    if (o.distributed == "mpi") {
+        app::mpi_world& world = app::mpi_world::get();
+        o.exchange = world.exchange();
+        o.writer = world.rank() == 0;
+    }
+    std::ostringstream discarded;
+    std::ostream& printed = o.writer ? out : discarded;
     namespace fs = std::filesystem;
     std::error_code failure;
-    fs::create_directories(o.out_dir, failure);
+    if (o.writer) fs::create_directories(o.out_dir, failure);
     if (failure) throw io_error("--out-dir: cannot create '" + o.out_dir + "': " + failure.message());
     const rgb_image image = app::load_rgb(o.image);
     img2img_settings base = img2img_settings::leaf_tiles();  // the seed's policies on the seed's own tiles
@@ -338,11 +343,13 @@ void run_demo(const demo_options& o, std::ostream& out) {
     base.texture = o.texture;
     base.quadtree.min_strength = o.min_strength;
     base.quadtree.max_strength = o.max_strength;
+    base.exchange = o.exchange;
     const tile::layout layout = tile::build_quadtree(image.view(), base.quadtree);
     const rgb_image overlay = app::draw_tile_overlay(image, layout);
-    app::save_png(o.out_dir + "/quadtree.png", overlay);
-    std::fprintf(stderr, "quadtree: %zu tiles on %lldx%lld pixels\n", layout.tiles.size(),
-                 static_cast<long long>(layout.pixel_width()), static_cast<long long>(layout.pixel_height()));
+    save_demo_png(o, "quadtree.png", overlay);
+    if (o.writer)
+        std::fprintf(stderr, "quadtree: %zu tiles on %lldx%lld pixels\n", layout.tiles.size(),
+                     static_cast<long long>(layout.pixel_width()), static_cast<long long>(layout.pixel_height()));
 
     struct run {
         std::string policy, preservation, file;
@@ -382,8 +389,8 @@ void run_demo(const demo_options& o, std::ostream& out) {
         s.policy = runs[i].policy;
         s.preservation = policy::parse_preservation(runs[i].preservation);
         if (runs[i].model_tiles) s.model_tiles = tile::model_tile_options{};
-        const auto result = app::run_img2img(image, s, show_progress, &layout);
-        app::save_png(o.out_dir + "/" + runs[i].file + ".png", result.output);
+        const auto result = app::run_img2img(image, s, demo_progress(o), &layout);
+        save_demo_png(o, runs[i].file + ".png", result.output);
         outputs.emplace(runs[i].file, result.output);
         img2img_report r = result.report;
         if (runs[i].model_tiles) r.policy += " (model tiles)";
@@ -405,31 +412,32 @@ void run_demo(const demo_options& o, std::ostream& out) {
         reading_differences.push_back(app::mean_abs_difference(outputs.at(document), outputs.at(code)));
         report["document_vs_code"][document + " vs " + code] = reading_differences.back();
     }
-    app::save_png(o.out_dir + "/contact_sheet.png", contact_sheet(panels, 5));
-    app::write_file(o.out_dir + "/report.json", to_text(report) + "\n");
+    save_demo_png(o, "contact_sheet.png", app::contact_sheet(panels, 5));
+    if (o.writer) app::write_file(o.out_dir + "/report.json", to_text(report) + "\n");
 
     char line[256];
     std::snprintf(line, sizeof line, "%-28s %12s %12s %10s %12s %8s %8s\n", "policy", "low-d error", "high-d chg",
                   "calls", "tile-pixels", "seam", "time s");
-    out << line;
+    printed << line;
     for (const img2img_report& r : reports) {
         std::snprintf(line, sizeof line, "%-28s %12.2f %12.2f %10lld %12lld %8.3f %8.2f\n", r.policy.c_str(),
                       r.low_strength_error, r.high_strength_change, static_cast<long long>(r.model_calls),
                       static_cast<long long>(r.tile_pixels), r.seam_score, r.seconds);
-        out << line;
+        printed << line;
     }
-    out << "0..255 units. low-d error: mean |output - original| where only tiles with d < 0.5 reach (their\n"
-           "cores minus neighbours' overlap); high-d change: the same where only tiles with d >= 0.5 reach.\n";
-    out << "the seed's options as its document reads them (velocity slot) vs as its code runs in ComfyUI (denoised\n"
+    printed << "0..255 units. low-d error: mean |output - original| where only tiles with d < 0.5 reach (their\n"
+               "cores minus neighbours' overlap); high-d change: the same where only tiles with d >= 0.5 reach.\n";
+    printed
+        << "the seed's options as its document reads them (velocity slot) vs as its code runs in ComfyUI (denoised\n"
            "slot): mean |difference| of the outputs, 0..255 units\n";
     for (std::size_t i = 0; i < readings.size(); ++i) {
         std::snprintf(line, sizeof line, "  %-14s vs %-12s %8.2f\n", readings[i].first.c_str(),
                       readings[i].second.c_str(), reading_differences[i]);
-        out << line;
+        printed << line;
     }
-    const bool learned = run_learned_demo(o, image, layout, out);
-    out << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>"
-        << (learned ? ",learned_contact_sheet,learned_*" : "") << "}.png and report.json\n";
+    const bool learned = run_learned_demo(o, image, layout, printed);
+    printed << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>"
+            << (learned ? ",learned_contact_sheet,learned_*" : "") << "}.png and report.json\n";
 }
 
 }  // namespace
@@ -478,6 +486,10 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
                     "'make it red' model");
     cmd->add_flag("--untiled", o->untiled,
                   "Run the whole canvas as one tile (policy mask, same per-pixel strength): the untiled reference");
+    cmd->add_option("--distributed", o->distributed,
+                    "none, or mpi: under mpirun, split the model batches across the ranks (the output is the "
+                    "single-process output, bit for bit); rank 0 alone writes files and JSON")
+        ->check(CLI::IsMember({"none", "mpi"}));
     add_seed_option(*cmd, o->seed, "Noise seed (torch.manual_seed), 0 to 2^64 - 1");
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
     CLI::Option* seed_flag = cmd->add_flag("--leaf-tiles")
@@ -513,6 +525,10 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture, >= 0)");
     demo->add_option("--model", d->model, "The learned flow model for the demo's learned runs (needs LibTorch)");
     demo->add_option("--learned-steps", d->learned_steps, "Euler steps of the learned runs (>= 1)");
+    demo->add_option("--distributed", d->distributed,
+                     "none, or mpi: under mpirun, split every run's model batches across the ranks; rank 0 alone "
+                     "writes files and prints")
+        ->check(CLI::IsMember({"none", "mpi"}));
     demo->callback([d, &out] { run_demo(*d, out); });
 }
 

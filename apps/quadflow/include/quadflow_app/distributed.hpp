@@ -1,0 +1,31 @@
+// quadflow app distributed: `--distributed mpi` behind an MPI-free interface (MPI stays in one TU,
+// src/distributed.cpp).
+#pragma once
+
+#include <memory>
+
+#include "quadflow/field/batch_exchange.hpp"
+
+namespace quadflow::app {
+
+/// MPI_COMM_WORLD of this process. MPI is initialised on first use (unless the host program did it) and finalised
+/// when the process exits, so any number of commands can share it.
+class mpi_world {
+public:
+    /// Whether this build has MPI (CMake found it).
+    static bool available();
+    /// The process's world; throws invalid_argument naming --distributed when the build has no MPI.
+    static mpi_world& get();
+
+    int rank() const { return rank_; }
+    int size() const { return size_; }
+    /// A field::batch_exchange over MPI_COMM_WORLD (distributed::mpi_communicator).
+    std::shared_ptr<field::batch_exchange> exchange() const { return exchange_; }
+
+private:
+    mpi_world();
+    int rank_ = 0, size_ = 1;
+    std::shared_ptr<field::batch_exchange> exchange_;
+};
+
+}  // namespace quadflow::app

@@ -1,0 +1,42 @@
+# `quadflow img2img --distributed mpi` under mpirun with RANKS processes against one process: the same image bytes,
+# and a report that names the ranks and splits the tile-pixels exactly.
+# cmake -DQUADFLOW=... -DMPIRUN="mpiexec;--oversubscribe;..." -DNP_FLAG=-n -DRANKS=2 -DIMAGE=... -DOUT=dir -P this
+file(MAKE_DIRECTORY ${OUT})
+set(common img2img --image ${IMAGE} --steps 4 --policy mask)
+execute_process(COMMAND ${QUADFLOW} ${common} --out ${OUT}/one.png --stats ${OUT}/one.json
+  RESULT_VARIABLE code OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT code EQUAL 0)
+  message(FATAL_ERROR "one process failed (${code}): ${err}")
+endif()
+execute_process(COMMAND ${MPIRUN} ${NP_FLAG} ${RANKS} ${QUADFLOW} ${common} --distributed mpi
+    --out ${OUT}/ranks.png --stats ${OUT}/ranks.json
+  RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT code EQUAL 0)
+  message(FATAL_ERROR "mpirun with ${RANKS} ranks failed (${code}): ${err}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT}/one.png ${OUT}/ranks.png RESULT_VARIABLE differ)
+if(differ)
+  message(FATAL_ERROR "${RANKS} ranks wrote another image than one process")
+endif()
+string(REGEX MATCHALL "\"ranks\"" reports "${out}")
+list(LENGTH reports printed)
+if(NOT printed EQUAL 1)
+  message(FATAL_ERROR "expected one JSON report on stdout (rank 0 alone), got ${printed}: ${out}")
+endif()
+file(READ ${OUT}/one.json one)
+file(READ ${OUT}/ranks.json ranks)
+string(JSON ranks_count GET "${ranks}" ranks)
+string(JSON total GET "${one}" tile_pixels)
+string(JSON split_total GET "${ranks}" tile_pixels)
+string(JSON per_rank LENGTH "${ranks}" rank_tile_pixels)
+set(sum 0)
+math(EXPR last "${per_rank} - 1")
+foreach(k RANGE ${last})
+  string(JSON part GET "${ranks}" rank_tile_pixels ${k})
+  math(EXPR sum "${sum} + ${part}")
+endforeach()
+if(NOT ranks_count EQUAL RANKS OR NOT per_rank EQUAL RANKS OR NOT sum EQUAL total OR NOT split_total EQUAL total)
+  message(FATAL_ERROR "report: ranks ${ranks_count}, ${per_rank} per-rank counts summing to ${sum}, tile_pixels "
+                      "${split_total}; one process sent ${total}")
+endif()
+message(STATUS "${RANKS} ranks: the same image; tile-pixels ${total} split as ${ranks}")

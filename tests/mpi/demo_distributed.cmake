@@ -1,0 +1,30 @@
+# `quadflow demo --distributed mpi` under mpirun with 2 ranks against one process: the same contact sheets, byte for
+# byte (the learned one too when LibTorch is built in), and one report.
+# cmake -DQUADFLOW=... -DMPIRUN="mpiexec;..." -DNP_FLAG=-n -DOUT=dir -P this
+set(common demo --steps 2 --learned-steps 1)
+execute_process(COMMAND ${QUADFLOW} ${common} --out-dir ${OUT}/one RESULT_VARIABLE code OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT code EQUAL 0)
+  message(FATAL_ERROR "one process failed (${code}): ${err}")
+endif()
+execute_process(COMMAND ${MPIRUN} ${NP_FLAG} 2 ${QUADFLOW} ${common} --distributed mpi --out-dir ${OUT}/ranks
+  RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT code EQUAL 0)
+  message(FATAL_ERROR "mpirun with 2 ranks failed (${code}): ${err}")
+endif()
+set(compared 0)
+foreach(file contact_sheet.png learned_contact_sheet.png mask_model_tiles.png)
+  if(EXISTS ${OUT}/one/${file})
+    execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT}/one/${file} ${OUT}/ranks/${file}
+      RESULT_VARIABLE differ)
+    if(differ)
+      message(FATAL_ERROR "2 ranks wrote another ${file} than one process")
+    endif()
+    math(EXPR compared "${compared} + 1")
+  endif()
+endforeach()
+string(REGEX MATCHALL "wrote " wrote "${out}")
+list(LENGTH wrote lines)
+if(compared LESS 2 OR NOT lines EQUAL 1)
+  message(FATAL_ERROR "compared ${compared} files; ${lines} 'wrote' lines on stdout (rank 0 alone prints): ${out}")
+endif()
+message(STATUS "2 ranks: ${compared} images equal to one process's")
