@@ -2,6 +2,8 @@
 #include "quadflow_app/distributed.hpp"
 
 #include <cstdlib>
+#include <span>
+#include <vector>
 
 #include "quadflow/core/error.hpp"
 
@@ -21,9 +23,36 @@ bool mpi_world::available() {
 #endif
 }
 
+namespace {
+mpi_world* running_world = nullptr;
+}
+
 mpi_world& mpi_world::get() {
     static mpi_world world;
+    running_world = &world;
     return world;
+}
+
+void mpi_world::on_rank_0(const std::function<void()>& check) const {
+    field::rank_status status;
+    if (rank_ == 0) try {
+            check();
+        } catch (const error& e) {
+            status.failed = 1;
+            status.set_message(e.what());
+        }
+    std::vector<field::rank_status> all(static_cast<std::size_t>(size_));
+    exchange_->all_gather(std::as_bytes(std::span<const field::rank_status>(&status, 1)),
+                          std::as_writable_bytes(std::span<field::rank_status>(all)));
+    if (all.front().failed) throw io_error(all.front().message_text());
+}
+
+void mpi_world::abort_if_distributed(int code) {
+#ifdef QUADFLOW_HAS_MPI
+    if (running_world != nullptr && running_world->size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#else
+    (void)code;
+#endif
 }
 
 mpi_world::mpi_world() {

@@ -2,6 +2,7 @@
 // src/distributed.cpp).
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "quadflow/field/batch_exchange.hpp"
@@ -21,6 +22,15 @@ public:
     int size() const { return size_; }
     /// A field::batch_exchange over MPI_COMM_WORLD (distributed::mpi_communicator).
     std::shared_ptr<field::batch_exchange> exchange() const { return exchange_; }
+
+    /// Runs `check` on rank 0 (files it alone writes) and makes its outcome every rank's: when it throws
+    /// quadflow::error, every rank throws io_error with its message, so no rank goes on to wait for rank 0.
+    void on_rank_0(const std::function<void()>& check) const;
+
+    /// Ends every rank with `code` (MPI_Abort) when this process runs a distributed command on more than one rank:
+    /// after an error, the others may be waiting in an exchange that will never come, and MPI_Finalize would wait
+    /// with them. Does nothing otherwise.
+    static void abort_if_distributed(int code);
 
 private:
     mpi_world();

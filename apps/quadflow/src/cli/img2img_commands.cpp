@@ -208,14 +208,17 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     validate_model_tiles(settings);
     img2img_settings run_settings = settings;
     bool writer = true;  // rank 0 of a distributed run, or the only process
+    const auto check_outputs = [&] {
+        check_writable("--out", o.out);
+        if (o.stats) check_writable("--stats", *o.stats);
+    };
     if (o.distributed == "mpi") {
         app::mpi_world& world = app::mpi_world::get();
         run_settings.exchange = world.exchange();
         writer = world.rank() == 0;
-    }
-    if (writer) {
-        check_writable("--out", o.out);
-        if (o.stats) check_writable("--stats", *o.stats);
+        world.on_rank_0(check_outputs);
+    } else {
+        check_outputs();
     }
     const rgb_image image = app::load_rgb(o.image);
     const auto result = app::run_img2img(image, run_settings, writer ? app::progress_callback(show_progress) : nullptr);
@@ -324,17 +327,21 @@ void run_demo(demo_options o, std::ostream& out) {
     require_at_least("--steps", o.steps, 1);
     require_at_least("--texture", o.texture, 0.0);
     require_at_least("--learned-steps", o.learned_steps, 1);
+    const auto make_out_dir = [&] {
+        std::error_code failure;
+        std::filesystem::create_directories(o.out_dir, failure);
+        if (failure) throw io_error("--out-dir: cannot create '" + o.out_dir + "': " + failure.message());
+    };
     if (o.distributed == "mpi") {
         app::mpi_world& world = app::mpi_world::get();
         o.exchange = world.exchange();
         o.writer = world.rank() == 0;
+        world.on_rank_0(make_out_dir);
+    } else {
+        make_out_dir();
     }
     std::ostringstream discarded;
     std::ostream& printed = o.writer ? out : discarded;
-    namespace fs = std::filesystem;
-    std::error_code failure;
-    if (o.writer) fs::create_directories(o.out_dir, failure);
-    if (failure) throw io_error("--out-dir: cannot create '" + o.out_dir + "': " + failure.message());
     const rgb_image image = app::load_rgb(o.image);
     img2img_settings base = img2img_settings::leaf_tiles();  // the seed's policies on the seed's own tiles
     base.sampler = o.sampler;

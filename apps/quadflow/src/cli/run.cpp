@@ -7,6 +7,7 @@
 #include "quadflow/core/error.hpp"
 #include "quadflow/version.hpp"
 #include "quadflow_app/cli.hpp"
+#include "quadflow_app/distributed.hpp"
 
 namespace quadflow::cli {
 
@@ -52,9 +53,11 @@ int run_app(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
         return 2;
     } catch (const quadflow::error& e) {
         err << "error: " << e.what() << "\n";
+        app::mpi_world::abort_if_distributed(2);
         return 2;
     } catch (const std::exception& e) {
         err << "error: " << e.what() << "\n";
+        app::mpi_world::abort_if_distributed(1);
         return 1;
     }
     return 0;
