@@ -167,13 +167,14 @@ void simulate(const simulation_flags& flags) {
 
     std::printf("# Distributed FLUX upscale to %lld x %lld px, simulated\n\n", static_cast<long long>(image_side_px),
                 static_cast<long long>(image_side_px));
+    const std::int64_t model_tile_px = model_tile_latent_px * latent_scale;
     std::printf(
         "- Canvas: %lld x %lld latent px, %lld channels; grid of %zu tiles of %lld x %lld latent px "
         "(%lld x %lld px), overlap %lld.\n",
         static_cast<long long>(latent_side), static_cast<long long>(latent_side),
         static_cast<long long>(latent_channels), layout.tiles.size(), static_cast<long long>(model_tile_latent_px),
-        static_cast<long long>(model_tile_latent_px), static_cast<long long>(model_tile_latent_px * latent_scale),
-        static_cast<long long>(model_tile_latent_px * latent_scale), static_cast<long long>(tile_overlap_latent_px));
+        static_cast<long long>(model_tile_latent_px), static_cast<long long>(model_tile_px),
+        static_cast<long long>(model_tile_px), static_cast<long long>(tile_overlap_latent_px));
     std::printf("- Model: %.4f s per tile and step; %d steps; one GPU: %.1f s a step, %.1f min a run.\n",
                 flags.tile_seconds, flags.steps, one_gpu_step_s, one_gpu_step_s * flags.steps / 60.0);
     for (const interconnect& link : links)
