@@ -30,17 +30,7 @@ inline std::vector<double> uniform_from(double start, int steps) {
 }
 
 inline std::vector<tile::layout> test_layouts() {
-    std::vector<std::uint8_t> pixels(48 * 40 * 3);
-    for (std::size_t i = 0; i < pixels.size(); ++i)
-        pixels[i] = static_cast<std::uint8_t>(i < pixels.size() / 3 ? (i * 37) % 251 : 120);
-    tile::quadtree_options q;
-    q.latent_scale = 1;
-    q.min_tile_size = 4;
-    q.align = 4;
-    q.overlap = 3;
-    q.content_threshold = 5;
-    std::vector<tile::layout> layouts = {tile::build_quadtree(tile::packed_rgb_view(pixels.data(), 48, 40), q),
-                                         tile::build_grid(40, 24, tile::grid_options{16, 5, 1, 1.0}),
+    std::vector<tile::layout> layouts = {small_quadtree(), tile::build_grid(40, 24, tile::grid_options{16, 5, 1, 1.0}),
                                          // one tile: fewer batches than ranks, ranks with no work
                                          tile::build_grid(12, 12, tile::grid_options{12, 0, 1, 1.0})};
     for (tile::layout& l : layouts)

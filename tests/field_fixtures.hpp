@@ -7,7 +7,9 @@
 
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/model/concepts.hpp"
+#include "quadflow/tile/image.hpp"
 #include "quadflow/tile/layout.hpp"
+#include "quadflow/tile/quadtree.hpp"
 
 namespace fixtures {
 
@@ -64,5 +66,19 @@ struct tile_mean_model {
             }
     }
 };
+
+/// A 48 x 40 px quadtree at latent scale 1 with overlap 3: several padded shapes, and reflection at the edges.
+inline tile::layout small_quadtree() {
+    std::vector<std::uint8_t> pixels(48 * 40 * 3);
+    for (std::size_t i = 0; i < pixels.size(); ++i)
+        pixels[i] = static_cast<std::uint8_t>(i < pixels.size() / 3 ? (i * 37) % 251 : 120);
+    tile::quadtree_options q;
+    q.latent_scale = 1;
+    q.min_tile_size = 4;
+    q.align = 4;
+    q.overlap = 3;
+    q.content_threshold = 5;
+    return tile::build_quadtree(tile::packed_rgb_view(pixels.data(), 48, 40), q);
+}
 
 }  // namespace fixtures

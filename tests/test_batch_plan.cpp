@@ -126,3 +126,51 @@ TEST_CASE("batch_plan: the arena holds one full batch at least and every tile at
     CHECK_THROWS_WITH_AS(field::batch_plan(l, 2, 3, 0), "arena_elements = 0: must be >= 1", invalid_argument);
     CHECK_THROWS_WITH_AS(field::batch_plan(l, 2, 0), "tile_batch_size = 0: must be >= 1", invalid_argument);
 }
+
+TEST_CASE("batch_plan::place_by_owner: each rank's batches in one range, in rank order; slots follow their batch") {
+    tile::layout mixed = grid_layout(3, 3, 8, 3, {1.0});
+    mixed.tiles[4].padded = rect{5, 5, 11, 11};
+    const std::int64_t channels = 2;
+    for (int batch_size : {1, 2, 4}) {
+        CAPTURE(batch_size);
+        field::batch_plan p(mixed, channels, batch_size);
+        p.plan([](std::size_t t) { return t != 2; });
+        const std::size_t batches = p.batches().size();
+        REQUIRE(batches >= 3);
+        // Rank 2 owns no batch; ranks 0 and 1 alternate from the last batch.
+        std::vector<int> owner(batches);
+        for (std::size_t i = 0; i < batches; ++i) owner[i] = static_cast<int>((batches - i) % 2);
+        std::vector<std::int64_t> counts(3, -7);
+        p.place_by_owner(owner, counts);
+        CHECK(counts[2] == 0);
+        std::int64_t total = 0;
+        for (const field::batch_plan::batch& b : p.batches()) total += p.batch_elements(b);
+        CHECK(counts[0] + counts[1] == total);
+        // Walking rank 0's batches, then rank 1's, in batch order, visits the arena from 0 without gaps.
+        std::int64_t at = 0;
+        for (int r = 0; r < 3; ++r)
+            for (std::size_t i = 0; i < batches; ++i) {
+                if (owner[i] != r) continue;
+                const field::batch_plan::batch& b = p.batches()[i];
+                CHECK(b.offset == at);
+                for (std::int64_t k = 0; k < b.count; ++k) {
+                    const auto t = static_cast<std::size_t>(p.placed()[static_cast<std::size_t>(b.first + k)]);
+                    CHECK(p.slot(t) == b.offset + k * elements_of(mixed.tiles[t], channels));
+                }
+                at += p.batch_elements(b);
+            }
+        CHECK(at == total);
+        CHECK(p.slot(2) == -1);
+    }
+    field::batch_plan p(mixed, channels, 1);
+    p.plan([](std::size_t) { return true; });
+    std::vector<std::int64_t> counts(2);
+    CHECK_THROWS_WITH_AS(p.place_by_owner(std::vector<int>(3, 0), counts),
+                         "owner.size() = 3: must be batches().size() = 9", invalid_argument);
+    CHECK_THROWS_WITH_AS(p.place_by_owner(std::vector<int>(9, 2), counts), "owner[0] = 2: must be in [0, 2)",
+                         invalid_argument);
+    field::batch_plan chunked(mixed, channels, 1, 200);
+    chunked.plan([](std::size_t) { return true; });
+    CHECK_THROWS_WITH_AS(chunked.place_by_owner(std::vector<int>(9, 0), counts),
+                         doctest::Contains("place_by_owner needs an unbounded arena"), invalid_argument);
+}

@@ -145,3 +145,23 @@ TEST_CASE("distributed: single_process and exchange_over check their arguments")
     CHECK_THROWS_WITH_AS(distributed::make_exchange(bad_rank{}), "communicator rank = 2: must be in [0, size() = 1)",
                          invalid_argument);
 }
+
+namespace {
+/// single_process, declaring device memory.
+struct device_memory : distributed::single_process {
+    static constexpr memory_space memory = memory_space::device;
+};
+}  // namespace
+
+TEST_CASE("distributed: the CPU field refuses an exchange of device memory") {
+    static_assert(distributed::memory_of<device_memory>() == memory_space::device);
+    const tile::layout l = test_layouts()[0];
+    const run_inputs in = inputs_for(l);
+    field::field_options options;
+    options.exchange = distributed::make_exchange(device_memory{});
+    testing::gaussian_model model(in.target.cview(), 0.2);
+    CHECK_THROWS_WITH_AS(field::tiled_field(model, l, in.original.shape(), policy::scale{}, options),
+                         "exchange memory = device: field::tiled_field exchanges host memory (an MPI communicator); a "
+                         "device exchange (NCCL) is for cuda::device_tiled_field",
+                         invalid_argument);
+}

@@ -559,16 +559,7 @@ host_tensor reference_blend(const tile::layout& l, const host_tensor& x, const h
 
 TEST_CASE("one evaluation equals the blend's definition, for every layout, policy, kind, chunking and thread count") {
     // A quadtree with overlap (several padded shapes, reflection at the edges), a grid, uneven hand-made tiles.
-    std::vector<std::uint8_t> pixels(48 * 40 * 3);
-    for (std::size_t i = 0; i < pixels.size(); ++i)
-        pixels[i] = static_cast<std::uint8_t>(i < pixels.size() / 3 ? (i * 37) % 251 : 120);
-    tile::quadtree_options q;
-    q.latent_scale = 1;
-    q.min_tile_size = 4;
-    q.align = 4;
-    q.overlap = 3;
-    q.content_threshold = 5;
-    std::vector<tile::layout> layouts = {tile::build_quadtree(tile::packed_rgb_view(pixels.data(), 48, 40), q),
+    std::vector<tile::layout> layouts = {fixtures::small_quadtree(),
                                          tile::build_grid(40, 24, tile::grid_options{16, 5, 1, 1.0})};
     tile::layout uneven = grid_layout(3, 2, 6, 2, {0.3, 0.9, 0.6});
     uneven.tiles[4].padded = rect{4, 4, 12, 8};

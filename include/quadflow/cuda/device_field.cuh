@@ -16,6 +16,9 @@
 // where the CPU field adds (w / sum of weights) * v tile by tile in rank order (padded-shape group, then tile
 // index). So results match the CPU field to float rounding, and match themselves bit for bit for any
 // tile_batch_size. Nothing is allocated after construction.
+// With field_options::exchange (a device-memory exchange: distributed/nccl.hpp) the field is one rank of a distributed
+// field as field::tiled_field is: each rank calls its model for its share of the batches and the outputs are
+// all-gathered into the batch buffer, so every rank's velocity is the single-process device field's, bit for bit.
 #pragma once
 #ifndef __CUDACC__
 #error "quadflow/cuda/device_field.cuh needs nvcc"
@@ -42,6 +45,7 @@
 #include "quadflow/cuda/error.cuh"
 #include "quadflow/cuda/launch.cuh"
 #include "quadflow/cuda/memory.cuh"
+#include "quadflow/field/batch_exchange.hpp"
 #include "quadflow/field/batch_plan.hpp"
 #include "quadflow/field/blend_plan.hpp"
 #include "quadflow/field/field_inputs.hpp"
@@ -85,8 +89,9 @@ public:
             throw shape_error("canvas " + to_string(canvas) + " does not match the layout's " +
                               std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " latent pixels");
         require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
-        require(!options_.exchange, "exchange", "set",
-                "the device field does not split its batches across ranks yet (field::tiled_field does)");
+        require(!options_.exchange || options_.exchange->memory() == memory_space::device, "exchange memory", "host",
+                "cuda::device_tiled_field exchanges device memory (distributed::nccl_communicator); a host exchange "
+                "(MPI) is for field::tiled_field");
         require(canvas.c <= 65535, "canvas.c", canvas.c, "must be <= 65535 (CUDA grid limit)");
         require(canvas.h <= blend_block_height * 65535, "canvas.h", canvas.h, "must fit the CUDA grid");
         require(static_cast<std::int64_t>(layout_.tiles.size()) < max_blend_tiles, "layout.tiles.size()",
@@ -97,6 +102,12 @@ public:
         tables_ =
             device_blend_tables(build_blend_tables(layout_, field::blend_plan(layout_, options_.weights)), stream_);
         prepare_step_tables();
+        if (options_.exchange) {
+            const auto ranks = static_cast<std::size_t>(options_.exchange->size());
+            device_statuses_ = device_buffer<field::rank_status>(ranks);
+            pinned_statuses_ = pinned_buffer<field::rank_status>(ranks);
+            counts_.resize(ranks);
+        }
         QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
     device_tiled_field(const device_tiled_field&) = delete;
@@ -140,7 +151,10 @@ public:
             const float* xn = x.data() + n * image_elements;
             gather_tiles(xn, canvas_.w, canvas_.h, canvas_.c, tables_.tiles(), device_steps(), device_placed(), placed_,
                          input_.data(), stream_);
-            for (const batch& b : batch_plan_.batches()) call_model(b, sigma, n);
+            if (options_.exchange)
+                call_models_distributed(sigma, n);
+            else
+                for (const batch& b : batch_plan_.batches()) call_model(b, sigma, n);
             stats_.calls_saved += batch_plan_.full_batches() - static_cast<std::int64_t>(batch_plan_.batches().size());
             const bool reads_state = kind != prediction::kind::flow_velocity || preserving || !linear;
             blend.x = reads_state ? xn : nullptr;
@@ -252,6 +266,12 @@ private:
         const int sigma_index = field::detail::nearest_sigma_index(options_.sigmas, sigma);
         for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma, sigma_index);
         batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
+        if (options_.exchange) {  // each rank's batches together in the batch buffers, for an in-place all-gather
+            costs_.clear();
+            for (const batch& b : batch_plan_.batches()) costs_.push_back(batch_plan_.batch_elements(b) / canvas_.c);
+            owner_ = rank_assignment_.assign(costs_, options_.exchange->size());
+            batch_plan_.place_by_owner(owner_, counts_);
+        }
         for (std::size_t t = 0; t < facts_.size(); ++t) steps[t].slot = batch_plan_.slot(t);
         const std::span<const std::int64_t> model_tiles = batch_plan_.placed();
         for (std::size_t i = 0; i < model_tiles.size(); ++i) placed[i] = static_cast<std::int32_t>(model_tiles[i]);
@@ -294,6 +314,51 @@ private:
         stats_.tile_pixels += b.count * group.width * group.height;
     }
 
+    /// Distributed (field_options::exchange, device memory): this rank calls its model for its own batches of image
+    /// n, a status word per rank says whether any model failed (then every rank throws the same model_error), and
+    /// the outputs are all-gathered into the batch buffer in place. The exchange's collectives return when done, so
+    /// the field's stream is synchronized before them.
+    void call_models_distributed(double sigma, std::int64_t n) {
+        field::batch_exchange& exchange = *options_.exchange;
+        const int ranks = exchange.size();
+        const auto me = static_cast<std::size_t>(exchange.rank());
+        field::rank_status& status = pinned_statuses_.data()[me];
+        status = field::rank_status{};
+        try {
+            for (std::size_t i = 0; i < owner_.size(); ++i)
+                if (owner_[i] == exchange.rank()) call_model(batch_plan_.batches()[i], sigma, n);
+        } catch (const std::exception& e) {
+            status.failed = 1;
+            status.set_message(e.what());
+        }
+        constexpr std::size_t status_bytes = sizeof(field::rank_status);
+        QUADFLOW_CUDA_CHECK(
+            cudaMemcpyAsync(device_statuses_.data() + me, &status, status_bytes, cudaMemcpyHostToDevice, stream_));
+        QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        const std::span<std::byte> statuses(reinterpret_cast<std::byte*>(device_statuses_.data()),
+                                            status_bytes * static_cast<std::size_t>(ranks));
+        exchange.all_gather(statuses.subspan(me * status_bytes, status_bytes), statuses);
+        QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(pinned_statuses_.data(), device_statuses_.data(), statuses.size(),
+                                            cudaMemcpyDeviceToHost, stream_));
+        QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        for (int r = 0; r < ranks; ++r) {
+            const field::rank_status& s = pinned_statuses_.data()[r];
+            if (s.failed)
+                throw model_error("the model failed on rank " + std::to_string(r) + " of " + std::to_string(ranks) +
+                                  " at step " + std::to_string(step_) + ", sigma " + quadflow::detail::to_text(sigma) +
+                                  ": " + s.message_text());
+        }
+        std::int64_t total = 0, mine_at = 0;
+        for (std::size_t r = 0; r < counts_.size(); ++r) {
+            if (r == me) mine_at = total;
+            total += counts_[r];
+        }
+        const std::span<float> all(output_.data(), static_cast<std::size_t>(total));
+        exchange.all_gather_v(all.subspan(static_cast<std::size_t>(mine_at), static_cast<std::size_t>(counts_[me])),
+                              all, counts_);
+        stats_.bytes_received += (total - counts_[me]) * std::int64_t{sizeof(float)};
+    }
+
     [[noreturn]] void report_non_finite(const non_finite_record& r, double sigma) const {
         const auto t = static_cast<std::size_t>(r.first >> non_finite_offset_bits);
         const auto local = static_cast<std::int64_t>(r.first & ((1ull << non_finite_offset_bits) - 1));
@@ -324,6 +389,12 @@ private:
     std::vector<policy::tile_context> contexts_;
     std::vector<model::tile_info> batch_infos_;
     std::int64_t placed_ = 0;
+    // Distributed: per batch its cost and rank, per rank its output elements and its status.
+    std::vector<std::int64_t> costs_, counts_;
+    field::rank_assignment rank_assignment_;
+    std::span<const int> owner_;
+    device_buffer<field::rank_status> device_statuses_;
+    pinned_buffer<field::rank_status> pinned_statuses_;
     int step_ = -1;
     field::field_stats stats_;
 

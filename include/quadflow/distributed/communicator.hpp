@@ -14,6 +14,9 @@
 //   c.broadcast(bytes, root)          std::span<std::byte> bytes, int root: root's bytes reach every rank
 //   c.abort(code) noexcept            ends every rank with a non-zero exit (MPI_Abort); for a failure a rank cannot
 //                                     report through a collective
+//   C::memory (optional)              a constexpr memory_space: where the spans' memory lives; host when absent
+//                                     (distributed/nccl.hpp: device)
+// In both all-gathers `mine` may be this rank's part of `all` (in place), which is how the fields call them.
 // Failures inside a collective throw quadflow::error on the rank that sees them. A rank that dies is the
 // transport's to detect (distributed/mpi.hpp says what MPI and mpirun promise).
 #pragma once
@@ -29,6 +32,7 @@
 #include <utility>
 
 #include "quadflow/core/error.hpp"
+#include "quadflow/core/tensor.hpp"
 #include "quadflow/field/batch_exchange.hpp"
 
 namespace quadflow::distributed {
@@ -54,7 +58,7 @@ public:
     void all_gather(std::span<const std::byte> mine, std::span<std::byte> all) const {
         require(all.size() == mine.size(), "all.size()", all.size(),
                 "must be size() * mine.size() = " + std::to_string(mine.size()));
-        std::copy(mine.begin(), mine.end(), all.begin());
+        if (all.data() != mine.data()) std::copy(mine.begin(), mine.end(), all.begin());
     }
     void all_gather_v(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t> counts) const {
         require(counts.size() == 1, "counts.size()", counts.size(), "must be size() = 1");
@@ -62,7 +66,7 @@ public:
                 "must be mine.size() = " + std::to_string(mine.size()));
         require(all.size() == mine.size(), "all.size()", all.size(),
                 "must be the sum of counts = " + std::to_string(mine.size()));
-        std::copy(mine.begin(), mine.end(), all.begin());
+        if (all.data() != mine.data()) std::copy(mine.begin(), mine.end(), all.begin());
     }
     void broadcast(std::span<std::byte>, int root) const {
         require(root == 0, "root", root, "must be in [0, size() = 1)");
@@ -70,6 +74,15 @@ public:
     [[noreturn]] void abort(int code) const noexcept { std::_Exit(code == 0 ? 1 : code); }
 };
 static_assert(communicator<single_process>);
+
+/// Where communicator C's buffers live: C::memory, or host.
+template <class C>
+constexpr memory_space memory_of() {
+    if constexpr (requires { C::memory; })
+        return C::memory;
+    else
+        return memory_space::host;
+}
 
 /// A field::batch_exchange over a communicator (held by value: an MPI or NCCL handle, or a reference wrapper).
 template <communicator C>
@@ -82,6 +95,7 @@ public:
     }
     int rank() const override { return comm_.rank(); }
     int size() const override { return comm_.size(); }
+    memory_space memory() const override { return memory_of<C>(); }
     void all_gather(std::span<const std::byte> mine, std::span<std::byte> all) override { comm_.all_gather(mine, all); }
     void all_gather_v(std::span<const float> mine, std::span<float> all,
                       std::span<const std::int64_t> counts) override {

@@ -56,8 +56,9 @@ public:
         require(mine.size() <= INT_MAX, "mine.size()", mine.size(), "must be <= INT_MAX bytes");
         require(all.size() == mine.size() * static_cast<std::size_t>(size_), "all.size()", all.size(),
                 "must be size() * mine.size() = " + std::to_string(mine.size() * static_cast<std::size_t>(size_)));
-        check_mpi(MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
-                                static_cast<int>(mine.size()), MPI_BYTE, comm_),
+        const bool in_place = mine.data() == all.data() + mine.size() * static_cast<std::size_t>(rank_);
+        check_mpi(MPI_Allgather(in_place ? MPI_IN_PLACE : mine.data(), static_cast<int>(mine.size()), MPI_BYTE,
+                                all.data(), static_cast<int>(mine.size()), MPI_BYTE, comm_),
                   "MPI_Allgather");
     }
 
@@ -78,8 +79,9 @@ public:
                 counts[static_cast<std::size_t>(rank_)], "must be mine.size() = " + std::to_string(mine.size()));
         require(static_cast<std::int64_t>(all.size()) == at, "all.size()", all.size(),
                 "must be the sum of counts = " + std::to_string(at));
-        check_mpi(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_FLOAT, all.data(), counts_.data(),
-                                 displacements_.data(), MPI_FLOAT, comm_),
+        const bool in_place = mine.data() == all.data() + displacements_[static_cast<std::size_t>(rank_)];
+        check_mpi(MPI_Allgatherv(in_place ? MPI_IN_PLACE : mine.data(), static_cast<int>(mine.size()), MPI_FLOAT,
+                                 all.data(), counts_.data(), displacements_.data(), MPI_FLOAT, comm_),
                   "MPI_Allgatherv");
     }
 

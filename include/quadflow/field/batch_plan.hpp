@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "quadflow/blend/batching.hpp"
@@ -133,6 +135,41 @@ public:
         if (chunk_rank_begin_.empty()) chunk_rank_begin_.push_back(0);
         chunk_rank_begin_.front() = 0;
         chunk_rank_begin_.push_back(static_cast<std::int64_t>(rank_order_.size()));
+    }
+
+    /// Distributed fields (one chunk: an unbounded arena): moves the batches in the arena so that each rank's
+    /// batches (owner[i]: the rank of batches()[i]) sit together, rank 0's first, each rank's in batch order;
+    /// the batch order, and so the blend's, is unchanged. Writes each rank's element count to rank_elements
+    /// (size: the number of ranks): rank r's outputs are the one range starting at the sum of the counts before it,
+    /// which an all-gather fills in place.
+    void place_by_owner(std::span<const int> owner, std::span<std::int64_t> rank_elements) {
+        require(chunks_.size() <= 1, "chunks", chunks_.size(), "must be <= 1: place_by_owner needs an unbounded arena");
+        require(owner.size() == batches_.size(), "owner.size()", owner.size(),
+                "must be batches().size() = " + std::to_string(batches_.size()));
+        std::fill(rank_elements.begin(), rank_elements.end(), std::int64_t{0});
+        for (std::size_t i = 0; i < owner.size(); ++i) {
+            require(owner[i] >= 0 && static_cast<std::size_t>(owner[i]) < rank_elements.size(),
+                    "owner[" + std::to_string(i) + "]", owner[i],
+                    "must be in [0, " + std::to_string(rank_elements.size()) + ")");
+            rank_elements[static_cast<std::size_t>(owner[i])] += batch_elements(batches_[i]);
+        }
+        std::int64_t start = 0;
+        for (std::int64_t& elements : rank_elements) start += std::exchange(elements, start);  // now: rank starts
+        for (std::size_t i = 0; i < batches_.size(); ++i) {
+            batch& b = batches_[i];
+            std::int64_t& at = rank_elements[static_cast<std::size_t>(owner[i])];
+            b.offset = at;
+            const std::int64_t elements = element_size_[static_cast<std::size_t>(b.group)];
+            for (std::int64_t k = 0; k < b.count; ++k)
+                slot_[static_cast<std::size_t>(placed_[static_cast<std::size_t>(b.first + k)])] = at + k * elements;
+            at += batch_elements(b);
+        }
+        // rank_elements now holds each rank's end; back to counts.
+        for (std::size_t r = rank_elements.size(); r-- > 0;) rank_elements[r] -= r == 0 ? 0 : rank_elements[r - 1];
+    }
+    /// Elements of batch `b`'s model input (and output) in the arena.
+    std::int64_t batch_elements(const batch& b) const {
+        return b.count * element_size_[static_cast<std::size_t>(b.group)];
     }
 
     /// The evaluation's model batches, in rank order.

@@ -68,6 +68,9 @@ public:
         require(options_.threads >= 1, "threads", options_.threads, "must be >= 1");
         require(options_.pool_spin.count() >= 0, "pool_spin", static_cast<std::int64_t>(options_.pool_spin.count()),
                 "must be >= 0 microseconds");
+        require(!options_.exchange || options_.exchange->memory() == memory_space::host, "exchange memory", "device",
+                "field::tiled_field exchanges host memory (an MPI communicator); a device exchange (NCCL) is for "
+                "cuda::device_tiled_field");
         check_inputs();
         blend_weights_ = blend_plan(layout_, options_.weights);
         prepare_tiles();
@@ -156,6 +159,10 @@ private:
         // gathered and the copies are not much larger than the canvas (one pass is cheaper than many short
         // checks); a tile that needs no model is not gathered, so its pixels are not checked there.
         needs_scan_ = !check_in_gather_ || batch_plan_.skipped_some();
+        if (options_.exchange) {
+            plan_ranks();
+            needs_scan_ = true;  // each rank gathers only its own tiles; every rank must see the same x check
+        }
         const std::span<const std::int64_t> placed = batch_plan_.placed();
         for (std::size_t i = 0; i < placed.size(); ++i) {
             const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(placed[i])];
@@ -225,27 +232,35 @@ private:
         stats_.tile_pixels += b.count * group.width * group.height;
     }
 
-    std::int64_t batch_elements(const batch& b) const {
-        const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
-        return b.count * canvas_.c * group.height * group.width;
+    /// Distributed (field_options::exchange): assigns the evaluation's batches to ranks by tile-pixels, moves each
+    /// rank's batches together in the arena (so the all-gather fills it in place) and lists this rank's tiles.
+    void plan_ranks() {
+        const int ranks = options_.exchange->size(), me = options_.exchange->rank();
+        costs_.clear();
+        for (const batch& b : batch_plan_.batches()) costs_.push_back(batch_plan_.batch_elements(b) / canvas_.c);
+        owner_ = rank_assignment_.assign(costs_, ranks);
+        counts_.resize(static_cast<std::size_t>(ranks));
+        batch_plan_.place_by_owner(owner_, counts_);
+        own_tiles_.clear();
+        for (std::size_t i = 0; i < owner_.size(); ++i)
+            if (owner_[i] == me) {
+                const batch& b = batch_plan_.batches()[i];
+                for (std::int64_t k = b.first; k < b.first + b.count; ++k)
+                    own_tiles_.push_back(batch_plan_.placed()[static_cast<std::size_t>(k)]);
+            }
     }
 
-    /// One rank's part of a chunk (field_options::exchange): assign_to_ranks splits the chunk's batches by
-    /// tile-pixels, this rank calls its model for its own, a status word per rank says whether any model failed
-    /// (then every rank throws the same model_error), and the outputs are all-gathered into the arena.
+    /// One rank's part of the evaluation's chunk: this rank calls its model for its own batches, a status word per
+    /// rank says whether any model failed (then every rank throws the same model_error), and the outputs are
+    /// all-gathered into the arena in place.
     void call_models_distributed(const chunk& ch, double sigma) {
         batch_exchange& exchange = *options_.exchange;
         const int ranks = exchange.size(), me = exchange.rank();
-        const std::span<const batch> batches(batch_plan_.batches().data() + ch.first_batch,
-                                             static_cast<std::size_t>(ch.batches));
-        costs_.clear();
-        for (const batch& b : batches) costs_.push_back(batch_elements(b) / canvas_.c);
-        const std::vector<int> owner = assign_to_ranks(costs_, ranks);
-
         rank_status status;
         try {
-            for (std::size_t i = 0; i < batches.size(); ++i)
-                if (owner[i] == me) call_model(batches[i], sigma);
+            for (std::int64_t i = ch.first_batch; i < ch.first_batch + ch.batches; ++i)
+                if (owner_[static_cast<std::size_t>(i)] == me)
+                    call_model(batch_plan_.batches()[static_cast<std::size_t>(i)], sigma);
         } catch (const std::exception& e) {
             status.failed = 1;
             status.set_message(e.what());
@@ -258,29 +273,15 @@ private:
                 throw model_error("the model failed on rank " + std::to_string(r) + " of " + std::to_string(ranks) +
                                   " at step " + std::to_string(step_) + ", sigma " + quadflow::detail::to_text(sigma) +
                                   ": " + statuses_[static_cast<std::size_t>(r)].message_text());
-
-        counts_.assign(static_cast<std::size_t>(ranks), 0);
-        for (std::size_t i = 0; i < batches.size(); ++i)
-            counts_[static_cast<std::size_t>(owner[i])] += batch_elements(batches[i]);
-        send_.clear();
-        for (std::size_t i = 0; i < batches.size(); ++i)
-            if (owner[i] == me) {
-                const float* out = output_arena_.data() + batches[i].offset;
-                send_.insert(send_.end(), out, out + batch_elements(batches[i]));
-            }
-        std::int64_t total = 0;
-        for (const std::int64_t c : counts_) total += c;
-        received_.resize(static_cast<std::size_t>(total));
-        exchange.all_gather_v(send_, received_, counts_);
-        // Rank r's part holds its batches in chunk order.
-        std::int64_t at = 0;
-        for (int r = 0; r < ranks; ++r)
-            for (std::size_t i = 0; i < batches.size(); ++i)
-                if (owner[i] == r) {
-                    const std::int64_t n = batch_elements(batches[i]);
-                    if (r != me) std::copy_n(received_.data() + at, n, output_arena_.data() + batches[i].offset);
-                    at += n;
-                }
+        std::int64_t total = 0, mine_at = 0;
+        for (int r = 0; r < ranks; ++r) {
+            if (r == me) mine_at = total;
+            total += counts_[static_cast<std::size_t>(r)];
+        }
+        const std::span<float> all(output_arena_.data(), static_cast<std::size_t>(total));
+        exchange.all_gather_v(all.subspan(static_cast<std::size_t>(mine_at),
+                                          static_cast<std::size_t>(counts_[static_cast<std::size_t>(me)])),
+                              all, counts_);
         stats_.bytes_received += (total - counts_[static_cast<std::size_t>(me)]) * std::int64_t{sizeof(float)};
     }
 
@@ -402,16 +403,20 @@ private:
             if (has_chunk) {
                 const chunk& ch = chunks[static_cast<std::size_t>(k)];
                 std::atomic<bool> non_finite_input{false};
+                // A distributed field gathers only this rank's tiles (the whole evaluation is one chunk).
+                const std::span<const std::int64_t> gathered =
+                    options_.exchange ? std::span<const std::int64_t>(own_tiles_)
+                                      : batch_plan_.placed().subspan(static_cast<std::size_t>(ch.first_tile),
+                                                                     static_cast<std::size_t>(ch.tiles));
                 auto gather_task = [&](std::int64_t i) {  // one channel of one tile
-                    const auto t = static_cast<std::size_t>(
-                        batch_plan_.placed()[static_cast<std::size_t>(ch.first_tile + i / canvas_.c)]);
+                    const auto t = static_cast<std::size_t>(gathered[static_cast<std::size_t>(i / canvas_.c)]);
                     const std::int64_t c = i % canvas_.c;
                     const rect& r = layout_.tiles[t].padded;
                     if (gather_tile(x, n, c, r, input_arena_.data() + batch_plan_.slot(t) + c * r.h * r.w,
                                     !needs_scan_))
                         non_finite_input = true;
                 };
-                pool_->run(ch.tiles * canvas_.c, gather_task);
+                pool_->run(static_cast<std::int64_t>(gathered.size()) * canvas_.c, gather_task);
                 if (non_finite_input) report_non_finite_canvas(x, sigma);
                 if (options_.exchange)
                     call_models_distributed(ch, sigma);
@@ -464,9 +469,11 @@ private:
     std::vector<model::tile_info> batch_infos_;  ///< per placed tile (batch_plan::placed order)
     std::vector<policy::tile_context> contexts_;
     std::vector<tile_terms> terms_;
-    std::vector<std::int64_t> costs_, counts_;  ///< distributed: per batch of a chunk, per rank
+    // Distributed: per batch its cost and rank, per rank its output elements, this rank's tiles, every status.
+    std::vector<std::int64_t> costs_, counts_, own_tiles_;
+    rank_assignment rank_assignment_;
+    std::span<const int> owner_;
     std::vector<rank_status> statuses_;
-    std::vector<float> send_, received_;
     bool needs_scan_ = false;
     bool check_in_gather_ = true;
     int step_ = -1;
