@@ -19,6 +19,7 @@
 #include "quadflow/version.hpp"
 #include "quadflow_app/cli.hpp"
 #include "quadflow_app/distributed.hpp"
+#include "quadflow_app/image_io.hpp"
 #include "quadflow_app/learned_model.hpp"
 
 namespace {
@@ -228,6 +229,77 @@ TEST_CASE("img2img --policy floor_070 is the floor policy under its former name"
 
 TEST_CASE("img2img default min denoise is the demo's 0: preserved tiles stay exact") {
     check_json({"img2img", "--image", corner, "--out", output("default_min_denoise.png"), "--steps", "2"}, exact_low);
+}
+
+/// A 64 x 64 regions PNG (left half white, right half black, one pixel `odd` at (40, 5)) and a region table; returns
+/// their paths.
+std::pair<std::string, std::string> regions_files(const std::string& name, const std::string& table,
+                                                  quadflow::app::rgb odd = {0, 0, 0}) {
+    quadflow::app::rgb_image regions(64, 64);
+    for (std::int64_t y = 0; y < 64; ++y)
+        for (std::int64_t x = 0; x < 64; ++x)
+            regions.set(x, y, x < 32 ? quadflow::app::rgb{255, 255, 255} : quadflow::app::rgb{0, 0, 0});
+    regions.set(40, 5, odd);
+    const std::string png = output(name + ".png"), json_path = output(name + ".json");
+    quadflow::app::save_png(png, regions);
+    std::ofstream(json_path) << table;
+    return {png, json_path};
+}
+
+const std::string two_regions = R"({"regions": [
+    {"name": "left", "color": "#ffffff", "condition": 1, "target": "#2050e0", "strength": 1.0},
+    {"name": "right", "color": "#000000", "condition": 0, "strength": 0}]})";
+
+TEST_CASE("img2img --regions: each tile takes its region's condition; a region at strength 0 stays the original") {
+    const auto [png, table] = regions_files("regions", two_regions);
+    const std::string out = output("img2img_regions.png");
+    const json report = check_json({"img2img", "--image", corner, "--out", out, "--steps", "4", "--leaf-tiles",
+                                    "--policy", "mask", "--regions", png, "--region-table", table},
+                                   R"("tiles_by_condition": \[[0-9]+, [0-9]+\])");
+    const auto by_condition = report["tiles_by_condition"].get<std::vector<std::int64_t>>();
+    REQUIRE(by_condition.size() == 2);
+    CHECK(by_condition[0] > 0);
+    CHECK(by_condition[1] > 0);
+    CHECK(by_condition[0] + by_condition[1] == report["tiles"].get<std::int64_t>());
+    // The right half (strength 0) is the input exactly; the left half (strength 1, pulled toward blue) changed.
+    const quadflow::app::rgb_image input = quadflow::app::load_rgb(corner), result = quadflow::app::load_rgb(out);
+    int right_changed = 0, left_changed = 0;
+    for (std::int64_t y = 0; y < 64; ++y)
+        for (std::int64_t x = 0; x < 64; ++x)
+            (x < 32 ? left_changed : right_changed) += input.at(x, y) == result.at(x, y) ? 0 : 1;
+    CHECK(right_changed == 0);
+    CHECK(left_changed > 1000);
+}
+
+TEST_CASE("img2img --regions errors name the pixel, the table entry or the file") {
+    const auto [odd_png, table] = regions_files("regions_odd", two_regions, {1, 2, 3});
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--regions", odd_png, "--region-table", table},
+                R"(--regions .*regions_odd\.png pixel \(x=40, y=5\) = #010203: is not a colour of the region table)");
+    const auto [png, unused] = regions_files("regions_ok", two_regions);
+    const auto [big, big_table] = regions_files("regions_other", two_regions);
+    check_error(
+        {"img2img", "--image", demo_image, "--out", output("r.png"), "--regions", big, "--region-table", big_table},
+        R"(--regions = 64x64: must be the image's size, 512x512)");
+    const auto [p1, bad_json] = regions_files("regions_bad_json", "{\"regions\": [");
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--regions", p1, "--region-table", bad_json},
+                R"(--region-table .*regions_bad_json\.json = not JSON: )");
+    const auto [p2, unknown] =
+        regions_files("regions_unknown", R"({"regions": [{"color": "#ffffff", "condition": 0, "prompt": "a suit"}]})");
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--regions", p2, "--region-table", unknown},
+                R"(regions\[0\]\.prompt = "a suit": is not a region field)");
+    const auto [p3, strong] =
+        regions_files("regions_strong", R"({"regions": [{"color": "#ffffff", "condition": 0, "strength": 1.5}]})");
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--regions", p3, "--region-table", strong},
+                R"(regions\[0\]\.strength = 1\.5: must be a number in \[0, 1\])");
+    const auto [p4, twice] =
+        regions_files("regions_twice",
+                      R"({"regions": [{"color": "#ffffff", "condition": 0}, {"color": "#FFFFFF", "condition": 1}]})");
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--regions", p4, "--region-table", twice},
+                R"(regions\[1\]\.color = #ffffff: is also regions\[0\]'s colour)");
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--leaf-tiles", "--policy", "strength",
+                 "--regions", png, "--region-table", table},
+                R"(--region-table strength = set: paints the mask policy's per-pixel strength)");
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--regions", png}, "--region-table");
 }
 
 TEST_CASE("img2img --stats writes the report") {

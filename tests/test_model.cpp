@@ -42,8 +42,9 @@ TEST_CASE("a tile's padded pixels outside the canvas see the reflected target") 
     // One tile whose padded rectangle starts one pixel left of and above the canvas.
     host_tensor tile(shape4{1, 1, 3, 3}, 0.0f);
     host_tensor out(tile.shape());
-    const model::tile_info info{rect{-1, -1, 3, 3}, rect{0, 0, 2, 2}, 7, 0};
-    m(model::batch_request{tile.cview(), 0.5, 3, std::span(&info, 1)}, out.view());
+    const model::tile_info info{rect{-1, -1, 3, 3},   rect{0, 0, 2, 2},   7, 0,
+                                rect{-8, -8, 24, 24}, rect{0, 0, 16, 16}, 0};
+    m(model::batch_request{tile.cview(), 0.5, 3, std::span(&info, 1), {}, {}}, out.view());
     // With data_std = 0 the denoised estimate is the target itself.
     CHECK(out(0, 0, 0, 0) == mu(0, 0, 1, 1));
     CHECK(out(0, 0, 1, 1) == mu(0, 0, 0, 0));
@@ -91,8 +92,8 @@ TEST_CASE("model arguments are checked") {
     testing::gaussian_model m(one.cview(), 0.1);
     host_tensor x(shape4{2, 1, 2, 2}), out(shape4{2, 1, 2, 2}), small(shape4{1, 1, 2, 2});
     const model::tile_info info{};
-    CHECK_THROWS_WITH_AS(m(model::batch_request{x.cview(), 0.5, 0, std::span(&info, 1)}, out.view()),
+    CHECK_THROWS_WITH_AS(m(model::batch_request{x.cview(), 0.5, 0, std::span(&info, 1), {}, {}}, out.view()),
                          doctest::Contains("batch_request.tiles.size() = 1"), invalid_argument);
-    CHECK_THROWS_WITH_AS(m(model::batch_request{x.cview(), 0.5, 0, std::span(&info, 1)}, small.view()),
+    CHECK_THROWS_WITH_AS(m(model::batch_request{x.cview(), 0.5, 0, std::span(&info, 1), {}, {}}, small.view()),
                          doctest::Contains("model output has shape [1, 1, 2, 2]"), shape_error);
 }

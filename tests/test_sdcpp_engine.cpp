@@ -231,6 +231,69 @@ TEST_CASE("the engine's model gets batches of tiles with their rectangles and th
     CHECK(std::find(steps_seen.begin(), steps_seen.end(), 0) == steps_seen.end());
 }
 
+TEST_CASE("region labels and auxiliary images reach the engine's model per tile: its condition, its crop") {
+    const latent original = make_latent(0.3f), noise = make_latent(1.9f);
+    engine::tiling_settings s = settings_for(full_schedule, original);
+    s.min_strength = s.max_strength = 1.0;  // every tile needs the model at every step
+    // Left half of the image: condition 1 (e.g. "a suit"), right half: condition 0 (the background).
+    s.region_labels.assign(static_cast<std::size_t>(image_size) * image_size, 0);
+    for (int y = 0; y < image_size; ++y)
+        for (int x = 0; x < image_size / 2; ++x) s.region_labels[static_cast<std::size_t>(y) * image_size + x] = 1;
+    // A one-channel control image at image resolution: its value is the image pixel's column.
+    engine::auxiliary_image control;
+    control.channels = 1;
+    control.scale = latent_scale;
+    control.values.resize(static_cast<std::size_t>(image_size) * image_size);
+    for (int y = 0; y < image_size; ++y)
+        for (int x = 0; x < image_size; ++x) control.values[static_cast<std::size_t>(y) * image_size + x] = float(x);
+    s.auxiliary.push_back(control);
+    int mixed = 0, wrong_condition = 0, wrong_crop = 0, batches = 0;
+    std::vector<int> tiles_by_condition(2, 0);
+    engine::tiled_denoiser tiled(
+        [&](const engine::tile_batch& b) {
+            ++batches;
+            REQUIRE(b.auxiliary_count == 1);
+            const engine::auxiliary_crops& crops = b.auxiliary[0];
+            CHECK(crops.channels == 1);
+            CHECK(crops.width == b.width * latent_scale);
+            CHECK(crops.height == b.height * latent_scale);
+            CHECK(b.canvas_width == latent_size);
+            CHECK(b.latent_scale == latent_scale);
+            for (int n = 0; n < b.count; ++n) {
+                const engine::tile_meta& t = b.tiles[n];
+                if (t.condition != b.tiles[0].condition) ++mixed;
+                ++tiles_by_condition[static_cast<std::size_t>(t.condition)];
+                // Most of the core on the left half: condition 1.
+                const std::int64_t left =
+                    std::clamp<std::int64_t>(image_size / 2 - t.core_pixels.x, 0, t.core_pixels.w);
+                if (t.condition != (2 * left > t.core_pixels.w ? 1 : 0)) ++wrong_condition;
+                CHECK(t.padded_pixels.x == t.padded.x * latent_scale);
+                // Row 0 of the crop: the padded columns' image x, reflected as the latent is.
+                for (int x = 0; x < crops.width; ++x) {
+                    const float got = crops.data[static_cast<std::size_t>(n) * crops.height * crops.width + x];
+                    const auto expected =
+                        float(quadflow::reflect_scaled_index(t.padded_pixels.x + x, latent_size, latent_scale));
+                    if (got != expected) ++wrong_crop;
+                }
+            }
+            batch_model(b);
+        },
+        s);
+    latent x0 = original;
+    tiled(original.data.data(), full_schedule[3], 4, x0.data.data());
+    CHECK(batches > 0);
+    CHECK(mixed == 0);
+    CHECK(wrong_condition == 0);
+    CHECK(wrong_crop == 0);
+    CHECK(tiles_by_condition[0] > 0);
+    CHECK(tiles_by_condition[1] > 0);
+    s.auxiliary[0].values.pop_back();
+    CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s),
+                         "tiling_settings.auxiliary[0].values.size() = 262143: must be channels x (latent height * "
+                         "scale) x (latent width * scale) = 262144",
+                         quadflow::invalid_argument);
+}
+
 TEST_CASE("a wrong schedule or step numbering is a clear error, never a silent wrong picture") {
     const latent original = make_latent(0.3f), noise = make_latent(1.9f);
     const std::vector<float> sampled = sdcpp_replica::img2img_sigmas(full_schedule, 0.75f);

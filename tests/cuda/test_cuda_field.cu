@@ -102,7 +102,8 @@ public:
         QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(x.data(), request.x.data(), sizeof(float) * std::size_t(x.numel()),
                                             cudaMemcpyDeviceToHost, stream));
         QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream));
-        (*cpu_)(model::batch_request{x.cview(), request.sigma, request.step, request.tiles}, prediction.view());
+        (*cpu_)(model::batch_request{x.cview(), request.sigma, request.step, request.tiles, request.canvas, {}},
+                prediction.view());
         QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(out.data(), prediction.data(), sizeof(float) * std::size_t(x.numel()),
                                             cudaMemcpyHostToDevice, stream));
         QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -344,8 +345,8 @@ TEST_SUITE("device") {
             [&](const tile::layout_tile& t) { return t.padded.w == a.padded.w && t.padded.h == a.padded.h; });
         REQUIRE(same_shape != layout.tiles.end());
         REQUIRE((a.padded.x < 0 && a.padded.y < 0));
-        const std::vector<model::tile_info> tiles{{a.padded, a.core, a.id, 0},
-                                                  {same_shape->padded, same_shape->core, same_shape->id, 0}};
+        const std::vector<model::tile_info> tiles{field::detail::tile_info_of(a, 8, 0),
+                                                  field::detail::tile_info_of(*same_shape, 8, 0)};
         const shape4 batch{2, 3, a.padded.h, a.padded.w};
         const host_tensor x = wavy(batch, 1.2f, 0.9f);
         const cuda::device_tensor x_device(x, stream);
@@ -356,8 +357,8 @@ TEST_SUITE("device") {
             testing::device_gaussian_model gpu(target.cview(), 0.3, kind);
             host_tensor expected(batch);
             cuda::device_tensor predicted(batch);
-            cpu(model::batch_request{x.cview(), 0.4, 3, tiles}, expected.view());
-            gpu(model::batch_request{x_device.cview(), 0.4, 3, tiles}, predicted.view(), stream);
+            cpu(model::batch_request{x.cview(), 0.4, 3, tiles, {}, {}}, expected.view());
+            gpu(model::batch_request{x_device.cview(), 0.4, 3, tiles, {}, {}}, predicted.view(), stream);
             CHECK(relative_difference(predicted.download(stream), expected) <= 1e-6);
         }
         CHECK(testing::device_gaussian_model(target.cview(), 0.3).prediction_kind() == prediction::kind::flow_velocity);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -15,25 +16,32 @@
 
 namespace quadflow::blend {
 
-/// Tiles that go to the model in one call: all share the padded shape width x height (latent px).
+/// Tiles that go to the model in one call: all share the padded shape width x height (latent px) and, unless the
+/// batches were made with mixed conditions, the condition index.
 struct tile_batch {
     std::int64_t width = 0, height = 0;
     std::vector<std::int64_t> tiles;  ///< indices into layout.tiles, increasing
+    std::int32_t condition = 0;       ///< the tiles' condition index; -1 when conditions may mix
 };
 
+/// Whether batches may hold tiles of different condition indices (a model with mixed_conditions).
+enum class conditions { separate, mixed };
+
 /// Batches of the tiles for which `included(tile)` is true (e.g. the tiles that need a model call this step):
-/// tiles grouped by padded shape, shape groups in order of first appearance, tiles in index order, each group
-/// cut into batches of at most tile_batch_size.
+/// tiles grouped by padded shape and (conditions::separate) condition index, groups in order of first appearance,
+/// tiles in index order, each group cut into batches of at most tile_batch_size.
 template <std::predicate<const tile::layout_tile&> Predicate>
-std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size, Predicate&& included) {
+std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size, Predicate&& included,
+                                     conditions mixing = conditions::separate) {
     require(tile_batch_size >= 1, "tile_batch_size", tile_batch_size, "must be >= 1");
-    std::map<std::pair<std::int64_t, std::int64_t>, std::size_t> group_of_shape;
+    std::map<std::tuple<std::int64_t, std::int64_t, std::int32_t>, std::size_t> group_of_key;
     std::vector<tile_batch> groups;
     for (std::size_t i = 0; i < l.tiles.size(); ++i) {
         const tile::layout_tile& t = l.tiles[i];
         if (!included(t)) continue;
-        const auto [it, added] = group_of_shape.try_emplace({t.padded.w, t.padded.h}, groups.size());
-        if (added) groups.push_back({t.padded.w, t.padded.h, {}});
+        const std::int32_t condition = mixing == conditions::mixed ? -1 : t.condition;
+        const auto [it, added] = group_of_key.try_emplace({t.padded.w, t.padded.h, condition}, groups.size());
+        if (added) groups.push_back({t.padded.w, t.padded.h, {}, condition});
         groups[it->second].tiles.push_back(static_cast<std::int64_t>(i));
     }
     std::vector<tile_batch> batches;
@@ -44,14 +52,17 @@ std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size,
             batches.push_back({group.width,
                                group.height,
                                {group.tiles.begin() + static_cast<std::ptrdiff_t>(first),
-                                group.tiles.begin() + static_cast<std::ptrdiff_t>(last)}});
+                                group.tiles.begin() + static_cast<std::ptrdiff_t>(last)},
+                               group.condition});
         }
     return batches;
 }
 
 /// Batches of every tile of the layout.
-inline std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size) {
-    return make_batches(l, tile_batch_size, [](const tile::layout_tile&) { return true; });
+inline std::vector<tile_batch> make_batches(const tile::layout& l, int tile_batch_size,
+                                            conditions mixing = conditions::separate) {
+    return make_batches(
+        l, tile_batch_size, [](const tile::layout_tile&) { return true; }, mixing);
 }
 
 struct batch_stats {

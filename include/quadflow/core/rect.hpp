@@ -43,4 +43,23 @@ QUADFLOW_HOST_DEVICE constexpr std::int64_t reflect_index(std::int64_t i, std::i
     return m < n ? m : period - m;
 }
 
+/// reflect_index on a grid `scale` times finer: index p of a row of n * scale values (an auxiliary image at `scale`
+/// pixels per latent pixel) maps to the mirror image of its latent pixel's reflection, sub-pixels reversed in a
+/// reflected pixel, so a crop at the finer scale is the scaled-up crop of the latent grid (mirror about the centre
+/// of the edge latent pixel). scale == 1 gives reflect_index; n == 1 keeps the sub-pixel.
+QUADFLOW_HOST_DEVICE constexpr std::int64_t reflect_scaled_index(std::int64_t p, std::int64_t n, std::int64_t scale) {
+    const std::int64_t latent = p >= 0 ? p / scale : -((-p + scale - 1) / scale);
+    const std::int64_t sub = p - latent * scale;
+    if (n <= 1) return sub;
+    const std::int64_t period = 2 * (n - 1);
+    std::int64_t m = latent % period;
+    if (m < 0) m += period;
+    return m < n ? m * scale + sub : (period - m) * scale + (scale - 1 - sub);
+}
+
+/// `r` in a grid `scale` times finer (latent pixels to image pixels).
+QUADFLOW_HOST_DEVICE constexpr rect scaled(const rect& r, std::int64_t scale) {
+    return rect{r.x * scale, r.y * scale, r.w * scale, r.h * scale};
+}
+
 }  // namespace quadflow

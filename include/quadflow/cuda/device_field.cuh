@@ -97,6 +97,7 @@ public:
         require(static_cast<std::int64_t>(layout_.tiles.size()) < max_blend_tiles, "layout.tiles.size()",
                 layout_.tiles.size(), "must be < 2^24");
         const std::vector<float> strengths = check_inputs();
+        field::detail::check_auxiliary(options_.auxiliary, canvas_, memory_space::device);
         prepare_tiles(strengths);
         prepare_groups();
         tables_ =
@@ -151,6 +152,13 @@ public:
             const float* xn = x.data() + n * image_elements;
             gather_tiles(xn, canvas_.w, canvas_.h, canvas_.c, tables_.tiles(), device_steps(), device_placed(), placed_,
                          input_.data(), stream_);
+            for (std::size_t k = 0; k < options_.auxiliary.size(); ++k) {
+                const field::auxiliary_canvas& a = options_.auxiliary[k];
+                const shape4 s = a.data.shape();
+                gather_auxiliary(a.data.data() + (s.n == 1 ? 0 : n) * s.c * s.h * s.w, canvas_.w, canvas_.h, a.scale,
+                                 canvas_.c, s.c, tables_.tiles(), device_steps(), device_placed(), placed_,
+                                 aux_buffers_[k].data(), stream_);
+            }
             if (options_.exchange)
                 call_models_distributed(sigma, n);
             else
@@ -184,7 +192,10 @@ public:
     std::int64_t full_batches() const { return batch_plan_.full_batches(); }
     /// Device memory the field holds, in bytes (batch buffers, tables).
     std::int64_t device_bytes() const {
-        return static_cast<std::int64_t>(input_.bytes() + output_.bytes() + step_tables_.bytes()) + tables_.bytes();
+        std::int64_t aux_bytes = 0;
+        for (const device_buffer<float>& b : aux_buffers_) aux_bytes += static_cast<std::int64_t>(b.bytes());
+        return static_cast<std::int64_t>(input_.bytes() + output_.bytes() + step_tables_.bytes()) + tables_.bytes() +
+               aux_bytes;
     }
 
 private:
@@ -213,7 +224,9 @@ private:
     }
 
     void prepare_groups() {
-        batch_plan_ = field::batch_plan(layout_, canvas_.c, options_.tile_batch_size);
+        batch_plan_ = field::batch_plan(
+            layout_, canvas_.c, options_.tile_batch_size, field::batch_plan::unbounded_arena,
+            model::accepts_mixed_conditions<M> ? blend::conditions::mixed : blend::conditions::separate);
         for (const blend::tile_batch& g : batch_plan_.groups())
             require(g.width * g.height * canvas_.c < max_tile_elements, "tile elements", g.width * g.height * canvas_.c,
                     "must be < 2^40");
@@ -221,6 +234,15 @@ private:
         output_ = device_buffer<float>(static_cast<std::size_t>(batch_plan_.arena_capacity()));
         contexts_.resize(facts_.size());
         batch_infos_.assign(facts_.size(), model::tile_info{});
+        // An auxiliary buffer k holds, per latent batch element of channel 0, C_k * scale_k^2 values.
+        const std::int64_t batch_pixels = batch_plan_.arena_capacity() / canvas_.c;
+        for (const field::auxiliary_canvas& a : options_.auxiliary)
+            aux_buffers_.emplace_back(static_cast<std::size_t>(batch_pixels * aux_values_per_pixel(a)));
+        aux_views_.assign(options_.auxiliary.size(), const_view{});
+    }
+
+    static std::int64_t aux_values_per_pixel(const field::auxiliary_canvas& a) {
+        return a.data.shape().c * std::int64_t{a.scale} * a.scale;
     }
 
     /// One pinned and one device allocation hold the per-evaluation tables: tile_step per tile, then
@@ -295,14 +317,24 @@ private:
         const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
         for (std::int64_t i = b.first; i < b.first + b.count; ++i) {
             const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
-            batch_infos_[static_cast<std::size_t>(i)] = model::tile_info{tl.padded, tl.core, tl.id, n};
+            batch_infos_[static_cast<std::size_t>(i)] = field::detail::tile_info_of(tl, layout_.latent_scale, n);
         }
         const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
         const const_view input(input_.data() + b.offset, batch_shape, memory_space::device);
         const mutable_view output(output_.data() + b.offset, batch_shape, memory_space::device);
+        for (std::size_t k = 0; k < aux_views_.size(); ++k) {
+            const field::auxiliary_canvas& a = options_.auxiliary[k];
+            aux_views_[k] = const_view(aux_buffers_[k].data() + b.offset / canvas_.c * aux_values_per_pixel(a),
+                                       shape4{b.count, a.data.shape().c, group.height * a.scale, group.width * a.scale},
+                                       memory_space::device);
+        }
         const model::batch_request request{
-            input, sigma, step_,
-            std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count))};
+            input,
+            sigma,
+            step_,
+            std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count)),
+            model::canvas_info{canvas_.w, canvas_.h, layout_.latent_scale},
+            aux_views_};
         prediction::require_convertible(model_->prediction_kind(), sigma);
         // An element the model leaves unwritten stays NaN (all bits set), so the non-finite check names its tile.
         if (options_.fill_outputs_with_nan)
@@ -400,6 +432,8 @@ private:
 
     device_blend_tables tables_;
     device_buffer<float> input_, output_;
+    std::vector<device_buffer<float>> aux_buffers_;  ///< per auxiliary canvas: its crops, at the latent slots
+    std::vector<const_view> aux_views_;              ///< per auxiliary canvas: the current batch's crops
     std::size_t contexts_offset_ = 0, placed_offset_ = 0;
     pinned_buffer<std::byte> pinned_tables_;
     device_buffer<std::byte> step_tables_;

@@ -51,6 +51,20 @@ inline void gather_tiles(const float* x, std::int64_t width, std::int64_t height
     QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::gather_tiles");
 }
 
+/// Gathers the crops of one image of an auxiliary canvas (`aux`: channels x (height * scale) x (width * scale)) for
+/// the placed tiles into `batch` (the auxiliary batch buffer, laid out as the latent's slots).
+inline void gather_auxiliary(const float* aux, std::int64_t width, std::int64_t height, int scale,
+                             std::int64_t latent_channels, std::int64_t channels, const device_tile* tiles,
+                             const tile_step* steps, const std::int32_t* placed, std::int64_t placed_count,
+                             float* batch, cudaStream_t stream) {
+    if (placed_count == 0) return;
+    const dim3 grid(static_cast<unsigned>(placed_count), static_cast<unsigned>(channels));
+    kernels::gather_auxiliary<float><<<grid, dim3(32, 8), 0, stream>>>(
+        aux, static_cast<std::int32_t>(width), static_cast<std::int32_t>(height), scale,
+        static_cast<std::int32_t>(latent_channels), static_cast<std::int32_t>(channels), tiles, steps, placed, batch);
+    QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::gather_auxiliary");
+}
+
 /// The fused blend of one image: accumulate every covering tile's weighted policy velocity, normalise.
 /// `blocks_x`, `blocks_y`: the coverage's block grid (blend_block_width x blend_block_height pixels).
 template <policy::velocity_policy Policy>

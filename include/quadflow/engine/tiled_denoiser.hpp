@@ -39,9 +39,19 @@ struct latent_rect {
 
 /// Where one tile of a batch comes from.
 struct tile_meta {
-    latent_rect padded;   ///< the tile as sent; may extend past the canvas (those pixels are mirror reflections)
-    latent_rect core;     ///< the part of the canvas the tile is responsible for
-    std::int64_t id = 0;  ///< stable id within the model-tile layout
+    latent_rect padded;          ///< the tile as sent; may extend past the canvas (those pixels are mirror reflections)
+    latent_rect core;            ///< the part of the canvas the tile is responsible for
+    std::int64_t id = 0;         ///< stable id within the model-tile layout
+    latent_rect padded_pixels;   ///< `padded` in image pixels (times latent_scale)
+    latent_rect core_pixels;     ///< `core` in image pixels
+    std::int32_t condition = 0;  ///< the tile's condition index (tiling_settings::region_labels); one per batch
+};
+
+/// One tile batch's crops of an auxiliary image (tiling_settings::auxiliary): count x channels x height x width,
+/// height and width the tiles' times the image's scale, padded and reflected as the latent is.
+struct auxiliary_crops {
+    const float* data = nullptr;
+    int channels = 0, height = 0, width = 0;
 };
 
 /// One call of the engine's model on a batch of same-sized tiles, all at one noise level.
@@ -49,9 +59,20 @@ struct tile_batch {
     const float* x = nullptr;   ///< count x channels x height x width, contiguous, state at `sigma`
     float* denoised = nullptr;  ///< same shape: the engine writes its denoised estimate x0 here
     int count = 0, channels = 0, height = 0, width = 0;
-    float sigma = 1.0f;                ///< sigma convention; FLUX takes sigma itself as its timestep
-    int step = 0;                      ///< the step exactly as the engine passed it to the tiled denoiser
-    const tile_meta* tiles = nullptr;  ///< `count` entries
+    float sigma = 1.0f;                          ///< sigma convention; FLUX takes sigma itself as its timestep
+    int step = 0;                                ///< the step exactly as the engine passed it to the tiled denoiser
+    const tile_meta* tiles = nullptr;            ///< `count` entries
+    int canvas_width = 0, canvas_height = 0;     ///< the whole latent, latent px
+    int latent_scale = 8;                        ///< image pixels per latent pixel
+    const auxiliary_crops* auxiliary = nullptr;  ///< one per tiling_settings::auxiliary image, in its order
+    int auxiliary_count = 0;
+};
+
+/// A user image cropped per tile for the engine's model (a ControlNet image, an inpainting mask, a depth map).
+struct auxiliary_image {
+    std::vector<float> values;  ///< channels x (latent height * scale) x (latent width * scale), contiguous
+    int channels = 1;
+    int scale = 8;  ///< pixels per latent pixel: latent_scale for an image-resolution image, 1 at latent resolution
 };
 
 /// The engine's model on a batch of tiles: writes the denoised estimate of every element of `batch.x`.
@@ -79,6 +100,11 @@ struct tiling_settings {
     bool leaf_tiles = false;
     int leaf_overlap_pixels = 64;
     int tile_batch_size = 4;  ///< tiles per model call
+    /// Per image pixel, a condition index >= 0 (image_width x image_height, row-major), or empty (every tile 0):
+    /// each model tile takes the label covering most of its core, and a batch holds tiles of one condition, so the
+    /// engine picks a prompt embedding per batch from tiles[0].condition.
+    std::vector<std::int32_t> region_labels;
+    std::vector<auxiliary_image> auxiliary;  ///< cropped per tile into tile_batch::auxiliary
 };
 
 /// The engine's denoiser, tiled. Construction builds the quadtree, the model tiles and the field; each call

@@ -21,6 +21,7 @@
 #include "quadflow/policy/strength_map.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
+#include "quadflow/tile/conditions.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 
@@ -37,8 +38,15 @@ struct tiled_denoiser::state {
             owner->metas.resize(request.tiles.size());
             for (std::size_t i = 0; i < request.tiles.size(); ++i) {
                 const model::tile_info& t = request.tiles[i];
-                owner->metas[i] = tile_meta{
-                    {t.padded.x, t.padded.y, t.padded.w, t.padded.h}, {t.core.x, t.core.y, t.core.w, t.core.h}, t.id};
+                owner->metas[i] =
+                    tile_meta{to_latent_rect(t.padded),        to_latent_rect(t.core),        t.id,
+                              to_latent_rect(t.padded_pixels), to_latent_rect(t.core_pixels), t.condition};
+            }
+            owner->crops.resize(request.auxiliary.size());
+            for (std::size_t k = 0; k < request.auxiliary.size(); ++k) {
+                const shape4 a = request.auxiliary[k].shape();
+                owner->crops[k] = auxiliary_crops{request.auxiliary[k].data(), static_cast<int>(a.c),
+                                                  static_cast<int>(a.h), static_cast<int>(a.w)};
             }
             tile_batch batch;
             batch.x = request.x.data();
@@ -50,9 +58,16 @@ struct tiled_denoiser::state {
             batch.sigma = static_cast<float>(request.sigma);
             batch.step = owner->engine_step;
             batch.tiles = owner->metas.data();
+            batch.canvas_width = static_cast<int>(request.canvas.width);
+            batch.canvas_height = static_cast<int>(request.canvas.height);
+            batch.latent_scale = request.canvas.latent_scale;
+            batch.auxiliary = owner->crops.data();
+            batch.auxiliary_count = static_cast<int>(owner->crops.size());
             owner->engine(batch);
         }
     };
+
+    static latent_rect to_latent_rect(const rect& r) { return latent_rect{r.x, r.y, r.w, r.h}; }
 
     /// The tiled field of whichever policy the settings name, behind one interface.
     struct field_interface {
@@ -79,6 +94,8 @@ struct tiled_denoiser::state {
     host_tensor original, strength_map, velocity;
     engine_model model{this};
     std::vector<tile_meta> metas;
+    std::vector<auxiliary_crops> crops;
+    std::vector<host_tensor> auxiliary;
     int engine_step = 0;
     std::unique_ptr<field_interface> field;
 
@@ -116,6 +133,8 @@ struct tiled_denoiser::state {
             model_tiles = tile::build_model_tiles(strength_tiles, m);
         }
 
+        if (!s.region_labels.empty())
+            tile::assign_conditions(model_tiles, tile::label_image{s.region_labels, s.image_width, s.image_height});
         const std::int64_t plane = model_tiles.width * model_tiles.height;
         require(!s.original.empty() && static_cast<std::int64_t>(s.original.size()) % plane == 0,
                 "tiling_settings.original.size()", s.original.size(),
@@ -131,6 +150,21 @@ struct tiled_denoiser::state {
         options.sigmas = sigmas;
         options.strength_rule = schedule::parse_strength_rule(s.strength_rule);
         options.tile_batch_size = s.tile_batch_size;
+        for (std::size_t k = 0; k < s.auxiliary.size(); ++k) {
+            const auxiliary_image& a = s.auxiliary[k];
+            const std::string name = "tiling_settings.auxiliary[" + std::to_string(k) + "]";
+            require(a.channels >= 1 && a.scale >= 1, name + ".channels", a.channels,
+                    "must be >= 1, and scale (" + std::to_string(a.scale) + ") too");
+            const shape4 aux_shape{1, a.channels, model_tiles.height * a.scale, model_tiles.width * a.scale};
+            require(static_cast<std::int64_t>(a.values.size()) == aux_shape.numel(), name + ".values.size()",
+                    a.values.size(),
+                    "must be channels x (latent height * scale) x (latent width * scale) = " +
+                        std::to_string(aux_shape.numel()));
+            auxiliary.emplace_back(aux_shape);
+            std::copy(a.values.begin(), a.values.end(), auxiliary.back().data());
+        }
+        for (std::size_t k = 0; k < auxiliary.size(); ++k)
+            options.auxiliary.push_back({auxiliary[k].cview(), s.auxiliary[k].scale});
         std::visit(
             [&](auto p) {
                 using P = decltype(p);

@@ -2,8 +2,9 @@
 // placed in an arena.
 //
 // One planner for field::tiled_field (CPU) and cuda::device_tiled_field. Built once per layout:
-//   groups      one per padded shape, in order of first appearance, tiles in index order (blend::make_batches
-//               with an unbounded batch size);
+//   groups      one per padded shape and condition index (one per padded shape for a model that takes mixed
+//               conditions), in order of first appearance, tiles in index order (blend::make_batches with an
+//               unbounded batch size);
 //   rank order  every tile, group after group: the order in which the CPU field adds tiles to the canvas.
 // Per evaluation, plan(needs_model) asks each tile once, in rank order, whether it needs the model. The tiles
 // that do are cut into batches of at most tile_batch_size tiles of one group, and the batches are placed in
@@ -48,12 +49,13 @@ public:
     batch_plan() = default;
     /// `channels`: C of the canvas. `arena_elements`: the arena's size in elements (>= 1); it is raised to one
     /// full batch of the largest group and capped at what every tile needs (arena_capacity()).
+    /// `mixing`: whether a batch may hold tiles of different condition indices (model::accepts_mixed_conditions).
     batch_plan(const tile::layout& layout, std::int64_t channels, int tile_batch_size,
-               std::int64_t arena_elements = unbounded_arena)
+               std::int64_t arena_elements = unbounded_arena, blend::conditions mixing = blend::conditions::separate)
         : tile_batch_size_(tile_batch_size) {
         require(tile_batch_size >= 1, "tile_batch_size", tile_batch_size, "must be >= 1");
-        // One group per padded shape, tiles in index order: make_batches with an unbounded batch size.
-        groups_ = blend::make_batches(layout, std::numeric_limits<int>::max());
+        // One group per padded shape (and condition), tiles in index order: make_batches, unbounded batch size.
+        groups_ = blend::make_batches(layout, std::numeric_limits<int>::max(), mixing);
         require(arena_elements >= 1, "arena_elements", arena_elements, "must be >= 1");
         const std::size_t tiles = layout.tiles.size();
         std::int64_t largest_batch = 0;

@@ -27,11 +27,11 @@ public:
         tiles_.resize(static_cast<std::size_t>(sh.n));
         for (std::int64_t n = 0; n < sh.n; ++n) {
             const rect whole{0, 0, sh.w, sh.h};
-            tiles_[static_cast<std::size_t>(n)] = model::tile_info{whole, whole, n, n};
+            tiles_[static_cast<std::size_t>(n)] = model::tile_info{whole, whole, n, n, whole, whole, 0};  // scale 1
         }
         require_finite(x, "x", "the canvas state handed to the field must be finite");
         ++evaluations_;
-        (*model_)(model::batch_request{x, sigma, step_, tiles_}, velocity);
+        (*model_)(model::batch_request{x, sigma, step_, tiles_, model::canvas_info{sh.w, sh.h, 1}, {}}, velocity);
         prediction::to_flow_velocity(model_->prediction_kind(), const_view(velocity), x, sigma, velocity);
         if (quadflow::detail::any_non_finite(velocity.data(), velocity.numel())) {
             const std::int64_t i = quadflow::detail::first_non_finite(velocity.data(), velocity.numel());

@@ -12,6 +12,8 @@
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
+#include "quadflow/field/options.hpp"
+#include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
@@ -203,6 +205,34 @@ inline policy::tile_context tile_context_at(const tile::layout_tile& tile, const
     c.sigma_index = sigma_index;
     c.has_original = has_original;
     return c;
+}
+
+/// The metadata a model gets for tile `t` of image `image`.
+inline model::tile_info tile_info_of(const tile::layout_tile& t, int latent_scale, std::int64_t image) {
+    return model::tile_info{
+        t.padded, t.core, t.id, image, scaled(t.padded, latent_scale), scaled(t.core, latent_scale), t.condition};
+}
+
+/// Checks the auxiliary canvases for a canvas of shape `canvas` in memory `space`: one of 1 or N images, rows and
+/// columns `scale` per latent pixel, contiguous, in the field's memory.
+inline void check_auxiliary(const std::vector<auxiliary_canvas>& auxiliary, const shape4& canvas, memory_space space) {
+    for (std::size_t k = 0; k < auxiliary.size(); ++k) {
+        const auxiliary_canvas& a = auxiliary[k];
+        const std::string name = "auxiliary[" + std::to_string(k) + "]";
+        require(a.scale >= 1 && a.scale <= 64, name + ".scale", a.scale, "must be in [1, 64]");
+        require(a.data.data() != nullptr, name + ".data", "null", "must be an image");
+        require(a.data.space() == space, name + ".data memory",
+                a.data.space() == memory_space::host ? "host" : "device",
+                std::string("must be the field's: ") + (space == memory_space::host ? "host" : "device"));
+        const shape4 s = a.data.shape();
+        const shape4 expected{s.n == 1 ? 1 : canvas.n, s.c, canvas.h * a.scale, canvas.w * a.scale};
+        if (s.n < 1 || s.c < 1 || s.c > 65535 || s != expected)
+            throw shape_error(name + ".data has shape " + to_string(s) + " but needs [1 or " +
+                              std::to_string(canvas.n) + ", C, " + std::to_string(expected.h) + ", " +
+                              std::to_string(expected.w) + "] (the canvas times scale " + std::to_string(a.scale) +
+                              ", 1 <= C <= 65535)");
+        require(a.data.is_contiguous(), name + ".data", "strided", "must be contiguous");
+    }
 }
 
 }  // namespace quadflow::field::detail

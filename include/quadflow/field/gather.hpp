@@ -56,4 +56,24 @@ QUADFLOW_CPU_DISPATCH inline bool gather_tile(const_view x, std::int64_t n, std:
     return non_finite != 0;
 }
 
+/// Copies the crop of image `n` of the contiguous host auxiliary image `aux` ((1 or N) x C x (H * scale) x
+/// (W * scale), for a W x H latent canvas) under the latent rectangle `r`: every channel, (r.h * scale) x
+/// (r.w * scale) values each, into `out`, reflected past the canvas as reflect_scaled_index does.
+inline void gather_auxiliary(const_view aux, std::int64_t n, const rect& r, std::int64_t W, std::int64_t H, int scale,
+                             float* out) {
+    const rect p = scaled(r, scale);
+    const std::int64_t image = aux.shape().n == 1 ? 0 : n, width = W * scale;
+    const std::int64_t inside_begin = std::clamp<std::int64_t>(-p.x, 0, p.w);
+    const std::int64_t inside_end = std::clamp<std::int64_t>(width - p.x, inside_begin, p.w);
+    for (std::int64_t c = 0; c < aux.shape().c; ++c)
+        for (std::int64_t y = 0; y < p.h; ++y) {
+            const float* row = &aux(image, c, reflect_scaled_index(p.y + y, H, scale), 0);
+            float* dst = out + (c * p.h + y) * p.w;
+            for (std::int64_t i = 0; i < inside_begin; ++i) dst[i] = row[reflect_scaled_index(p.x + i, W, scale)];
+            std::memcpy(dst + inside_begin, row + p.x + inside_begin,
+                        static_cast<std::size_t>(inside_end - inside_begin) * sizeof(float));
+            for (std::int64_t i = inside_end; i < p.w; ++i) dst[i] = row[reflect_scaled_index(p.x + i, W, scale)];
+        }
+}
+
 }  // namespace quadflow::field

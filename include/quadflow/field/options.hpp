@@ -7,11 +7,24 @@
 #include <vector>
 
 #include "quadflow/blend/weights.hpp"
+#include "quadflow/core/tensor.hpp"
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/batch_exchange.hpp"
 #include "quadflow/schedule/strength.hpp"
 
 namespace quadflow::field {
+
+/// A user image the fields crop per tile next to the latent and hand to the model (batch_request::auxiliary): a
+/// control image at image resolution, an inpainting mask, a depth map. Rows and columns are `scale` per latent pixel;
+/// each tile's crop is its padded rectangle times `scale`, reflected past the canvas as the latent is
+/// (quadflow::reflect_scaled_index).
+struct auxiliary_canvas {
+    /// (1 or N) x C x (H * scale) x (W * scale), contiguous: host memory for field::tiled_field, device memory for
+    /// cuda::device_tiled_field. Read at every evaluation: keep it alive.
+    const_view data;
+    /// Pixels per latent pixel: the layout's latent_scale for an image-resolution image, 1 at latent resolution.
+    int scale = 1;
+};
 
 struct field_options {
     blend::weight_params weights{blend::weight_kind::gaussian, 0.01f};
@@ -38,6 +51,8 @@ struct field_options {
     /// batch's output; false skips it, for a model known to write every element or a benchmark of the
     /// field's own cost.
     bool fill_outputs_with_nan = true;
+    /// Images cropped per tile for the model, in this order (auxiliary_canvas).
+    std::vector<auxiliary_canvas> auxiliary;
     /// Set: this field is one rank of a distributed field (batch_exchange.hpp, quadflow/distributed). Every rank
     /// builds its field with the same layout, options and canvas and calls it with the same x; each calls its model
     /// only for its share of the batches, and every rank gets the single-process field's velocity, bit for bit.

@@ -72,6 +72,7 @@ public:
                 "field::tiled_field exchanges host memory (an MPI communicator); a device exchange (NCCL) is for "
                 "cuda::device_tiled_field");
         check_inputs();
+        detail::check_auxiliary(options_.auxiliary, canvas_, memory_space::host);
         blend_weights_ = blend_plan(layout_, options_.weights);
         prepare_tiles();
         prepare_groups();
@@ -130,8 +131,10 @@ private:
     }
 
     void prepare_groups() {
-        batch_plan_ = batch_plan(layout_, canvas_.c, options_.tile_batch_size,
-                                 options_.exchange ? batch_plan::unbounded_arena : options_.arena_elements);
+        batch_plan_ =
+            batch_plan(layout_, canvas_.c, options_.tile_batch_size,
+                       options_.exchange ? batch_plan::unbounded_arena : options_.arena_elements,
+                       model::accepts_mixed_conditions<M> ? blend::conditions::mixed : blend::conditions::separate);
         sum_starts_ = sum_starts(layout_, batch_plan_.rank_order());
         std::int64_t gathered_in_canvas = 0;
         for (const tile::layout_tile& tl : layout_.tiles)
@@ -142,6 +145,16 @@ private:
         terms_.assign(facts_.size(), tile_terms{});
         batch_infos_.assign(facts_.size(), model::tile_info{});
         contexts_.resize(facts_.size());
+        // An auxiliary arena k holds, per latent arena element of channel 0, C_k * scale_k^2 values.
+        const std::int64_t arena_pixels = batch_plan_.arena_capacity() / canvas_.c;
+        aux_arenas_.clear();
+        for (const auxiliary_canvas& a : options_.auxiliary)
+            aux_arenas_.emplace_back(static_cast<std::size_t>(arena_pixels * aux_values_per_pixel(a)), 0.0f);
+        aux_views_.assign(options_.auxiliary.size(), const_view{});
+    }
+
+    static std::int64_t aux_values_per_pixel(const auxiliary_canvas& a) {
+        return a.data.shape().c * std::int64_t{a.scale} * a.scale;
     }
 
     policy::tile_context context(std::size_t t, double sigma, int sigma_index) const {
@@ -166,7 +179,7 @@ private:
         const std::span<const std::int64_t> placed = batch_plan_.placed();
         for (std::size_t i = 0; i < placed.size(); ++i) {
             const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(placed[i])];
-            batch_infos_[i] = model::tile_info{tl.padded, tl.core, tl.id, n};
+            batch_infos_[i] = detail::tile_info_of(tl, layout_.latent_scale, n);
         }
         for (std::size_t t = 0; t < facts_.size(); ++t) {
             tile_terms& terms = terms_[t];
@@ -219,9 +232,19 @@ private:
         const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
         const const_view input(input_arena_.data() + b.offset, batch_shape);
         const mutable_view output(output_arena_.data() + b.offset, batch_shape);
+        for (std::size_t k = 0; k < aux_views_.size(); ++k) {
+            const auxiliary_canvas& a = options_.auxiliary[k];
+            aux_views_[k] =
+                const_view(aux_arenas_[k].data() + b.offset / canvas_.c * aux_values_per_pixel(a),
+                           shape4{b.count, a.data.shape().c, group.height * a.scale, group.width * a.scale});
+        }
         const model::batch_request request{
-            input, sigma, step_,
-            std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count))};
+            input,
+            sigma,
+            step_,
+            std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count)),
+            model::canvas_info{canvas_.w, canvas_.h, layout_.latent_scale},
+            aux_views_};
         prediction::require_convertible(model_->prediction_kind(), sigma);
         // An element the model leaves unwritten stays NaN, so the blend's non-finite check names its tile.
         if (options_.fill_outputs_with_nan)
@@ -418,6 +441,16 @@ private:
                 };
                 pool_->run(static_cast<std::int64_t>(gathered.size()) * canvas_.c, gather_task);
                 if (non_finite_input) report_non_finite_canvas(x, sigma);
+                const auto auxiliaries = static_cast<std::int64_t>(options_.auxiliary.size());
+                auto gather_aux_task = [&](std::int64_t i) {  // one auxiliary canvas of one tile
+                    const auto t = static_cast<std::size_t>(gathered[static_cast<std::size_t>(i / auxiliaries)]);
+                    const auto k = static_cast<std::size_t>(i % auxiliaries);
+                    const auxiliary_canvas& a = options_.auxiliary[k];
+                    gather_auxiliary(a.data, n, layout_.tiles[t].padded, canvas_.w, canvas_.h, a.scale,
+                                     aux_arenas_[k].data() + batch_plan_.slot(t) / canvas_.c * aux_values_per_pixel(a));
+                };
+                if (auxiliaries > 0)
+                    pool_->run(static_cast<std::int64_t>(gathered.size()) * auxiliaries, gather_aux_task);
                 if (options_.exchange)
                     call_models_distributed(ch, sigma);
                 else
@@ -467,6 +500,8 @@ private:
     std::vector<detail::tile_facts> facts_;
     host_buffer input_arena_, output_arena_;
     std::vector<model::tile_info> batch_infos_;  ///< per placed tile (batch_plan::placed order)
+    std::vector<host_buffer> aux_arenas_;        ///< per auxiliary canvas: its crops, at the latent arena's slots
+    std::vector<const_view> aux_views_;          ///< per auxiliary canvas: the current batch's crops
     std::vector<policy::tile_context> contexts_;
     std::vector<tile_terms> terms_;
     // Distributed: per batch its cost and rank, per rank its output elements, this rank's tiles, every status.

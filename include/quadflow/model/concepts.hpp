@@ -14,11 +14,20 @@ namespace quadflow::model {
 
 /// Where one batch item comes from.
 struct tile_info {
-    rect padded;             ///< the tile as sent to the model, in canvas latent pixels (may extend past the
-                             ///< canvas; those pixels are mirror reflections, see quadflow::reflect_index)
-    rect core;               ///< the part of `padded` the tile is responsible for
-    std::int64_t id = 0;     ///< stable tile id within its layout
-    std::int64_t image = 0;  ///< which image of the canvas batch (canvas N index)
+    rect padded;                 ///< the tile as sent to the model, in canvas latent pixels (may extend past the
+                                 ///< canvas; those pixels are mirror reflections, see quadflow::reflect_index)
+    rect core;                   ///< the part of `padded` the tile is responsible for
+    std::int64_t id = 0;         ///< stable tile id within its layout
+    std::int64_t image = 0;      ///< which image of the canvas batch (canvas N index)
+    rect padded_pixels;          ///< `padded` in image pixels (padded * latent_scale)
+    rect core_pixels;            ///< `core` in image pixels
+    std::int32_t condition = 0;  ///< the tile's condition index (tile::layout_tile::condition)
+};
+
+/// The canvas a batch's tiles come from.
+struct canvas_info {
+    std::int64_t width = 0, height = 0;  ///< in latent pixels
+    int latent_scale = 1;                ///< image pixels per latent pixel
 };
 
 /// One model call: a batch of same-shaped tiles at one noise level.
@@ -27,6 +36,18 @@ struct batch_request {
     double sigma = 1.0;                ///< noise level; FLUX takes sigma itself as its timestep
     int step = -1;                     ///< index of the schedule step being evaluated, -1 if unknown
     std::span<const tile_info> tiles;  ///< one entry per batch item, tiles.size() == x.shape().n
+    canvas_info canvas;                ///< the canvas's size (zero when the caller did not say)
+    /// One crop batch per auxiliary canvas (field_options::auxiliary, in its order): N x C_k x (h * s_k) x (w * s_k)
+    /// for tiles of h x w latent px and scale s_k, gathered with the latent's padding and reflection; in the memory
+    /// space of `x`.
+    std::span<const const_view> auxiliary;
+};
+
+/// Whether model M takes tiles of different condition indices in one batch: it declares
+/// `static constexpr bool mixed_conditions = true;`. Otherwise the fields never mix conditions in a batch.
+template <class M>
+inline constexpr bool accepts_mixed_conditions = requires {
+    requires M::mixed_conditions;
 };
 
 /// tile_model: the user's model callback.
@@ -38,7 +59,9 @@ struct batch_request {
 ///   shape of `request.x`. Memory space of both views is the one the field works in (host for the
 ///   CPU field, device for the CUDA field).
 /// - Conditioning (prompt embeddings, ControlNet inputs, ...) is captured by `m` itself; per-tile
-///   conditioning can be chosen from `request.tiles[i]`.
+///   conditioning is chosen from `request.tiles[i].condition` (and the tile's rectangles), and per-tile crops of
+///   control images, masks or depth maps arrive in `request.auxiliary` (docs/conditioning.md). The tiles of one
+///   batch share a condition unless `M::mixed_conditions` is true.
 /// - Throwing from `m` aborts the step; the exception propagates to the caller of the sampler.
 ///
 /// Minimal conforming type: `callback_model` built by `make_model(kind, callable)`.

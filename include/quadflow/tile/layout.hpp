@@ -20,6 +20,10 @@ struct layout_tile {
     std::int64_t id = 0;    ///< index in the layout's tile list
     int depth = 0;          ///< quadtree depth of the leaf (0 for grid tiles)
     rect pixel_core;        ///< `core` in image pixels (core * latent_scale)
+    /// The user's condition index (>= 0): which prompt embedding, LoRA scale or caption the engine uses for this
+    /// tile (tile/conditions.hpp assigns it). Model batches hold tiles of one condition unless the model accepts
+    /// mixed batches (model::accepts_mixed_conditions).
+    std::int32_t condition = 0;
 
     std::int64_t overlap_left() const { return core.x - padded.x; }
     std::int64_t overlap_top() const { return core.y - padded.y; }
@@ -44,8 +48,8 @@ inline constexpr std::int64_t max_layout_side = std::int64_t{1} << 24;
 
 /// Checks a layout: positive canvas (sides at most max_layout_side) and scale, every tile's core non-empty and
 /// inside the canvas, its padded rectangle containing the core (and within max_layout_side of the canvas), its
-/// denoise in [0, 1] and finite, ids equal to indices, and every latent pixel covered by at least one tile's
-/// padded rectangle (all weight kinds are positive on the whole padded rectangle). Throws
+/// denoise in [0, 1] and finite, its condition >= 0, ids equal to indices, and every latent pixel covered by at least
+/// one tile's padded rectangle (all weight kinds are positive on the whole padded rectangle). Throws
 /// quadflow::invalid_argument naming the offending tile.
 inline void validate(const layout& l) {
     const std::string side_range = "must be in [1, " + std::to_string(max_layout_side) + "] (max_layout_side)";
@@ -73,6 +77,7 @@ inline void validate(const layout& l) {
                 name + ".padded", to_string(t.padded), "must contain the core " + to_string(t.core));
         require(std::isfinite(t.strength) && t.strength >= 0.0 && t.strength <= 1.0, name + ".strength", t.strength,
                 "must be in [0, 1]");
+        require(t.condition >= 0, name + ".condition", t.condition, "must be >= 0");
     }
     // Coverage by a row sweep over interval counts of the tiles that reach the row: tiles join the active list
     // at their first row and leave after their last, so the time is O(height * width + sum of tile heights).

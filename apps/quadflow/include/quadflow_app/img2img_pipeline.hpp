@@ -37,10 +37,12 @@
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/testing/gaussian_model.hpp"
+#include "quadflow/tile/conditions.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/learned_model.hpp"
+#include "quadflow_app/regions.hpp"
 
 namespace quadflow::app {
 
@@ -70,6 +72,10 @@ struct img2img_settings {
     int model_threads = 0;                  ///< LibTorch threads for it (0: LibTorch's default)
     /// Set: this process is one rank of a distributed run (field_options::exchange; app::mpi_world for MPI).
     std::shared_ptr<field::batch_exchange> exchange;
+    /// Set: each model tile takes the condition of the region covering most of its core; the analytic model pulls
+    /// each condition toward its region's target colour, and regions with a strength paint it into the mask policy's
+    /// map (regions.hpp). The learned model has no conditions: only the strengths apply to it.
+    std::optional<region_map> regions;
     bool untiled = false;                     ///< the whole canvas as one tile (policy mask), the untiled reference
     std::optional<double> constant_strength;  ///< mask: every pixel at this strength instead of the quadtree's
 
@@ -101,9 +107,10 @@ struct img2img_report {
     std::int64_t fine_tiles = 0;          ///< quadtree leaves (equal to tiles without model tiles)
     std::int64_t smallest_tile_side = 0;  ///< smallest core side, image px, of the tiles the model ran on
     double seconds = 0;
-    int ranks = 1;                               ///< processes that shared the model batches
-    std::vector<std::int64_t> rank_tile_pixels;  ///< tile-pixels each rank sent to its model (sum: tile_pixels)
-    std::int64_t bytes_exchanged = 0;            ///< model output bytes received, summed over the ranks
+    int ranks = 1;                                 ///< processes that shared the model batches
+    std::vector<std::int64_t> rank_tile_pixels;    ///< tile-pixels each rank sent to its model (sum: tile_pixels)
+    std::int64_t bytes_exchanged = 0;              ///< model output bytes received, summed over the ranks
+    std::vector<std::int64_t> tiles_by_condition;  ///< with regions: model tiles per condition index
 };
 
 struct img2img_result {
@@ -153,6 +160,29 @@ inline host_tensor make_it_red(const host_tensor& original) {
     return target;
 }
 
+/// The original recoloured toward `colour` (as make_it_red is toward red, #ff3939).
+inline host_tensor recolour(const host_tensor& original, rgb colour) {
+    host_tensor target = original;
+    const float towards[3] = {colour.r / 127.5f - 1.0f, colour.g / 127.5f - 1.0f, colour.b / 127.5f - 1.0f};
+    const auto& s = original.shape();
+    for (std::int64_t c = 0; c < 3; ++c)
+        for (std::int64_t y = 0; y < s.h; ++y)
+            for (std::int64_t x = 0; x < s.w; ++x)
+                target(0, c, y, x) = 0.55f * original(0, c, y, x) + 0.45f * towards[c];
+    return target;
+}
+
+/// One analytic prompt model per condition index: a batch goes to its condition's model, as an engine picks the
+/// prompt embedding of a batch from tiles[0].condition (the field never mixes conditions in a batch).
+struct per_condition_models {
+    std::vector<testing::gaussian_model>* models;
+    prediction::kind prediction_kind() const { return prediction::kind::flow_velocity; }
+    void operator()(const model::batch_request& request, mutable_view out) {
+        const std::int32_t k = request.tiles.empty() ? 0 : request.tiles.front().condition;
+        (*models)[static_cast<std::size_t>(k)](request, out);
+    }
+};
+
 /// Per-pixel strength painted from the tiles' cores (the `mask` policy's default map).
 inline host_tensor strength_map_of(const tile::layout& layout) { return policy::paint_strength_map(layout); }
 
@@ -166,6 +196,18 @@ inline host_tensor load_strength_map(const std::string& path, std::int64_t width
     for (std::int64_t y = 0; y < height; ++y)
         for (std::int64_t x = 0; x < width; ++x) map(0, 0, y, x) = mask.at(x, y).r / 255.0f;
     return map;
+}
+
+/// Regions with a strength paint it into the mask policy's per-pixel map: latent pixel (x, y) takes the region of
+/// image pixel (x * scale, y * scale).
+inline void paint_region_strengths(const region_map& regions, int scale, host_tensor& map) {
+    const shape4 s = map.shape();
+    for (std::int64_t y = 0; y < s.h && y * scale < regions.height; ++y)
+        for (std::int64_t x = 0; x < s.w && x * scale < regions.width; ++x) {
+            const auto k = static_cast<std::size_t>(y * scale * regions.width + x * scale);
+            const region& r = regions.regions[static_cast<std::size_t>(regions.region_of[k])];
+            if (r.strength) map(0, 0, y, x) = static_cast<float>(*r.strength);
+        }
 }
 
 /// The policy named in the settings, with the settings' parameters.
@@ -249,10 +291,39 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
             strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, layout.width, layout.height)
                                               : strength_map_of(layout);
         }
+        if (settings.regions) paint_region_strengths(*settings.regions, layout.latent_scale, strength_map);
         if (settings.mask_slope) strength_map = policy::slope_limited(strength_map.cview(), *settings.mask_slope);
     }
 
-    testing::gaussian_model prompt_model(target.cview(), settings.texture);
+    // One target per condition: its regions' target colour, or "make it red".
+    std::vector<host_tensor> targets{target};
+    if (settings.regions) {
+        const region_map& regions = *settings.regions;
+        require(regions.width == image.width && regions.height == image.height, "--regions",
+                std::to_string(regions.width) + "x" + std::to_string(regions.height),
+                "must be the image's size, " + std::to_string(image.width) + "x" + std::to_string(image.height));
+        bool any_strength = false;
+        for (const region& r : regions.regions) {
+            any_strength = any_strength || r.strength.has_value();
+            targets.resize(std::max(targets.size(), static_cast<std::size_t>(r.condition) + 1), target);
+            if (r.target) targets[static_cast<std::size_t>(r.condition)] = recolour(original, *r.target);
+        }
+        require(!any_strength || settings.policy == policy::mask::name, "--region-table strength", "set",
+                "paints the mask policy's per-pixel strength: use --policy mask (or drop the regions' strengths)");
+        std::vector<std::int32_t> labels(static_cast<std::size_t>(layout.pixel_width() * layout.pixel_height()));
+        for (std::int64_t y = 0; y < layout.pixel_height(); ++y)
+            for (std::int64_t x = 0; x < layout.pixel_width(); ++x)
+                labels[static_cast<std::size_t>(y * layout.pixel_width() + x)] =
+                    regions.labels[static_cast<std::size_t>(y * regions.width + x)];
+        tile::assign_conditions(result.model_layout,
+                                tile::label_image{labels, layout.pixel_width(), layout.pixel_height()});
+        result.report.tiles_by_condition.assign(targets.size(), 0);
+        for (const tile::layout_tile& t : model_layout.tiles)
+            ++result.report.tiles_by_condition[static_cast<std::size_t>(t.condition)];
+    }
+    std::vector<testing::gaussian_model> prompt_models;
+    for (const host_tensor& t : targets) prompt_models.emplace_back(t.cview(), settings.texture);
+    per_condition_models prompt_model{&prompt_models};
     std::optional<learned_model> learned;
     if (settings.model_path) learned.emplace(*settings.model_path, "--model", settings.model_threads);
     field::field_options options;

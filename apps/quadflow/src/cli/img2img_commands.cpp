@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -22,12 +23,17 @@
 #include "quadflow_app/image_io.hpp"
 #include "quadflow_app/img2img_pipeline.hpp"
 #include "quadflow_app/overlay.hpp"
+#include "quadflow_app/regions.hpp"
 
 #ifndef QUADFLOW_DEMO_MODEL
 #define QUADFLOW_DEMO_MODEL "models/flow_unet.pt"
 #endif
 #ifndef QUADFLOW_DEMO_IMAGE
 #define QUADFLOW_DEMO_IMAGE "apps/quadflow/data/astronaut.png"
+#endif
+#ifndef QUADFLOW_DEMO_REGIONS
+#define QUADFLOW_DEMO_REGIONS "apps/quadflow/data/astronaut_regions.png"
+#define QUADFLOW_DEMO_REGION_TABLE "apps/quadflow/data/astronaut_regions.json"
 #endif
 
 namespace quadflow::cli {
@@ -49,7 +55,7 @@ struct shared_defaults {
 struct img2img_options {
     std::string image, out, policy = "strength", preservation = "naive", sampler = shared_defaults::sampler;
     std::string strength_rule = "diffusers", weights = "smootherstep", leaf_strength_rule = "area";
-    std::optional<std::string> mask, stats, model_path, strength_map;
+    std::optional<std::string> mask, stats, model_path, strength_map, regions, region_table;
     std::optional<double> mask_slope;
     std::string distributed = "none";
     bool untiled = false;
@@ -71,6 +77,8 @@ struct demo_options {
     double min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
     std::string model = QUADFLOW_DEMO_MODEL;  ///< the learned model's runs, when LibTorch is built in
     int learned_steps = 8;
+    std::string regions = QUADFLOW_DEMO_REGIONS, region_table = QUADFLOW_DEMO_REGION_TABLE;  ///< the regional run
+    bool regions_given = false;  ///< --regions on the command line: a size mismatch is an error, not a skip
     std::string distributed = "none";
     std::shared_ptr<field::batch_exchange> exchange;  ///< set from --distributed mpi
     bool writer = true;                               ///< rank 0 of a distributed run, or the only process
@@ -131,7 +139,8 @@ json report_json(const img2img_report& r) {
             {"seconds", r.seconds},
             {"ranks", r.ranks},
             {"rank_tile_pixels", r.rank_tile_pixels},
-            {"bytes_exchanged", r.bytes_exchanged}};
+            {"bytes_exchanged", r.bytes_exchanged},
+            {"tiles_by_condition", r.tiles_by_condition}};
 }
 
 /// A progress bar on stderr, redrawn in place on a terminal; otherwise one line when a run finishes.
@@ -221,6 +230,7 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
         check_outputs();
     }
     const rgb_image image = app::load_rgb(o.image);
+    if (o.regions) run_settings.regions = app::load_regions(*o.regions, *o.region_table);
     const auto result = app::run_img2img(image, run_settings, writer ? app::progress_callback(show_progress) : nullptr);
     if (!writer) return;
     app::save_image(o.out, result.output);
@@ -260,10 +270,42 @@ app::progress_callback demo_progress(const demo_options& o) {
     return o.writer ? app::progress_callback(show_progress) : nullptr;
 }
 
+/// "condition k (name) -> target at strength", one per region, for the demo's panels.
+std::string region_line(const app::region& r) {
+    std::string line = r.name + ": condition " + std::to_string(r.condition);
+    if (r.target) line += " -> " + app::to_hex(*r.target);
+    if (r.strength) line += " at " + fixed(*r.strength, 1);
+    return line;
+}
+
+/// The regions' strengths, "suit 0.8, background 0.3", for the learned regional panel.
+std::string region_strengths(const app::region_map& regions) {
+    std::string text;
+    for (const app::region& r : regions.regions)
+        if (r.strength) text += (text.empty() ? "" : ", ") + r.name + " " + fixed(*r.strength, 1);
+    return text;
+}
+
+/// The image with each region tinted by its palette colour (the demo's picture of --regions).
+rgb_image region_overlay(const rgb_image& image, const app::region_map& regions) {
+    rgb_image out(image.width, image.height);
+    for (std::int64_t y = 0; y < image.height; ++y)
+        for (std::int64_t x = 0; x < image.width; ++x) {
+            const app::region& r = regions.regions[static_cast<std::size_t>(
+                regions.region_of[static_cast<std::size_t>(y * image.width + x)])];
+            const app::rgb tint = r.target.value_or(r.colour), p = image.at(x, y);
+            out.set(
+                x, y,
+                {std::uint8_t((p.r + tint.r) / 2), std::uint8_t((p.g + tint.g) / 2), std::uint8_t((p.b + tint.b) / 2)});
+        }
+    return out;
+}
+
 /// The demo's learned-model part: the photo's quadtree strengths under `mask` with the learned flow model, untiled
 /// and on model tiles with and without overlap; writes learned_*.png and learned_contact_sheet.png, prints a table.
 /// Returns whether it ran (LibTorch built in and the model file there).
-bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile::layout& layout, std::ostream& out) {
+bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile::layout& layout,
+                      const std::optional<app::region_map>& regions, std::ostream& out) {
     if (!app::learned_model::available()) {
         out << "learned model: not built in (LibTorch not found: apt-get install libtorch-dev, then rebuild)\n";
         return false;
@@ -276,10 +318,12 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
         std::string title, file;
         bool untiled;
         std::int64_t overlap;
+        bool regional = false;  ///< the regions' strengths in the mask (the learned model has no conditions)
     };
-    const std::vector<learned_run> runs = {{"untiled (reference)", "learned_untiled", true, 0},
-                                           {"model tiles, overlap 0", "learned_overlap0", false, 0},
-                                           {"model tiles, overlap 8 (default)", "learned_default", false, 8}};
+    std::vector<learned_run> runs = {{"untiled (reference)", "learned_untiled", true, 0},
+                                     {"model tiles, overlap 0", "learned_overlap0", false, 0},
+                                     {"model tiles, overlap 8 (default)", "learned_default", false, 8}};
+    if (regions) runs.push_back({"regions' strengths, overlap 8", "learned_regions", false, 8, true});
     img2img_settings base;  // mask on model tiles, the quadtree as the per-pixel strength
     base.steps = o.learned_steps;
     base.seed = o.seed;
@@ -297,6 +341,7 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
         img2img_settings s = base;
         s.untiled = r.untiled;
         s.model_tiles->overlap = r.overlap;
+        if (r.regional) s.regions = *regions;
         results.push_back(app::run_img2img(image, s, demo_progress(o), &layout));
         save_demo_png(o, r.file + ".png", results.back().output);
     }
@@ -308,18 +353,21 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const img2img_report& r = results[i].report;
         const double mse = app::mean_squared_difference(results[i].output, reference);
-        const std::string psnr = i == 0 ? "-" : fixed(10.0 * std::log10(255.0 * 255.0 / std::max(mse, 1e-12)), 2);
+        const std::string psnr =
+            i == 0 || runs[i].regional ? "-" : fixed(10.0 * std::log10(255.0 * 255.0 / std::max(mse, 1e-12)), 2);
         std::snprintf(line, sizeof line, "%-34s %12.2f %10s %12lld %10.3f %8.2f\n", runs[i].title.c_str(),
                       r.low_strength_error, psnr.c_str(), static_cast<long long>(r.tile_pixels), r.seam_score,
                       r.seconds);
         out << line;
         panels.push_back({results[i].output,
-                          {runs[i].title, "PSNR to untiled " + psnr + " dB, seam " + fixed(r.seam_score, 2),
+                          {runs[i].title,
+                           runs[i].regional ? "strength " + region_strengths(*regions)
+                                            : "PSNR to untiled " + psnr + " dB, seam " + fixed(r.seam_score, 2),
                            "tile-pixels " + std::to_string(r.tile_pixels)}});
     }
     out << "PSNR: the tiled output against the untiled one (8-bit images); seam: metrics::seam_score on the model "
            "tiles' borders\n";
-    save_demo_png(o, "learned_contact_sheet.png", app::contact_sheet(panels, 4));
+    save_demo_png(o, "learned_contact_sheet.png", app::contact_sheet(panels, 5));
     return true;
 }
 
@@ -419,7 +467,56 @@ void run_demo(demo_options o, std::ostream& out) {
         reading_differences.push_back(app::mean_abs_difference(outputs.at(document), outputs.at(code)));
         report["document_vs_code"][document + " vs " + code] = reading_differences.back();
     }
-    save_demo_png(o, "contact_sheet.png", app::contact_sheet(panels, 5));
+    // Per-tile conditions: the suit and the background take their own condition (a target colour and a strength),
+    // on img2img's default model tiles under the mask policy. Skipped for another image unless --regions is given.
+    std::optional<app::region_map> regions = app::load_regions(o.regions, o.region_table);
+    std::string regional_line;
+    if (!o.regions_given && (regions->width != image.width || regions->height != image.height)) {
+        regional_line = "regions: skipped (" + o.regions + " is " + std::to_string(regions->width) + "x" +
+                        std::to_string(regions->height) + ", the image " + std::to_string(image.width) + "x" +
+                        std::to_string(image.height) + "; give --regions for this image)\n";
+        regions.reset();
+    } else {
+        std::vector<std::string> region_lines{"regions (--regions)"};
+        for (const app::region& r : regions->regions) region_lines.push_back(region_line(r));
+        panels.push_back({half_size(region_overlay(image, *regions)), region_lines});
+        // Conditions are per tile: on img2img's default 64-128 px model tiles a tile takes the region covering most
+        // of it, so the regions come out tile-shaped; 16-32 px model tiles follow them closer.
+        struct regional_run {
+            std::string title, file, key;
+            std::int64_t min_tile, max_tile;
+        };
+        const regional_run regional_runs[] = {
+            {"regions on 64-128 px", "regions", "regional", 64, 128},
+            {"regions on 16-32 px", "regions_small_tiles", "regional_small_tiles", 16, 32}};
+        for (const regional_run& run : regional_runs) {
+            img2img_settings regional;
+            regional.sampler = o.sampler;
+            regional.steps = o.steps;
+            regional.seed = o.seed;
+            regional.texture = o.texture;
+            regional.quadtree.min_strength = o.min_strength;
+            regional.quadtree.max_strength = o.max_strength;
+            regional.exchange = o.exchange;
+            regional.regions = regions;
+            regional.model_tiles->min_tile = run.min_tile;
+            regional.model_tiles->max_tile = run.max_tile;
+            const auto result = app::run_img2img(image, regional, demo_progress(o), &layout);
+            save_demo_png(o, run.file + ".png", result.output);
+            const img2img_report& rr = result.report;
+            std::string by_condition;
+            for (std::size_t k = 0; k < rr.tiles_by_condition.size(); ++k)
+                by_condition += (k ? ", " : "") + std::to_string(rr.tiles_by_condition[k]);
+            panels.push_back(
+                {half_size(result.output),
+                 {run.title, "model tiles per condition: " + by_condition,
+                  "model calls " + std::to_string(rr.model_calls) + "   seam " + fixed(rr.seam_score, 2)}});
+            report[run.key] = report_json(rr);
+            regional_line += run.title + " tiles: model tiles per condition " + by_condition + ", model calls " +
+                             std::to_string(rr.model_calls) + ", seam " + fixed(rr.seam_score, 3) + "\n";
+        }
+    }
+    save_demo_png(o, "contact_sheet.png", app::contact_sheet(panels, 6));
     if (o.writer) app::write_file(o.out_dir + "/report.json", to_text(report) + "\n");
 
     char line[256];
@@ -442,9 +539,11 @@ void run_demo(demo_options o, std::ostream& out) {
                       readings[i].second.c_str(), reading_differences[i]);
         printed << line;
     }
-    const bool learned = run_learned_demo(o, image, layout, printed);
+    printed << regional_line;
+    const bool learned = run_learned_demo(o, image, layout, regions, printed);
     printed << "wrote " << o.out_dir << "/{quadtree,contact_sheet,<policy>"
-            << (learned ? ",learned_contact_sheet,learned_*" : "") << "}.png and report.json\n";
+            << (learned ? ",learned_contact_sheet,learned_*" : "") << (regions ? ",regions,regions_small_tiles" : "")
+            << "}.png and report.json\n";
 }
 
 }  // namespace
@@ -498,6 +597,15 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
                     "single-process output, bit for bit); rank 0 alone writes files and JSON")
         ->check(CLI::IsMember({"none", "mpi"}));
     add_seed_option(*cmd, o->seed, "Noise seed (torch.manual_seed), 0 to 2^64 - 1");
+    CLI::Option* regions =
+        cmd->add_option("--regions", o->regions,
+                        "A palette PNG of the image's size: each model tile takes the condition of the region covering "
+                        "most of its core (docs/conditioning.md)");
+    CLI::Option* table = cmd->add_option("--region-table", o->region_table,
+                                         "JSON: each --regions colour's condition, and optionally its target colour "
+                                         "(analytic model) and strength (mask policy)");
+    regions->needs(table);
+    table->needs(regions);
     cmd->add_option("--stats", o->stats, "Write the report JSON here");
     CLI::Option* seed_flag = cmd->add_flag("--leaf-tiles")
                                  ->description(
@@ -532,6 +640,9 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     demo->add_option("--texture", d->texture, "data_std of the prompt model (its texture, >= 0)");
     demo->add_option("--model", d->model, "The learned flow model for the demo's learned runs (needs LibTorch)");
     demo->add_option("--learned-steps", d->learned_steps, "Euler steps of the learned runs (>= 1)");
+    demo->add_option("--regions", d->regions, "The regional run's palette PNG (default: the photo's suit)")
+        ->each([d](const std::string&) { d->regions_given = true; });
+    demo->add_option("--region-table", d->region_table, "The regional run's region table (JSON)");
     demo->add_option("--distributed", d->distributed,
                      "none, or mpi: under mpirun, split every run's model batches across the ranks; rank 0 alone "
                      "writes files and prints")

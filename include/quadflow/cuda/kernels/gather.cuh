@@ -34,4 +34,25 @@ QUADFLOW_KERNEL void gather_tiles(const Value* x, std::int32_t width, std::int32
     }
 }
 
+/// Block (tile k of `placed`, channel c of an auxiliary image at `scale` px per latent px of the width x height
+/// canvas): copies the tile's padded rectangle times `scale` of plane c into its auxiliary slot (its latent slot /
+/// latent_channels * channels * scale^2), reflected as reflect_scaled_index does.
+template <class Value>
+QUADFLOW_KERNEL void gather_auxiliary(const Value* aux, std::int32_t width, std::int32_t height, std::int32_t scale,
+                                      std::int32_t latent_channels, std::int32_t channels, const device_tile* tiles,
+                                      const tile_step* steps, const std::int32_t* placed, Value* batch) {
+    const std::int32_t t = placed[blockIdx.x];
+    const std::int64_t c = blockIdx.y;
+    const device_tile tile = tiles[t];
+    const std::int64_t w = std::int64_t{tile.w} * scale, h = std::int64_t{tile.h} * scale;
+    const std::int64_t aux_width = std::int64_t{width} * scale, aux_height = std::int64_t{height} * scale;
+    Value* out = batch + steps[t].slot / latent_channels * channels * scale * scale + c * w * h;
+    const Value* plane = aux + c * aux_width * aux_height;
+    for (std::int64_t ly = threadIdx.y; ly < h; ly += blockDim.y) {
+        const Value* row = plane + reflect_scaled_index(std::int64_t{tile.y} * scale + ly, height, scale) * aux_width;
+        for (std::int64_t lx = threadIdx.x; lx < w; lx += blockDim.x)
+            out[ly * w + lx] = row[reflect_scaled_index(std::int64_t{tile.x} * scale + lx, width, scale)];
+    }
+}
+
 }  // namespace quadflow::cuda::kernels
