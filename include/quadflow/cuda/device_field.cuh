@@ -237,12 +237,9 @@ private:
         // An auxiliary buffer k holds, per latent batch element of channel 0, C_k * scale_k^2 values.
         const std::int64_t batch_pixels = batch_plan_.arena_capacity() / canvas_.c;
         for (const field::auxiliary_canvas& a : options_.auxiliary)
-            aux_buffers_.emplace_back(static_cast<std::size_t>(batch_pixels * aux_values_per_pixel(a)));
+            aux_buffers_.emplace_back(
+                static_cast<std::size_t>(batch_pixels * field::detail::auxiliary_values_per_pixel(a)));
         aux_views_.assign(options_.auxiliary.size(), const_view{});
-    }
-
-    static std::int64_t aux_values_per_pixel(const field::auxiliary_canvas& a) {
-        return a.data.shape().c * std::int64_t{a.scale} * a.scale;
     }
 
     /// One pinned and one device allocation hold the per-evaluation tables: tile_step per tile, then
@@ -289,10 +286,7 @@ private:
         for (std::size_t t = 0; t < facts_.size(); ++t) contexts_[t] = context(t, sigma, sigma_index);
         batch_plan_.plan([this](std::size_t t) { return policy_.needs_model(contexts_[t]); });
         if (options_.exchange) {  // each rank's batches together in the batch buffers, for an in-place all-gather
-            costs_.clear();
-            for (const batch& b : batch_plan_.batches()) costs_.push_back(batch_plan_.batch_elements(b) / canvas_.c);
-            owner_ = rank_assignment_.assign(costs_, options_.exchange->size());
-            batch_plan_.place_by_owner(owner_, counts_);
+            owner_ = batch_plan_.assign_ranks(options_.exchange->size(), counts_);
         }
         for (std::size_t t = 0; t < facts_.size(); ++t) steps[t].slot = batch_plan_.slot(t);
         const std::span<const std::int64_t> model_tiles = batch_plan_.placed();
@@ -324,9 +318,8 @@ private:
         const mutable_view output(output_.data() + b.offset, batch_shape, memory_space::device);
         for (std::size_t k = 0; k < aux_views_.size(); ++k) {
             const field::auxiliary_canvas& a = options_.auxiliary[k];
-            aux_views_[k] = const_view(aux_buffers_[k].data() + b.offset / canvas_.c * aux_values_per_pixel(a),
-                                       shape4{b.count, a.data.shape().c, group.height * a.scale, group.width * a.scale},
-                                       memory_space::device);
+            aux_views_[k] = field::detail::auxiliary_batch(a, aux_buffers_[k].data(), b.offset, canvas_.c, b.count,
+                                                           group.height, group.width, memory_space::device);
         }
         const model::batch_request request{
             input,
@@ -421,9 +414,8 @@ private:
     std::vector<policy::tile_context> contexts_;
     std::vector<model::tile_info> batch_infos_;
     std::int64_t placed_ = 0;
-    // Distributed: per batch its cost and rank, per rank its output elements and its status.
-    std::vector<std::int64_t> costs_, counts_;
-    field::rank_assignment rank_assignment_;
+    // Distributed: per batch its rank, per rank its output elements and its status.
+    std::vector<std::int64_t> counts_;
     std::span<const int> owner_;
     device_buffer<field::rank_status> device_statuses_;
     pinned_buffer<field::rank_status> pinned_statuses_;

@@ -25,6 +25,7 @@
 
 #include "quadflow/blend/batching.hpp"
 #include "quadflow/core/error.hpp"
+#include "quadflow/field/batch_exchange.hpp"
 #include "quadflow/tile/layout.hpp"
 
 namespace quadflow::field {
@@ -52,7 +53,7 @@ public:
     /// `mixing`: whether a batch may hold tiles of different condition indices (model::accepts_mixed_conditions).
     batch_plan(const tile::layout& layout, std::int64_t channels, int tile_batch_size,
                std::int64_t arena_elements = unbounded_arena, blend::conditions mixing = blend::conditions::separate)
-        : tile_batch_size_(tile_batch_size) {
+        : tile_batch_size_(tile_batch_size), channels_(channels) {
         require(tile_batch_size >= 1, "tile_batch_size", tile_batch_size, "must be >= 1");
         // One group per padded shape (and condition), tiles in index order: make_batches, unbounded batch size.
         groups_ = blend::make_batches(layout, std::numeric_limits<int>::max(), mixing);
@@ -169,6 +170,16 @@ public:
         // rank_elements now holds each rank's end; back to counts.
         for (std::size_t r = rank_elements.size(); r-- > 0;) rank_elements[r] -= r == 0 ? 0 : rank_elements[r - 1];
     }
+    /// Distributed fields: assigns the evaluation's batches to `ranks` ranks by tile-pixels (field::rank_assignment,
+    /// the same plan on every rank) and places them by owner (place_by_owner, which fills rank_elements). Returns
+    /// each batch's rank. Allocates only when an evaluation has more batches than any before.
+    std::span<const int> assign_ranks(int ranks, std::span<std::int64_t> rank_elements) {
+        costs_.clear();
+        for (const batch& b : batches_) costs_.push_back(batch_elements(b) / channels_);
+        const std::span<const int> owner = rank_assignment_.assign(costs_, ranks);
+        place_by_owner(owner, rank_elements);
+        return owner;
+    }
     /// Elements of batch `b`'s model input (and output) in the arena.
     std::int64_t batch_elements(const batch& b) const {
         return b.count * element_size_[static_cast<std::size_t>(b.group)];
@@ -190,6 +201,7 @@ public:
 
 private:
     int tile_batch_size_ = 1;
+    std::int64_t channels_ = 1;
     std::vector<blend::tile_batch> groups_;
     std::vector<std::int64_t> element_size_;  ///< per group: padded.h * padded.w * C
     std::vector<std::int64_t> rank_order_;
@@ -201,6 +213,8 @@ private:
     std::int64_t placed_count_ = 0;
     std::vector<std::int64_t> slot_;
     bool skipped_ = false;
+    std::vector<std::int64_t> costs_;  ///< assign_ranks: tile-pixels per batch
+    rank_assignment rank_assignment_;
 };
 
 }  // namespace quadflow::field

@@ -213,6 +213,21 @@ inline model::tile_info tile_info_of(const tile::layout_tile& t, int latent_scal
         t.padded, t.core, t.id, image, scaled(t.padded, latent_scale), scaled(t.core, latent_scale), t.condition};
 }
 
+/// Values of auxiliary canvas `a`'s crops per latent pixel of a tile: C * scale^2. Its arena holds a tile's crops at
+/// the tile's latent slot / latent channels * this.
+inline std::int64_t auxiliary_values_per_pixel(const auxiliary_canvas& a) {
+    return a.data.shape().c * std::int64_t{a.scale} * a.scale;
+}
+
+/// The crops of a model batch in auxiliary arena `arena`: `count` tiles of h x w latent px whose latent input starts
+/// at element `latent_offset` of the latent arena (tiles of `channels` channels).
+inline const_view auxiliary_batch(const auxiliary_canvas& a, const float* arena, std::int64_t latent_offset,
+                                  std::int64_t channels, std::int64_t count, std::int64_t h, std::int64_t w,
+                                  memory_space space) {
+    return const_view(arena + latent_offset / channels * auxiliary_values_per_pixel(a),
+                      shape4{count, a.data.shape().c, h * a.scale, w * a.scale}, space);
+}
+
 /// Checks the auxiliary canvases for a canvas of shape `canvas` in memory `space`: one of 1 or N images, rows and
 /// columns `scale` per latent pixel, contiguous, in the field's memory.
 inline void check_auxiliary(const std::vector<auxiliary_canvas>& auxiliary, const shape4& canvas, memory_space space) {

@@ -149,12 +149,9 @@ private:
         const std::int64_t arena_pixels = batch_plan_.arena_capacity() / canvas_.c;
         aux_arenas_.clear();
         for (const auxiliary_canvas& a : options_.auxiliary)
-            aux_arenas_.emplace_back(static_cast<std::size_t>(arena_pixels * aux_values_per_pixel(a)), 0.0f);
+            aux_arenas_.emplace_back(static_cast<std::size_t>(arena_pixels * detail::auxiliary_values_per_pixel(a)),
+                                     0.0f);
         aux_views_.assign(options_.auxiliary.size(), const_view{});
-    }
-
-    static std::int64_t aux_values_per_pixel(const auxiliary_canvas& a) {
-        return a.data.shape().c * std::int64_t{a.scale} * a.scale;
     }
 
     policy::tile_context context(std::size_t t, double sigma, int sigma_index) const {
@@ -234,9 +231,8 @@ private:
         const mutable_view output(output_arena_.data() + b.offset, batch_shape);
         for (std::size_t k = 0; k < aux_views_.size(); ++k) {
             const auxiliary_canvas& a = options_.auxiliary[k];
-            aux_views_[k] =
-                const_view(aux_arenas_[k].data() + b.offset / canvas_.c * aux_values_per_pixel(a),
-                           shape4{b.count, a.data.shape().c, group.height * a.scale, group.width * a.scale});
+            aux_views_[k] = detail::auxiliary_batch(a, aux_arenas_[k].data(), b.offset, canvas_.c, b.count,
+                                                    group.height, group.width, memory_space::host);
         }
         const model::batch_request request{
             input,
@@ -259,11 +255,8 @@ private:
     /// rank's batches together in the arena (so the all-gather fills it in place) and lists this rank's tiles.
     void plan_ranks() {
         const int ranks = options_.exchange->size(), me = options_.exchange->rank();
-        costs_.clear();
-        for (const batch& b : batch_plan_.batches()) costs_.push_back(batch_plan_.batch_elements(b) / canvas_.c);
-        owner_ = rank_assignment_.assign(costs_, ranks);
         counts_.resize(static_cast<std::size_t>(ranks));
-        batch_plan_.place_by_owner(owner_, counts_);
+        owner_ = batch_plan_.assign_ranks(ranks, counts_);
         own_tiles_.clear();
         for (std::size_t i = 0; i < owner_.size(); ++i)
             if (owner_[i] == me) {
@@ -447,7 +440,8 @@ private:
                     const auto k = static_cast<std::size_t>(i % auxiliaries);
                     const auxiliary_canvas& a = options_.auxiliary[k];
                     gather_auxiliary(a.data, n, layout_.tiles[t].padded, canvas_.w, canvas_.h, a.scale,
-                                     aux_arenas_[k].data() + batch_plan_.slot(t) / canvas_.c * aux_values_per_pixel(a));
+                                     aux_arenas_[k].data() +
+                                         batch_plan_.slot(t) / canvas_.c * detail::auxiliary_values_per_pixel(a));
                 };
                 if (auxiliaries > 0)
                     pool_->run(static_cast<std::int64_t>(gathered.size()) * auxiliaries, gather_aux_task);
@@ -504,9 +498,8 @@ private:
     std::vector<const_view> aux_views_;          ///< per auxiliary canvas: the current batch's crops
     std::vector<policy::tile_context> contexts_;
     std::vector<tile_terms> terms_;
-    // Distributed: per batch its cost and rank, per rank its output elements, this rank's tiles, every status.
-    std::vector<std::int64_t> costs_, counts_, own_tiles_;
-    rank_assignment rank_assignment_;
+    // Distributed: per batch its rank, per rank its output elements, this rank's tiles, every status.
+    std::vector<std::int64_t> counts_, own_tiles_;
     std::span<const int> owner_;
     std::vector<rank_status> statuses_;
     bool needs_scan_ = false;

@@ -147,29 +147,23 @@ inline rgb_image to_image(const_view latent) {
     return image;
 }
 
-/// The prompt's target: the original recoloured toward red.
-inline host_tensor make_it_red(const host_tensor& original) {
+/// A prompt's target: 0.55 x the original + `shift` per channel (0.45 x the colour it pulls toward, in [-1, 1]).
+inline host_tensor recoloured(const host_tensor& original, const float (&shift)[3]) {
     host_tensor target = original;
-    const auto& s = original.shape();
-    for (std::int64_t y = 0; y < s.h; ++y)
-        for (std::int64_t x = 0; x < s.w; ++x) {
-            target(0, 0, y, x) = 0.55f * original(0, 0, y, x) + 0.45f;
-            target(0, 1, y, x) = 0.55f * original(0, 1, y, x) - 0.25f;
-            target(0, 2, y, x) = 0.55f * original(0, 2, y, x) - 0.25f;
-        }
-    return target;
-}
-
-/// The original recoloured toward `colour` (as make_it_red is toward red, #ff3939).
-inline host_tensor recolour(const host_tensor& original, rgb colour) {
-    host_tensor target = original;
-    const float towards[3] = {colour.r / 127.5f - 1.0f, colour.g / 127.5f - 1.0f, colour.b / 127.5f - 1.0f};
     const auto& s = original.shape();
     for (std::int64_t c = 0; c < 3; ++c)
         for (std::int64_t y = 0; y < s.h; ++y)
-            for (std::int64_t x = 0; x < s.w; ++x)
-                target(0, c, y, x) = 0.55f * original(0, c, y, x) + 0.45f * towards[c];
+            for (std::int64_t x = 0; x < s.w; ++x) target(0, c, y, x) = 0.55f * original(0, c, y, x) + shift[c];
     return target;
+}
+
+/// The prompt's target: the original recoloured toward red.
+inline host_tensor make_it_red(const host_tensor& original) { return recoloured(original, {0.45f, -0.25f, -0.25f}); }
+
+/// The original recoloured toward `colour`, as make_it_red is toward red.
+inline host_tensor recolour(const host_tensor& original, rgb colour) {
+    return recoloured(original, {0.45f * (colour.r / 127.5f - 1.0f), 0.45f * (colour.g / 127.5f - 1.0f),
+                                 0.45f * (colour.b / 127.5f - 1.0f)});
 }
 
 /// One analytic prompt model per condition index: a batch goes to its condition's model, as an engine picks the

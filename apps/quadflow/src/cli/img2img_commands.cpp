@@ -371,6 +371,18 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
     return true;
 }
 
+/// `s` with the demo's flags: sampler, steps, seed, texture, the quadtree's strengths and the distributed exchange.
+img2img_settings with_demo_flags(const demo_options& o, img2img_settings s) {
+    s.sampler = o.sampler;
+    s.steps = o.steps;
+    s.seed = o.seed;
+    s.texture = o.texture;
+    s.quadtree.min_strength = o.min_strength;
+    s.quadtree.max_strength = o.max_strength;
+    s.exchange = o.exchange;
+    return s;
+}
+
 void run_demo(demo_options o, std::ostream& out) {
     require_at_least("--steps", o.steps, 1);
     require_at_least("--texture", o.texture, 0.0);
@@ -391,14 +403,8 @@ void run_demo(demo_options o, std::ostream& out) {
     std::ostringstream discarded;
     std::ostream& printed = o.writer ? out : discarded;
     const rgb_image image = app::load_rgb(o.image);
-    img2img_settings base = img2img_settings::leaf_tiles();  // the seed's policies on the seed's own tiles
-    base.sampler = o.sampler;
-    base.steps = o.steps;
-    base.seed = o.seed;
-    base.texture = o.texture;
-    base.quadtree.min_strength = o.min_strength;
-    base.quadtree.max_strength = o.max_strength;
-    base.exchange = o.exchange;
+    // The seed's policies on the seed's own tiles.
+    const img2img_settings base = with_demo_flags(o, img2img_settings::leaf_tiles());
     const tile::layout layout = tile::build_quadtree(image.view(), base.quadtree);
     const rgb_image overlay = app::draw_tile_overlay(image, layout);
     save_demo_png(o, "quadtree.png", overlay);
@@ -490,14 +496,7 @@ void run_demo(demo_options o, std::ostream& out) {
             {"regions on 64-128 px", "regions", "regional", 64, 128},
             {"regions on 16-32 px", "regions_small_tiles", "regional_small_tiles", 16, 32}};
         for (const regional_run& run : regional_runs) {
-            img2img_settings regional;
-            regional.sampler = o.sampler;
-            regional.steps = o.steps;
-            regional.seed = o.seed;
-            regional.texture = o.texture;
-            regional.quadtree.min_strength = o.min_strength;
-            regional.quadtree.max_strength = o.max_strength;
-            regional.exchange = o.exchange;
+            img2img_settings regional = with_demo_flags(o, img2img_settings{});  // img2img's model tiles and mask
             regional.regions = regions;
             regional.model_tiles->min_tile = run.min_tile;
             regional.model_tiles->max_tile = run.max_tile;
