@@ -294,6 +294,62 @@ TEST_CASE("region labels and auxiliary images reach the engine's model per tile:
                          quadflow::invalid_argument);
 }
 
+TEST_CASE("the grid tiler and a strength map: the map's strength-0 pixels stay the original") {
+    const latent original = make_latent(0.3f), noise = make_latent(1.9f);
+    const std::vector<float> sampled = sdcpp_replica::img2img_sigmas(full_schedule, 0.75f);
+    const latent start = sdcpp_replica::noised(original, noise, sampled.front());
+    engine::tiling_settings s = settings_for(sampled, original);
+    s.tiler = "grid";
+    s.rgb.clear();  // the grid needs no image
+    s.max_tile = 24;
+    s.overlap = 4;
+    SUBCASE("every pixel at max_strength 1 equals the untiled engine") {
+        s.max_strength = 1.0;
+        engine::tiled_denoiser tiled(batch_model, s);
+        CHECK(tiled.model_tile_count() == 9);  // 64 latent px in tiles of 24: 3 x 3
+        CHECK(max_difference(sample_tiled(method::heun, tiled, start, sampled),
+                             sample_untiled(method::heun, start, sampled)) <= 1e-5f);
+    }
+    SUBCASE("a strength map keeps its 0 pixels (the three calm quarters) and regenerates the rest") {
+        s.strength_map.assign(static_cast<std::size_t>(latent_size) * latent_size, 0.0f);
+        for (int y = 0; y < latent_size / 2; ++y)
+            for (int x = 0; x < latent_size / 2; ++x) s.strength_map[static_cast<std::size_t>(y * latent_size + x)] = 1;
+        for (std::size_t i = 0; i < 4; ++i) {
+            CAPTURE(method_names[i]);
+            engine::tiled_denoiser tiled(batch_model, s);
+            const latent result = sample_tiled(methods[i], tiled, start, sampled);
+            CHECK(calm_difference(result, original) <= 1e-5f);
+            CHECK(max_difference(result, original) > 0.1f);
+        }
+    }
+    SUBCASE("bad tilers, images and maps") {
+        s.tiler = "hexagons";
+        CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s),
+                             doctest::Contains("tiling_settings.tiler = hexagons: must be quadtree or grid"),
+                             quadflow::invalid_argument);
+        s.tiler = "quadtree";
+        CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s),
+                             doctest::Contains("tiling_settings.rgb.size() = 0: must be image_width x image_height"),
+                             quadflow::invalid_argument);
+        s.tiler = "grid";
+        s.strength_map.assign(10, 0.5f);
+        CHECK_THROWS_WITH_AS(
+            engine::tiled_denoiser(batch_model, s),
+            doctest::Contains("tiling_settings.strength_map.size() = 10: must be the latent's 64 x 64"),
+            quadflow::invalid_argument);
+        s.strength_map.assign(static_cast<std::size_t>(latent_size) * latent_size, 0.5f);
+        s.strength_map[70] = 1.5f;
+        CHECK_THROWS_WITH_AS(
+            engine::tiled_denoiser(batch_model, s),
+            doctest::Contains("tiling_settings.strength_map = 1.5: must be in [0, 1] (latent pixel 6, 1)"),
+            quadflow::invalid_argument);
+        s.strength_map.clear();
+        s.leaf_tiles = true;
+        CHECK_THROWS_WITH_AS(engine::tiled_denoiser(batch_model, s), doctest::Contains("tiling_settings.leaf_tiles"),
+                             quadflow::invalid_argument);
+    }
+}
+
 TEST_CASE("a wrong schedule or step numbering is a clear error, never a silent wrong picture") {
     const latent original = make_latent(0.3f), noise = make_latent(1.9f);
     const std::vector<float> sampled = sdcpp_replica::img2img_sigmas(full_schedule, 0.75f);

@@ -83,9 +83,16 @@ using batch_denoiser = std::function<void(const tile_batch& batch)>;
 struct tiling_settings {
     std::vector<float> sigmas;  ///< the schedule the engine samples (after img2img truncation), high to low
     step_numbering numbering = step_numbering::sdcpp;
-    std::vector<float> original;    ///< the clean latent (img2img), C x H x W
-    std::vector<std::uint8_t> rgb;  ///< the input image, interleaved RGB8, for the quadtree of strengths
-    int image_width = 0, image_height = 0;
+    std::vector<float> original;  ///< the clean latent (img2img), C x H x W
+    /// How the canvas is cut for the model: "quadtree" (model tiles built on the quadtree of `rgb`, whose leaves
+    /// paint the per-pixel strengths) or "grid" (a uniform grid of `max_tile` with `overlap`; every pixel at
+    /// `max_strength` unless `strength_map` says otherwise; `rgb` may be empty).
+    std::string tiler = "quadtree";
+    std::vector<std::uint8_t> rgb;          ///< the input image, interleaved RGB8, for the quadtree of strengths
+    int image_width = 0, image_height = 0;  ///< image px; the latent is (image_height / latent_scale) x (.. width ..)
+    /// Per latent pixel, the strength in [0, 1] that the `mask` policy reads (latent height x width, row-major), in
+    /// place of the quadtree's painted strengths; empty: the tiler's strengths.
+    std::vector<float> strength_map;
     int latent_scale = 8;                           ///< image pixels per latent pixel
     double min_strength = 0.0, max_strength = 0.8;  ///< strength of the calmest and the busiest quadtree leaves
     /// Any quadflow policy name. The default, `mask`, reads each pixel's strength from the quadtree's leaves,

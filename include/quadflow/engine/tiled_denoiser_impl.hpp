@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
 #include "quadflow/tile/conditions.hpp"
+#include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 
@@ -64,6 +66,7 @@ struct tiled_denoiser::state {
             batch.auxiliary = owner->crops.data();
             batch.auxiliary_count = static_cast<int>(owner->crops.size());
             owner->engine(batch);
+            owner->keep_sole_outputs(request, out);
         }
     };
 
@@ -98,6 +101,56 @@ struct tiled_denoiser::state {
     std::vector<host_tensor> auxiliary;
     int engine_step = 0;
     std::unique_ptr<field_interface> field;
+    // Pixels whose padded rectangle only one model tile covers: that tile's index (else -1), the engine's denoised
+    // output there in this evaluation, and the evaluation it belongs to. The field blends velocities; where a pixel's
+    // velocity is exactly that one output's (or the original's) conversion, the bridge hands the engine the value
+    // itself instead of x - sigma v, which float rounding would move by an ulp (and a sensitive model amplifies).
+    std::vector<std::int64_t> sole_tile;
+    std::unordered_map<std::int64_t, std::int64_t> tile_index_of_id;
+    std::vector<float> sole_denoised;
+    std::vector<std::uint32_t> sole_evaluation;
+    std::uint32_t evaluation = 0;
+
+    void find_sole_tiles() {
+        const std::int64_t W = model_tiles.width, H = model_tiles.height;
+        std::vector<int> cover(static_cast<std::size_t>(W * H), 0);
+        sole_tile.assign(static_cast<std::size_t>(W * H), -1);
+        for (std::size_t t = 0; t < model_tiles.tiles.size(); ++t) {
+            const tile::layout_tile& tl = model_tiles.tiles[t];
+            tile_index_of_id[tl.id] = static_cast<std::int64_t>(t);
+            const rect in = clipped(tl.padded, W, H);
+            for (std::int64_t y = in.y; y < in.bottom(); ++y)
+                for (std::int64_t x = in.x; x < in.right(); ++x) {
+                    const auto k = static_cast<std::size_t>(y * W + x);
+                    ++cover[k];
+                    sole_tile[k] = static_cast<std::int64_t>(t);
+                }
+        }
+        for (std::size_t k = 0; k < cover.size(); ++k)
+            if (cover[k] != 1) sole_tile[k] = -1;
+        sole_denoised.assign(static_cast<std::size_t>(shape.numel()), 0.0f);
+        sole_evaluation.assign(cover.size(), 0);
+    }
+
+    void keep_sole_outputs(const model::batch_request& request, const_view out) {
+        const std::int64_t W = model_tiles.width, H = model_tiles.height, C = shape.c;
+        for (std::size_t i = 0; i < request.tiles.size(); ++i) {
+            const auto found = tile_index_of_id.find(request.tiles[i].id);
+            if (found == tile_index_of_id.end()) continue;
+            const rect& r = request.tiles[i].padded;
+            const rect in = clipped(r, W, H);
+            const float* tile_out = out.data() + static_cast<std::int64_t>(i) * C * r.h * r.w;
+            for (std::int64_t y = in.y; y < in.bottom(); ++y)
+                for (std::int64_t x = in.x; x < in.right(); ++x) {
+                    const auto k = static_cast<std::size_t>(y * W + x);
+                    if (sole_tile[k] != found->second) continue;
+                    sole_evaluation[k] = evaluation;
+                    for (std::int64_t c = 0; c < C; ++c)
+                        sole_denoised[static_cast<std::size_t>(c * W * H) + k] =
+                            tile_out[(c * r.h + (y - r.y)) * r.w + (x - r.x)];
+                }
+        }
+    }
 
     state(batch_denoiser engine_model_fn, const tiling_settings& s)
         : engine(std::move(engine_model_fn)), numbering(s.numbering), sigmas(s.sigmas.begin(), s.sigmas.end()) {
@@ -107,22 +160,38 @@ struct tiled_denoiser::state {
         schedule::validate_schedule(sigmas);
         require(s.numbering == step_numbering::from_zero || s.numbering == step_numbering::sdcpp,
                 "tiling_settings.numbering", static_cast<int>(s.numbering), "must be from_zero or sdcpp");
-        require(
-            s.image_width > 0 && s.image_height > 0 &&
-                s.rgb.size() == static_cast<std::size_t>(s.image_width) * static_cast<std::size_t>(s.image_height) * 3,
-            "tiling_settings.rgb.size()", s.rgb.size(),
-            "must be image_width x image_height x 3 = " + std::to_string(s.image_width) + " x " +
-                std::to_string(s.image_height) + " x 3");
         require(s.latent_scale >= 1, "tiling_settings.latent_scale", s.latent_scale, "must be >= 1");
+        require(s.tiler == "quadtree" || s.tiler == "grid", "tiling_settings.tiler", s.tiler,
+                "must be quadtree or grid");
+        const bool quadtree = s.tiler == "quadtree";
+        require(s.image_width > 0 && s.image_height > 0, "tiling_settings.image_width", s.image_width,
+                "and image_height (" + std::to_string(s.image_height) + ") must be > 0");
+        require(!quadtree || s.rgb.size() ==
+                                 static_cast<std::size_t>(s.image_width) * static_cast<std::size_t>(s.image_height) * 3,
+                "tiling_settings.rgb.size()", s.rgb.size(),
+                "must be image_width x image_height x 3 = " + std::to_string(s.image_width) + " x " +
+                    std::to_string(s.image_height) + " x 3 (the quadtree is built on the image)");
 
-        tile::quadtree_options tree;
-        tree.latent_scale = s.latent_scale;
-        tree.align = std::max(8, s.latent_scale);
-        tree.min_strength = s.min_strength;
-        tree.max_strength = s.max_strength;
-        tree.overlap = s.leaf_tiles ? s.leaf_overlap_pixels : 0;
-        strength_tiles = tile::build_quadtree(tile::packed_rgb_view(s.rgb.data(), s.image_width, s.image_height), tree);
-        if (s.leaf_tiles) {
+        if (quadtree) {
+            tile::quadtree_options tree;
+            tree.latent_scale = s.latent_scale;
+            tree.align = std::max(8, s.latent_scale);
+            tree.min_strength = s.min_strength;
+            tree.max_strength = s.max_strength;
+            tree.overlap = s.leaf_tiles ? s.leaf_overlap_pixels : 0;
+            strength_tiles =
+                tile::build_quadtree(tile::packed_rgb_view(s.rgb.data(), s.image_width, s.image_height), tree);
+        } else {
+            require(!s.leaf_tiles, "tiling_settings.leaf_tiles", "true",
+                    "sends the quadtree's leaves; the grid tiler has none (use tiler quadtree)");
+            tile::grid_options grid;
+            grid.tile = s.max_tile;
+            grid.overlap = s.overlap;
+            grid.latent_scale = s.latent_scale;
+            grid.strength = s.max_strength;
+            strength_tiles = tile::build_grid(s.image_width / s.latent_scale, s.image_height / s.latent_scale, grid);
+        }
+        if (s.leaf_tiles || !quadtree) {
             model_tiles = strength_tiles;
         } else {
             tile::model_tile_options m;
@@ -143,8 +212,23 @@ struct tiled_denoiser::state {
         shape = shape4{1, static_cast<std::int64_t>(s.original.size()) / plane, model_tiles.height, model_tiles.width};
         original = host_tensor(shape);
         std::copy(s.original.begin(), s.original.end(), original.data());
-        strength_map = policy::paint_strength_map(strength_tiles);
+        if (s.strength_map.empty()) {
+            strength_map = policy::paint_strength_map(strength_tiles);
+        } else {
+            require(static_cast<std::int64_t>(s.strength_map.size()) == plane, "tiling_settings.strength_map.size()",
+                    s.strength_map.size(),
+                    "must be the latent's " + std::to_string(model_tiles.height) + " x " +
+                        std::to_string(model_tiles.width) + " pixels");
+            for (std::size_t k = 0; k < s.strength_map.size(); ++k)
+                require(s.strength_map[k] >= 0.0f && s.strength_map[k] <= 1.0f, "tiling_settings.strength_map",
+                        s.strength_map[k],
+                        "must be in [0, 1] (latent pixel " + std::to_string(k % model_tiles.width) + ", " +
+                            std::to_string(k / model_tiles.width) + ")");
+            strength_map = host_tensor(shape4{1, 1, model_tiles.height, model_tiles.width});
+            std::copy(s.strength_map.begin(), s.strength_map.end(), strength_map.data());
+        }
         velocity = host_tensor(shape);
+        find_sole_tiles();
 
         field::field_options options;
         options.sigmas = sigmas;
@@ -213,12 +297,25 @@ struct tiled_denoiser::state {
                                        " in tiling_settings.sigmas; give the bridge the schedule the engine samples "
                                        "(after img2img truncation) and the engine's step numbering");
         engine_step = step;
+        ++evaluation;
         field->on_step(i, from, to);
         const std::size_t n = static_cast<std::size_t>(shape.numel());
+        const std::size_t plane = static_cast<std::size_t>(shape.h * shape.w);
         const const_view xv(x, shape);
         field->evaluate(xv, sigma, velocity.view());
         const float* v = velocity.data();
-        for (std::size_t k = 0; k < n; ++k) denoised[k] = x[k] - sigma * v[k];  // x0 = x - sigma v
+        const float* o = original.data();
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t p = k % plane;
+            if (sole_evaluation[p] == evaluation &&
+                prediction::to_flow_velocity(prediction::kind::denoised, sole_denoised[k], x[k], sigma) == v[k]) {
+                denoised[k] = sole_denoised[k];  // one tile's output, passed through by the policy
+            } else if ((1.0f / sigma) * (x[k] - o[k]) == v[k]) {
+                denoised[k] = o[k];  // kept: the policy's exact preservation velocity
+            } else {
+                denoised[k] = x[k] - sigma * v[k];  // x0 = x - sigma v
+            }
+        }
     }
 };
 
