@@ -196,7 +196,7 @@ TEST_CASE("sdcpp engine: what cannot be tiled is refused, naming the option") {
         {"--diffusion-tiler quadtree --diffusion-tile-size 128 --diffusion-min-tile-size 256",
          "min_tile_size = 256 px must be <= tile_size = 128 px"},
         {"--diffusion-tiler quadtree --diffusion-tile-size 120",
-         "tile_size = 120 px must be a multiple of 16 px (the latent's 16 px cells times the model's 1)"},
+         "tile_size = 120 px must be a multiple of 16 px (the latent's 16 px cells times the model's patch of 1)"},
         {"--diffusion-tiler quadtree --diffusion-tile-overlap 8", "overlap = 8 px must be a multiple of 16 px"},
         {"--diffusion-tiler quadtree --diffusion-max-strength 1.5", "max_strength = 1.5 must satisfy"},
         {"--diffusion-tiler hexagons", "--diffusion-tiler 'hexagons' must be one of none, quadtree, grid"},
