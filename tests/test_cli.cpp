@@ -384,7 +384,7 @@ TEST_CASE("quadtree bad denoise rule") {
 }
 TEST_CASE("quadtree min denoise above max") {
     check_error({"quadtree", "--image", flat, "--min-denoise", "0.9"},
-                R"(--min-denoise = 0\.9: must be <= --max-denoise = 0\.8)");
+                R"(--min-denoise = 0\.9: must be <= --max-strength = 0\.8)");
 }
 TEST_CASE("quadtree align not a multiple of the latent scale") {
     check_error({"quadtree", "--image", flat, "--align", "12"}, "--align = 12");
@@ -575,4 +575,53 @@ TEST_CASE("help and --version go to out, not to stderr") {
     CHECK(help.code == 0);
     CHECK(matches(help.out, "--steps INT=20 "));
     CHECK(help.err.empty());
+}
+
+// What a user meets (issue 27): the output at the input's size, alpha kept, the input replaced safely.
+TEST_CASE("img2img writes the image at its own size: a size off the alignment is padded, sampled and cropped back") {
+    quadflow::app::rgb_image odd(45, 30);
+    for (std::int64_t y = 0; y < odd.height; ++y)
+        for (std::int64_t x = 0; x < odd.width; ++x)
+            odd.set(x, y, {static_cast<std::uint8_t>(x * 5), static_cast<std::uint8_t>(y * 8), 90});
+    const std::string in = output("odd_45x30.png"), out = output("odd_45x30_out.png");
+    quadflow::app::save_png(in, odd);
+    for (const char* policy : {"mask", "strength"}) {
+        const run_result r = run({"img2img", "--image", in, "--out", out, "--steps", "4", "--policy", policy});
+        INFO(r.err);
+        REQUIRE(r.code == 0);
+        const quadflow::app::rgb_image back = quadflow::app::load_rgb(out);
+        CHECK(back.width == 45);
+        CHECK(back.height == 30);
+    }
+    // --mask and --strength-map take the image's size too.
+    quadflow::app::rgb_image grey(45, 30, {255, 255, 255});
+    const std::string mask = output("odd_45x30_mask.png");
+    quadflow::app::save_png(mask, grey);
+    CHECK(run({"img2img", "--image", in, "--out", out, "--steps", "2", "--strength-map", mask}).code == 0);
+    CHECK(quadflow::app::load_rgb(out).width == 45);
+    check_error({"img2img", "--image", in, "--out", out, "--strength-map", flat},
+                "--strength-map = .*flat_64.png \\(64x64\\): must be 45x30, the image's size");
+}
+
+TEST_CASE("img2img keeps an RGBA image's alpha channel, and --out may be --image") {
+    quadflow::app::rgb_image rgba(32, 32, {40, 120, 200});
+    rgba.alpha.resize(32 * 32);
+    for (std::size_t i = 0; i < rgba.alpha.size(); ++i) rgba.alpha[i] = static_cast<std::uint8_t>(i % 256);
+    const std::string path = output("rgba_in_place.png");
+    quadflow::app::save_png(path, rgba);
+    const run_result r = run({"img2img", "--image", path, "--out", path, "--steps", "2"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const quadflow::app::rgb_image back = quadflow::app::load_rgb(path);
+    CHECK(back.alpha == rgba.alpha);
+    CHECK(back.width == 32);
+}
+
+TEST_CASE("an error names the flag as the user typed it, alias or not") {
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--max-strength", "-1"},
+                R"(^error: --max-strength = -1: must be in \[0, 1\])");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--max-denoise", "-1"},
+                R"(^error: --max-denoise = -1: must be in \[0, 1\])");
+    check_error({"quadtree", "--image", flat, "--min-strength", "0.9"},
+                R"(^error: --min-strength = 0\.9: must be <= --max-strength = 0\.8)");
 }

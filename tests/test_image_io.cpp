@@ -1,14 +1,19 @@
 // Tests of the examples' image loading and saving (stb), the drawing helpers and the tile overlay.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "quadflow_app/file_io.hpp"
 #include "quadflow_app/image_io.hpp"
@@ -303,5 +308,145 @@ TEST_CASE("write_file writes the bytes and names the path and the reason when it
     CHECK(back == std::string("a\0b", 3));
     const std::string bad = data_file("no_such_directory/out.json");
     CHECK_THROWS_WITH_AS(app::write_file(bad, "{}"), ("cannot write '" + bad + "': No such file or directory").c_str(),
+                         io_error);
+}
+
+namespace {
+
+std::string read_bytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Files the writer left beside `target` (its temporaries are named .<name>.quadflow-XXXXXX).
+int leftover_temporaries(const std::filesystem::path& target) {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(target.parent_path()))
+        if (entry.path().filename().string().starts_with("." + target.filename().string() + ".quadflow-")) ++count;
+    return count;
+}
+
+/// While alive: this process may write files of at most `bytes` (RLIMIT_FSIZE), as on a nearly full disk.
+struct file_size_limit {
+    ::rlimit previous{};
+    explicit file_size_limit(::rlim_t bytes) {
+        ::getrlimit(RLIMIT_FSIZE, &previous);
+        ::rlimit limit = previous;
+        limit.rlim_cur = bytes;
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    ~file_size_limit() { ::setrlimit(RLIMIT_FSIZE, &previous); }
+};
+
+}  // namespace
+
+TEST_CASE("a write that fails leaves the existing file as it was, with no temporary beside it") {
+    temporary_file file("kept.png");
+    app::save_png(file.path.string(), gradient(16, 16));
+    const std::string good = read_bytes(file.path);
+    {
+        const file_size_limit limit(good.size() + 16);  // room for the old file, not for the new one
+        CHECK_THROWS_WITH_AS(app::save_png(file.path.string(), gradient(512, 512)),
+                             ("cannot write '" + file.path.string() + "': File too large").c_str(), io_error);
+    }
+    CHECK(read_bytes(file.path) == good);
+    CHECK(leftover_temporaries(file.path) == 0);
+    // The same bytes written with room to spare replace the file whole.
+    app::save_png(file.path.string(), gradient(512, 512));
+    CHECK(app::load_rgb(file.path.string()).width == 512);
+    CHECK(leftover_temporaries(file.path) == 0);
+}
+
+TEST_CASE("a full device and a link to it: the write error is reported, never a silent truncated file") {
+    CHECK_THROWS_WITH_AS(app::write_file("/dev/full", "{}"), "cannot write '/dev/full': No space left on device",
+                         io_error);
+    temporary_file link("full_link.png");
+    std::filesystem::create_symlink("/dev/full", link.path);
+    CHECK_THROWS_WITH_AS(app::save_png(link.path.string(), gradient(8, 8)),
+                         ("cannot write '" + link.path.string() + "': No space left on device").c_str(), io_error);
+    CHECK(std::filesystem::is_symlink(link.path));
+}
+
+TEST_CASE("a symbolic link to a file: the file is replaced, the link stays") {
+    temporary_file target("link_target.json"), link("link.json");
+    app::write_file(target.path.string(), "old");
+    std::filesystem::create_symlink(target.path, link.path);
+    app::write_file(link.path.string(), "new");
+    CHECK(std::filesystem::is_symlink(link.path));
+    CHECK(read_bytes(target.path) == "new");
+    CHECK(leftover_temporaries(target.path) == 0);
+}
+
+TEST_CASE("a signal during a write removes the temporary file and still ends the process") {
+    temporary_file temporary("signalled.tmp");
+    app::write_file(temporary.path.string(), "partial");
+    const ::pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        const app::detail::temporary_guard guard(temporary.path.string());
+        std::raise(SIGTERM);
+        ::_exit(0);  // not reached: the handler re-raises with the default action
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGTERM);
+    CHECK_FALSE(std::filesystem::exists(temporary.path));
+}
+
+namespace {
+
+/// A JPEG of `image` with an EXIF APP1 segment saying `orientation` (big-endian TIFF, one IFD0 entry).
+std::vector<std::uint8_t> jpeg_with_orientation(const rgb_image& image, int orientation) {
+    std::string jpeg;
+    stbi_write_jpg_to_func(app::detail::append_bytes, &jpeg, static_cast<int>(image.width),
+                           static_cast<int>(image.height), 3, image.pixels.data(), 95);
+    const std::uint8_t exif[] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8,  // TIFF header, IFD0 at 8
+                                 0, 1,                                                  // one entry
+                                 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, static_cast<std::uint8_t>(orientation), 0, 0,
+                                 0, 0, 0, 0};  // no next IFD
+    std::vector<std::uint8_t> out(jpeg.begin(), jpeg.begin() + 2);  // SOI
+    out.insert(out.end(), {0xFF, 0xE1, 0, static_cast<std::uint8_t>(sizeof exif + 2)});
+    out.insert(out.end(), std::begin(exif), std::end(exif));
+    out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a camera's JPEG is turned as its EXIF orientation says, as every viewer shows it") {
+    rgb_image stored(32, 16, {220, 30, 30});  // left half red, right half blue, as stored
+    for (std::int64_t y = 0; y < 16; ++y)
+        for (std::int64_t x = 16; x < 32; ++x) stored.set(x, y, {30, 30, 220});
+    const rgb_image portrait = app::load_rgb_from_memory(jpeg_with_orientation(stored, 6));  // rotate 90 clockwise
+    REQUIRE(portrait.width == 16);
+    REQUIRE(portrait.height == 32);
+    CHECK(portrait.at(8, 4).r > 150);   // the stored left (red) is now the top
+    CHECK(portrait.at(8, 28).b > 150);  // the stored right (blue) the bottom
+    const rgb_image upside_down = app::load_rgb_from_memory(jpeg_with_orientation(stored, 3));
+    CHECK(upside_down.width == 32);
+    CHECK(upside_down.at(4, 8).b > 150);  // 180 degrees: blue on the left
+    const rgb_image plain = app::load_rgb_from_memory(jpeg_with_orientation(stored, 1));
+    CHECK(plain.at(4, 8).r > 150);
+}
+
+TEST_CASE("an RGBA PNG keeps its alpha through load and save; a 16-bit PNG is refused, not truncated") {
+    rgb_image rgba(8, 8, {10, 20, 30});
+    rgba.alpha.assign(64, 0);
+    for (std::size_t i = 0; i < 64; ++i) rgba.alpha[i] = static_cast<std::uint8_t>(i * 4);
+    temporary_file file("rgba.png");
+    app::save_png(file.path.string(), rgba);
+    const rgb_image back = app::load_rgb(file.path.string());
+    CHECK(back.alpha == rgba.alpha);
+    CHECK(back.pixels == rgba.pixels);
+    CHECK_THROWS_WITH_AS(app::save_jpeg(file.path.string() + ".jpg", rgba), doctest::Contains("JPEG has no alpha"),
+                         io_error);
+    // A 16-bit RGB PNG header (IHDR bit depth 16), as a scanner or a raw developer writes.
+    const std::uint8_t png16[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                  0, 0, 0, 4, 0, 0, 0, 4, 16, 2, 0, 0, 0, 0, 0, 0, 0,
+                                  0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
+    CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(png16, std::int64_t{1} << 28, "deep.png"),
+                         "cannot read image 'deep.png': 16 bits per channel; quadflow reads 8-bit images and would "
+                         "lose the precision (convert it to 8 bits first)",
                          io_error);
 }

@@ -42,10 +42,18 @@ struct run_result {
     std::string log;
 };
 
+/// This process's folder for images, logs and latents, removed when the process ends.
 fs::path scratch() {
-    const fs::path dir = fs::temp_directory_path() / ("quadflow_sdcpp_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir;
+    struct folder {
+        fs::path path = fs::temp_directory_path() / ("quadflow_sdcpp_" + std::to_string(::getpid()));
+        folder() { fs::create_directories(path); }
+        ~folder() {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+        }
+    };
+    static const folder dir;
+    return dir.path;
 }
 
 /// sd-cli img2img of the photo with the tiny model, then `extra`; its exit status and its log.
@@ -129,6 +137,14 @@ std::vector<char> kept_pixels(bool kept) {
     std::vector<char> where(static_cast<std::size_t>(latent_size) * latent_size);
     for (std::size_t k = 0; k < where.size(); ++k) where[k] = (map.data()[k] == 0.0f) == kept;
     return where;
+}
+
+/// The FLUX.2 shift the engine logs (-v): "Flux2FlowDenoiser: set shift to X".
+std::string logged_shift(const std::string& log) {
+    const std::string key = "set shift to ";
+    const std::size_t at = log.find(key);
+    REQUIRE_MESSAGE(at != std::string::npos, log);
+    return log.substr(at + key.size(), log.find('\n', at) - at - key.size());
 }
 
 constexpr const char* one_tile = "--diffusion-tiler grid --diffusion-tile-size 256 --diffusion-tile-overlap 0";
@@ -215,4 +231,64 @@ TEST_CASE("sdcpp engine: what cannot be tiled is refused, naming the option") {
         CHECK(result.status != 0);
         CHECK(result.log.find(r.message) != std::string::npos);
     }
+}
+
+TEST_CASE("sdcpp engine: an inpainting mask is cropped per tile: one tile equals the untiled engine, black is kept") {
+    // Left half black (kept), right half white: the engine's denoise mask, blended per tile by the patch.
+    quadflow::app::rgb_image mask;
+    mask.width = mask.height = image_size;
+    mask.pixels.assign(static_cast<std::size_t>(image_size) * image_size * 3, 0);
+    for (int y = 0; y < image_size; ++y)
+        for (int x = image_size / 2; x < image_size; ++x)
+            for (int c = 0; c < 3; ++c) mask.pixels[(static_cast<std::size_t>(y) * image_size + x) * 3 + c] = 255;
+    const fs::path mask_path = scratch() / "mask.png";
+    quadflow::app::save_png(mask_path.string(), mask);
+    const std::string masked = "--mask " + mask_path.string() + " --sampling-method dpm++2m";
+    const latents untiled = img2img("masked_untiled", masked);
+    const latents tiled = img2img("masked_one_tile", masked + " " + one_tile);
+    const latents quadtree = img2img("masked_quadtree", masked + " " + quadtree_tiles);
+    CHECK(max_difference(untiled.final, tiled.final) == 0.0f);
+    std::vector<char> left(static_cast<std::size_t>(latent_size) * latent_size), right(left.size());
+    for (std::size_t k = 0; k < left.size(); ++k) {
+        left[k] = static_cast<int>(k % latent_size) < latent_size / 2;
+        right[k] = !left[k];
+    }
+    for (const latents* run : {&untiled, &tiled, &quadtree}) {
+        CHECK(max_difference(run->final, run->init, left) == 0.0f);
+        CHECK(mean_difference(run->final, run->init, right) > 0.05f);
+    }
+}
+
+TEST_CASE("sdcpp engine: a strength map keeps its black pixels and regenerates its white ones") {
+    quadflow::app::rgb_image map;
+    map.width = map.height = image_size;
+    map.pixels.assign(static_cast<std::size_t>(image_size) * image_size * 3, 255);
+    for (int y = 0; y < image_size / 2; ++y)  // the top half black
+        for (int x = 0; x < image_size; ++x)
+            for (int c = 0; c < 3; ++c) map.pixels[(static_cast<std::size_t>(y) * image_size + x) * 3 + c] = 0;
+    const fs::path map_path = scratch() / "strength.png";
+    quadflow::app::save_png(map_path.string(), map);
+    const latents run = img2img("strength_map",
+                                "--diffusion-tiler grid --diffusion-tile-size 128 "
+                                "--diffusion-tile-overlap 32 --diffusion-strength-map " +
+                                    map_path.string());
+    std::vector<char> top(static_cast<std::size_t>(latent_size) * latent_size), bottom(top.size());
+    for (std::size_t k = 0; k < top.size(); ++k) {
+        top[k] = static_cast<int>(k / latent_size) < latent_size / 2;
+        bottom[k] = !top[k];
+    }
+    CHECK(max_difference(run.final, run.init, top) == 0.0f);
+    CHECK(mean_difference(run.final, run.init, bottom) > 0.05f);
+}
+
+TEST_CASE("sdcpp engine: FLUX.2's shift comes from the model tile, or from the canvas when asked") {
+    const run_result untiled = sd_cli("shift_untiled", "");
+    const run_result canvas_tile = sd_cli("shift_canvas_tile", one_tile);
+    const run_result small_tiles = sd_cli("shift_tiles", quadtree_tiles);
+    const run_result from_canvas =
+        sd_cli("shift_from_canvas", std::string(quadtree_tiles) + " --diffusion-shift-from-canvas");
+    for (const run_result* r : {&untiled, &canvas_tile, &small_tiles, &from_canvas}) REQUIRE(r->status == 0);
+    CHECK(logged_shift(canvas_tile.log) == logged_shift(untiled.log));  // a tile of the canvas's size
+    CHECK(logged_shift(small_tiles.log) != logged_shift(untiled.log));  // 128 px tiles: 64 tokens, not 256
+    CHECK(logged_shift(from_canvas.log) == logged_shift(untiled.log));
 }

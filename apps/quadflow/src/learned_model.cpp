@@ -19,9 +19,16 @@ struct learned_model::engine {
 bool learned_model::available() { return true; }
 
 learned_model::learned_model(const std::string& path, const std::string& flag, int threads) {
+    if (std::filesystem::is_directory(path))
+        throw invalid_argument(flag, path, "is a directory, not a TorchScript file (e.g. models/flow_unet.pt)");
     if (!std::filesystem::is_regular_file(path))
         throw invalid_argument(flag, path, "no such file (a TorchScript flow model, e.g. models/flow_unet.pt)");
-    engine_ = std::make_unique<engine>(engine{libtorch::torchscript_model(path, {threads})});
+    try {
+        engine_ = std::make_unique<engine>(engine{libtorch::torchscript_model(path, {threads})});
+    } catch (const io_error& e) {  // "model = <path>: ...", said with the flag the user typed
+        const std::string message = e.what(), prefix = "model = " + path + ": ";
+        throw invalid_argument(flag, path, message.starts_with(prefix) ? message.substr(prefix.size()) : message);
+    }
 }
 
 void learned_model::operator()(const model::batch_request& request, mutable_view out) { engine_->model(request, out); }

@@ -46,7 +46,8 @@ public:
         try {
             module_ = torch::jit::load(path, torch::kCPU);
         } catch (const c10::Error& e) {
-            throw io_error("model = " + path + ": LibTorch cannot load it as TorchScript: " + first_line(e.what()));
+            throw io_error("model = " + path +
+                           ": LibTorch cannot load it as TorchScript: " + first_line(e.what_without_backtrace()));
         }
         module_.eval();
     }
@@ -70,13 +71,20 @@ public:
         const torch::Tensor input = torch::from_blob(const_cast<float*>(x.data()), {s.n, s.c, s.h, s.w},
                                                      torch::TensorOptions().dtype(torch::kFloat32));
         const torch::Tensor sigmas = torch::full({s.n}, static_cast<float>(sigma), torch::kFloat32);
-        torch::Tensor v;
+        c10::IValue result;
+        auto failed = [&](const std::string& reason) {
+            return model_error("model " + path_ + " failed on a batch of shape " + to_string(s) + " at sigma " +
+                               quadflow::detail::to_text(sigma) + ": " + reason + "; " + contract);
+        };
         try {
-            v = module_.forward({input, sigmas}).toTensor();
-        } catch (const std::exception& e) {  // c10::Error, or the interpreter's torch::jit::JITException
-            throw model_error("model " + path_ + " failed on a batch of shape " + to_string(s) + " at sigma " +
-                              quadflow::detail::to_text(sigma) + ": " + last_line(e.what()));
+            result = module_.forward({input, sigmas});
+        } catch (const c10::Error& e) {  // the reason first, then LibTorch's C++ backtrace
+            throw failed(first_line(e.what_without_backtrace()));
+        } catch (const std::exception& e) {  // the interpreter's JITException: its traceback, then the reason
+            throw failed(last_line(e.what()));
         }
+        if (!result.isTensor()) throw failed("forward returned a " + result.tagKind() + ", not a Tensor");
+        const torch::Tensor v = result.toTensor();
         if (v.dim() != 4 || v.size(0) != s.n || v.size(1) != s.c || v.size(2) != s.h || v.size(3) != s.w ||
             v.scalar_type() != torch::kFloat32)
             throw model_error("model " + path_ + " returned a tensor of shape " + shape_text(v) + " and type " +
@@ -92,6 +100,9 @@ public:
     const std::string& path() const { return path_; }
 
 private:
+    static constexpr const char* contract =
+        "a flow model's TorchScript must be forward(Tensor x, Tensor sigma) -> Tensor, x float32 [N, C, H, W], "
+        "sigma float32 [N], returning float32 of x's shape";
     static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
     /// The last non-empty line: where the TorchScript interpreter puts the error itself, after its traceback.
     static std::string last_line(std::string text) {

@@ -27,6 +27,7 @@
 #include "quadflow/core/error.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/tile/image.hpp"
+#include "quadflow_app/file_io.hpp"
 
 namespace quadflow::app {
 
@@ -35,10 +36,12 @@ struct rgb {
     friend constexpr bool operator==(const rgb&, const rgb&) = default;
 };
 
-/// An owning 8-bit RGB image, rows top to bottom, 3 bytes per pixel, no row padding.
+/// An owning 8-bit RGB image, rows top to bottom, 3 bytes per pixel, no row padding; with an optional alpha plane
+/// (one byte per pixel) that the model never sees and the PNG writer keeps.
 struct rgb_image {
     std::int64_t width = 0, height = 0;
     std::vector<std::uint8_t> pixels;
+    std::vector<std::uint8_t> alpha;  ///< empty, or width * height bytes
 
     rgb_image() = default;
     rgb_image(std::int64_t w, std::int64_t h, rgb fill = {}) : width(w), height(h) {
@@ -243,7 +246,71 @@ inline std::string jpeg_huffman_problem(std::span<const std::uint8_t> bytes) {
     return {};
 }
 
-/// Decodes `bytes` as RGB8; `what` ("cannot read image 'name': ") prefixes every error.
+/// The EXIF orientation (1..8) of a JPEG's APP1 segment, or 1 when there is none (or it is unreadable): how a
+/// camera says to turn the stored pixels for display (6: rotate 90 degrees clockwise, a phone's portrait).
+inline int exif_orientation(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return 1;
+    std::size_t pos = 2;
+    while (pos + 4 <= bytes.size() && bytes[pos] == 0xFF) {
+        const std::uint8_t marker = bytes[pos + 1];
+        const std::size_t length = std::size_t{bytes[pos + 2]} << 8 | bytes[pos + 3];
+        if (marker == 0xDA || marker == 0xD9 || length < 2) break;  // the scan starts: no more metadata
+        const std::size_t body = pos + 4, end = std::min(bytes.size(), pos + 2 + length);
+        if (marker == 0xE1 && end >= body + 14 && std::memcmp(&bytes[body], "Exif\0\0", 6) == 0) {
+            const std::size_t tiff = body + 6;
+            const bool big = bytes[tiff] == 'M';
+            auto u16 = [&](std::size_t at) -> std::size_t {
+                if (at + 2 > end) return 0;
+                return big ? (std::size_t{bytes[at]} << 8 | bytes[at + 1]) : (std::size_t{bytes[at + 1]} << 8 | bytes[at]);
+            };
+            auto u32 = [&](std::size_t at) -> std::size_t {
+                return big ? (u16(at) << 16 | u16(at + 2)) : (u16(at + 2) << 16 | u16(at));
+            };
+            const std::size_t ifd = tiff + u32(tiff + 4);
+            const std::size_t entries = u16(ifd);
+            for (std::size_t i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= end; ++i) {
+                const std::size_t entry = ifd + 2 + 12 * i;
+                if (u16(entry) == 0x0112) {
+                    const std::size_t value = u16(entry + 8);
+                    return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+                }
+            }
+            return 1;
+        }
+        pos += 2 + length;
+    }
+    return 1;
+}
+
+/// `image` as EXIF `orientation` (1..8) says to display it.
+inline rgb_image oriented(const rgb_image& image, int orientation) {
+    if (orientation <= 1 || orientation > 8) return image;
+    const bool swap = orientation >= 5;
+    const std::int64_t W = image.width, H = image.height;
+    rgb_image out(swap ? H : W, swap ? W : H);
+    if (!image.alpha.empty()) out.alpha.resize(image.alpha.size());
+    for (std::int64_t y = 0; y < out.height; ++y)
+        for (std::int64_t x = 0; x < out.width; ++x) {
+            std::int64_t sx = x, sy = y;  // the stored pixel shown at (x, y)
+            switch (orientation) {
+                case 2: sx = W - 1 - x; break;
+                case 3: sx = W - 1 - x, sy = H - 1 - y; break;
+                case 4: sy = H - 1 - y; break;
+                case 5: sx = y, sy = x; break;
+                case 6: sx = y, sy = H - 1 - x; break;
+                case 7: sx = W - 1 - y, sy = H - 1 - x; break;
+                case 8: sx = W - 1 - y, sy = x; break;
+                default: break;
+            }
+            out.set(x, y, image.at(sx, sy));
+            if (!image.alpha.empty())
+                out.alpha[static_cast<std::size_t>(y * out.width + x)] = image.alpha[static_cast<std::size_t>(sy * W + sx)];
+        }
+    return out;
+}
+
+/// Decodes `bytes` as RGB8 (an alpha channel, if any, into rgb_image::alpha), turned as its EXIF orientation says;
+/// `what` ("cannot read image 'name': ") prefixes every error. A 16-bit PNG is refused: its precision would be lost.
 inline rgb_image decode_rgb(std::span<const std::uint8_t> bytes, std::int64_t max_pixels, const std::string& what) {
     require(max_pixels > 0, "max_pixels", max_pixels, "must be > 0");
     if (bytes.empty()) throw io_error(what + "empty (0 bytes)");
@@ -259,15 +326,19 @@ inline rgb_image decode_rgb(std::span<const std::uint8_t> bytes, std::int64_t ma
     int width = 0, height = 0, channels = 0;
     if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels)) throw io_error(what + stb_reason());
     check_pixel_limit(what, {width, height}, max_pixels);
+    if (stbi_is_16_bit_from_memory(bytes.data(), length))
+        throw io_error(what + "16 bits per channel; quadflow reads 8-bit images and would lose the precision "
+                              "(convert it to 8 bits first)");
 
     // stb_image 2.27 expands a 16-bit PNM to RGB in 8-bit units, then reads that buffer as 16-bit, past its end:
     // PNM (P5 grey, P6 RGB) is decoded in its own channel count and expanded here, as stb_image would.
     const bool pnm = bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6');
+    const bool has_alpha = !pnm && (channels == 2 || channels == 4);
     std::unique_ptr<unsigned char, stbi_freer> decoded(
-        stbi_load_from_memory(bytes.data(), length, &width, &height, &channels, pnm ? 0 : 3));
+        stbi_load_from_memory(bytes.data(), length, &width, &height, &channels, pnm ? 0 : has_alpha ? 4 : 3));
     if (!decoded) throw io_error(what + stb_reason());
-    const int stride = pnm ? channels : 3;
-    if (stride != 1 && stride != 3) throw io_error(what + std::to_string(stride) + " channels in a PNM");
+    const int stride = pnm ? channels : has_alpha ? 4 : 3;
+    if (pnm && stride != 1 && stride != 3) throw io_error(what + std::to_string(stride) + " channels in a PNM");
     // The decoder reports the size again; copy what it decoded, not what the header promised.
     check_pixel_limit(what, {width, height}, max_pixels);
     rgb_image image;
@@ -276,11 +347,18 @@ inline rgb_image decode_rgb(std::span<const std::uint8_t> bytes, std::int64_t ma
     const std::size_t pixel_count = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
     if (stride == 3) {
         image.pixels.assign(decoded.get(), decoded.get() + pixel_count * 3);
+    } else if (stride == 4) {
+        image.pixels.resize(pixel_count * 3);
+        image.alpha.resize(pixel_count);
+        for (std::size_t i = 0; i < pixel_count; ++i) {
+            std::memcpy(&image.pixels[i * 3], decoded.get() + i * 4, 3);
+            image.alpha[i] = decoded.get()[i * 4 + 3];
+        }
     } else {
         image.pixels.resize(pixel_count * 3);
         for (std::size_t i = 0; i < pixel_count; ++i) std::fill_n(image.pixels.data() + i * 3, 3, decoded.get()[i]);
     }
-    return image;
+    return oriented(image, exif_orientation(bytes));
 }
 }  // namespace detail
 
@@ -318,24 +396,56 @@ inline void check_image_to_write(const std::string& what, const rgb_image& image
 }
 }  // namespace detail
 
-/// Writes `image` as an 8-bit RGB PNG; throws quadflow::io_error naming the path on failure.
-inline void save_png(const std::string& path, const rgb_image& image) {
+namespace detail {
+/// stb_image_write's sink into a std::string.
+inline void append_bytes(void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+}  // namespace detail
+
+/// `image` encoded as an 8-bit PNG, RGB or, with an alpha plane, RGBA; throws quadflow::io_error naming `path`.
+inline std::string encode_png(const std::string& path, const rgb_image& image) {
     const std::string what = "cannot write '" + path + "': ";
-    detail::check_image_to_write(what, image, std::numeric_limits<int>::max() / 3, std::numeric_limits<int>::max());
-    errno = 0;
-    if (!stbi_write_png(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
-                        image.pixels.data(), static_cast<int>(image.width * 3)))
-        throw io_error(what + (errno ? std::strerror(errno) : "stb_image_write failed"));
+    detail::check_image_to_write(what, image, std::numeric_limits<int>::max() / 4, std::numeric_limits<int>::max());
+    const std::size_t count = static_cast<std::size_t>(image.width * image.height);
+    if (!image.alpha.empty() && image.alpha.size() != count)
+        throw io_error(what + "alpha plane has " + std::to_string(image.alpha.size()) + " bytes, expected " +
+                       std::to_string(count));
+    std::vector<std::uint8_t> rgba;
+    const std::uint8_t* data = image.pixels.data();
+    int channels = 3;
+    if (!image.alpha.empty()) {
+        rgba.resize(count * 4);
+        for (std::size_t i = 0; i < count; ++i) {
+            std::memcpy(&rgba[i * 4], &image.pixels[i * 3], 3);
+            rgba[i * 4 + 3] = image.alpha[i];
+        }
+        data = rgba.data();
+        channels = 4;
+    }
+    std::string bytes;
+    if (!stbi_write_png_to_func(detail::append_bytes, &bytes, static_cast<int>(image.width),
+                                static_cast<int>(image.height), channels, data,
+                                static_cast<int>(image.width) * channels))
+        throw io_error(what + "stb_image_write could not encode the PNG");
+    return bytes;
 }
 
-/// Writes `image` as a JPEG of the given quality (1..100); throws quadflow::io_error naming the path on failure.
+/// Writes `image` as an 8-bit RGB (or RGBA) PNG, replacing `path` only once the whole file is written
+/// (app::write_file); throws quadflow::io_error naming the path on failure.
+inline void save_png(const std::string& path, const rgb_image& image) { write_file(path, encode_png(path, image)); }
+
+/// Writes `image` as a JPEG of the given quality (1..100), as save_png writes (JPEG has no alpha: RGB only); throws
+/// quadflow::io_error naming the path on failure.
 inline void save_jpeg(const std::string& path, const rgb_image& image, int quality = 95) {
     const std::string what = "cannot write '" + path + "': ";
     detail::check_image_to_write(what, image, 65535, 65535);
-    errno = 0;
-    if (!stbi_write_jpg(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
-                        image.pixels.data(), quality))
-        throw io_error(what + (errno ? std::strerror(errno) : "stb_image_write failed"));
+    if (!image.alpha.empty()) throw io_error(what + "JPEG has no alpha channel; write this RGBA image as .png");
+    std::string bytes;
+    if (!stbi_write_jpg_to_func(detail::append_bytes, &bytes, static_cast<int>(image.width),
+                                static_cast<int>(image.height), 3, image.pixels.data(), quality))
+        throw io_error(what + "stb_image_write could not encode the JPEG");
+    write_file(path, bytes);
 }
 
 /// PNG for .png, JPEG for .jpg and .jpeg (any case); any other extension is an io_error.

@@ -61,7 +61,8 @@ struct img2img_settings {
     int threads = 1;                       ///< field_options::threads (the output is bit-identical for any value)
     std::int64_t skip_below = 0;           ///< skip: min image-pixel side below this (the seed's skip_diffusion_below)
     double skip_denoise_at_most = 0.35;    ///< skip: tiles with d at most this are preserved exactly
-    std::optional<std::string> mask_path;  ///< mask: a grayscale PNG of the canvas size (white = strength 1)
+    std::optional<std::string> mask_path;  ///< mask: a grayscale image of the image's size (white = strength 1)
+    std::string mask_flag = "--mask";      ///< the flag that named mask_path (--mask or --strength-map), for errors
     std::optional<double> mask_slope;  ///< mask: limit the map's slope (strength per latent px), policy::slope_limited
     std::uint64_t seed = 42;
     double texture = 0.05;  ///< data_std of the prompt model: texture added on top of the recoloured target
@@ -180,25 +181,68 @@ struct per_condition_models {
 /// Per-pixel strength painted from the tiles' cores (the `mask` policy's default map).
 inline host_tensor strength_map_of(const tile::layout& layout) { return policy::paint_strength_map(layout); }
 
-inline host_tensor load_strength_map(const std::string& path, std::int64_t width, std::int64_t height) {
+/// `image` padded to width x height (each at least the image's) by mirror reflection, as tiles are padded
+/// (reflect_index: no repeated edge); the alpha plane too.
+inline rgb_image reflect_padded(const rgb_image& image, std::int64_t width, std::int64_t height) {
+    if (width == image.width && height == image.height) return image;
+    rgb_image padded(width, height);
+    for (std::int64_t y = 0; y < height; ++y)
+        for (std::int64_t x = 0; x < width; ++x)
+            padded.set(x, y, image.at(reflect_index(x, image.width), reflect_index(y, image.height)));
+    if (!image.alpha.empty()) {
+        padded.alpha.resize(static_cast<std::size_t>(width * height));
+        for (std::int64_t y = 0; y < height; ++y)
+            for (std::int64_t x = 0; x < width; ++x)
+                padded.alpha[static_cast<std::size_t>(y * width + x)] = image.alpha[static_cast<std::size_t>(
+                    reflect_index(y, image.height) * image.width + reflect_index(x, image.width))];
+    }
+    return padded;
+}
+
+/// The top-left width x height of `image` (and of its alpha plane).
+inline rgb_image cropped(const rgb_image& image, std::int64_t width, std::int64_t height) {
+    if (width == image.width && height == image.height) return image;
+    rgb_image out(width, height);
+    for (std::int64_t y = 0; y < height; ++y)
+        for (std::int64_t x = 0; x < width; ++x) out.set(x, y, image.at(x, y));
+    if (!image.alpha.empty()) {
+        out.alpha.resize(static_cast<std::size_t>(width * height));
+        for (std::int64_t y = 0; y < height; ++y)
+            for (std::int64_t x = 0; x < width; ++x)
+                out.alpha[static_cast<std::size_t>(y * width + x)] =
+                    image.alpha[static_cast<std::size_t>(y * image.width + x)];
+    }
+    return out;
+}
+
+/// The canvas side for an image side: rounded up to the quadtree's alignment (the image is padded to it).
+inline std::int64_t aligned_side(std::int64_t side, std::int64_t align) { return (side + align - 1) / align * align; }
+
+/// A grey strength image (white = 1) of the input image's size, `image_width` x `image_height`, padded by reflection
+/// to the canvas, `width` x `height`, as the image is.
+inline host_tensor load_strength_map(const std::string& path, std::int64_t image_width, std::int64_t image_height,
+                                     std::int64_t width, std::int64_t height, const std::string& flag = "--mask") {
     const rgb_image mask = load_rgb(path);
-    if (mask.width != width || mask.height != height)
-        throw invalid_argument("--mask",
+    if (mask.width != image_width || mask.height != image_height)
+        throw invalid_argument(flag,
                                path + " (" + std::to_string(mask.width) + "x" + std::to_string(mask.height) + ")",
-                               "must be " + std::to_string(width) + "x" + std::to_string(height) + ", the canvas size");
+                               "must be " + std::to_string(image_width) + "x" + std::to_string(image_height) +
+                                   ", the image's size");
+    const rgb_image padded = reflect_padded(mask, width, height);
     host_tensor map(shape4{1, 1, height, width});
     for (std::int64_t y = 0; y < height; ++y)
-        for (std::int64_t x = 0; x < width; ++x) map(0, 0, y, x) = mask.at(x, y).r / 255.0f;
+        for (std::int64_t x = 0; x < width; ++x) map(0, 0, y, x) = padded.at(x, y).r / 255.0f;
     return map;
 }
 
 /// Regions with a strength paint it into the mask policy's per-pixel map: latent pixel (x, y) takes the region of
-/// image pixel (x * scale, y * scale).
+/// image pixel (x * scale, y * scale), reflected into the image where the canvas is padded past it.
 inline void paint_region_strengths(const region_map& regions, int scale, host_tensor& map) {
     const shape4 s = map.shape();
-    for (std::int64_t y = 0; y < s.h && y * scale < regions.height; ++y)
-        for (std::int64_t x = 0; x < s.w && x * scale < regions.width; ++x) {
-            const auto k = static_cast<std::size_t>(y * scale * regions.width + x * scale);
+    for (std::int64_t y = 0; y < s.h; ++y)
+        for (std::int64_t x = 0; x < s.w; ++x) {
+            const auto k = static_cast<std::size_t>(reflect_index(y * scale, regions.height) * regions.width +
+                                                    reflect_index(x * scale, regions.width));
             const region& r = regions.regions[static_cast<std::size_t>(regions.region_of[k])];
             if (r.strength) map(0, 0, y, x) = static_cast<float>(*r.strength);
         }
@@ -252,8 +296,16 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     require(settings.denoise > 0.0 && settings.denoise <= 1.0, "--denoise", settings.denoise, "must be in (0, 1]");
     require(settings.texture >= 0.0, "texture", settings.texture, "must be >= 0");
     img2img_result result;
-    result.layout = given_layout ? *given_layout : tile::build_quadtree(image.view(), settings.quadtree);
+    // The canvas: the image padded by reflection to the quadtree's alignment; the output is cropped back to the
+    // image's size.
+    require(settings.quadtree.align > 0, "--align", settings.quadtree.align, "must be > 0");
+    const rgb_image canvas = reflect_padded(image, aligned_side(image.width, settings.quadtree.align),
+                                            aligned_side(image.height, settings.quadtree.align));
+    result.layout = given_layout ? *given_layout : tile::build_quadtree(canvas.view(), settings.quadtree);
     const tile::layout& layout = result.layout;
+    require(layout.pixel_width() == canvas.width && layout.pixel_height() == canvas.height, "layout",
+            std::to_string(layout.pixel_width()) + "x" + std::to_string(layout.pixel_height()),
+            "must cover the padded image, " + std::to_string(canvas.width) + "x" + std::to_string(canvas.height));
     if (settings.untiled)
         require(settings.policy == policy::mask::name, "--untiled", "with --policy " + settings.policy,
                 "runs the whole canvas as one tile under the mask policy (per-pixel strength); use --policy mask");
@@ -261,7 +313,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
                           : settings.model_tiles ? tile::build_model_tiles(layout, *settings.model_tiles)
                                                  : layout;
     const tile::layout& model_layout = result.model_layout;
-    const host_tensor original = to_latent(image, layout.width, layout.height);
+    const host_tensor original = to_latent(canvas, layout.width, layout.height);
     const shape4 shape = original.shape();
     const host_tensor target = make_it_red(original);
     const host_tensor noise = noise::torch_randn(settings.seed, shape);
@@ -282,7 +334,8 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
             strength_map =
                 host_tensor(shape4{1, 1, layout.height, layout.width}, static_cast<float>(*settings.constant_strength));
         } else {
-            strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, layout.width, layout.height)
+            strength_map = settings.mask_path ? load_strength_map(*settings.mask_path, image.width, image.height,
+                                                                  layout.width, layout.height, settings.mask_flag)
                                               : strength_map_of(layout);
         }
         if (settings.regions) paint_region_strengths(*settings.regions, layout.latent_scale, strength_map);
@@ -308,7 +361,8 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
         for (std::int64_t y = 0; y < layout.pixel_height(); ++y)
             for (std::int64_t x = 0; x < layout.pixel_width(); ++x)
                 labels[static_cast<std::size_t>(y * layout.pixel_width() + x)] =
-                    regions.labels[static_cast<std::size_t>(y * regions.width + x)];
+                    regions.labels[static_cast<std::size_t>(reflect_index(y, regions.height) * regions.width +
+                                                            reflect_index(x, regions.width))];
         tile::assign_conditions(result.model_layout,
                                 tile::label_image{labels, layout.pixel_width(), layout.pixel_height()});
         result.report.tiles_by_condition.assign(targets.size(), 0);
@@ -391,7 +445,8 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     for (const tile::layout_tile& t : model_layout.tiles)
         r.smallest_tile_side = std::min({r.smallest_tile_side, t.pixel_core.w, t.pixel_core.h});
     r.seconds = seconds;
-    result.output = to_image(x.cview());
+    result.output = cropped(to_image(x.cview()), image.width, image.height);
+    result.output.alpha = image.alpha;  // the model sees RGB; the alpha channel comes back as it went in
     return result;
 }
 

@@ -66,15 +66,15 @@ inline const std::map<std::string, std::string>& quadtree_flag_names() {
                                                           {"max_tile_size", "--max-tile"},
                                                           {"max_depth", "--max-depth"},
                                                           {"align", "--align"},
-                                                          {"min_strength", "--min-denoise"},
-                                                          {"max_strength", "--max-denoise"},
+                                                          {"min_strength", "--min-strength"},
+                                                          {"max_strength", "--max-strength"},
                                                           {"overlap", "--overlap"},
                                                           {"latent_scale", "--latent-scale"},
                                                           {"max_pixels", "--max-pixels"}};
     return flags;
 }
 
-/// `text` with every whole-word option name replaced by its flag ("max_strength" -> "--max-denoise").
+/// `text` with every whole-word option name replaced by its flag ("max_strength" -> "--max-strength").
 inline std::string with_flags(std::string text, const std::map<std::string, std::string>& flag_of_option) {
     auto is_word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
     for (const auto& [option, flag] : flag_of_option) {

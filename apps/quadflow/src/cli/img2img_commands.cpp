@@ -109,10 +109,12 @@ img2img_settings settings_of(const img2img_options& o) {
     if (o.strength_map && *o.strength_map != "quadtree") {
         char* end = nullptr;
         const double constant = std::strtod(o.strength_map->c_str(), &end);
-        if (!o.strength_map->empty() && end == o.strength_map->c_str() + o.strength_map->size())
+        if (!o.strength_map->empty() && end == o.strength_map->c_str() + o.strength_map->size()) {
             s.constant_strength = constant;
-        else
+        } else {
             s.mask_path = *o.strength_map;
+            s.mask_flag = "--strength-map";
+        }
     }
     s.model_path = o.model_path;
     s.untiled = o.untiled;

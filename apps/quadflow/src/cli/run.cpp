@@ -1,6 +1,7 @@
 // quadflow CLI: the whole tool as a function (the `quadflow` program and the CLI fuzz target call it).
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -35,6 +36,30 @@ std::string command_names(const CLI::App& app) {
     return names;
 }
 
+/// The spelling of `flag`'s option that the command line used ("--max-denoise" for the error of "--max-strength"),
+/// or `flag` when it names no option of the chosen subcommand or was not typed.
+std::string typed_flag(const CLI::App& app, const std::string& flag, int argc, const char* const* argv) {
+    for (const CLI::App* sub : app.get_subcommands()) {
+        const CLI::Option* option = sub->get_option_no_throw(flag);
+        if (option == nullptr) continue;
+        std::string typed = flag;
+        for (int i = 1; i < argc; ++i) {
+            const std::string_view arg = argv[i];
+            const std::string_view name = arg.substr(0, arg.find('='));
+            if (name.starts_with("--") && option->check_lname(std::string(name.substr(2)))) typed = name;
+        }
+        return typed;
+    }
+    return flag;
+}
+
+/// An error's message with its flag spelled as the user typed it.
+std::string as_typed(const CLI::App& app, const quadflow::invalid_argument& e, int argc, const char* const* argv) {
+    const std::string message = e.what(), prefix = e.parameter() + " = ";
+    if (!e.parameter().starts_with("--") || !message.starts_with(prefix)) return message;
+    return typed_flag(app, e.parameter(), argc, argv) + message.substr(e.parameter().size());
+}
+
 int run_app(CLI::App& app, int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     if (const std::string command = unknown_command(app, argc, argv); !command.empty()) {
         err << "error: unknown command '" << command << "' (commands: " << command_names(app) << ")\n";
@@ -50,6 +75,10 @@ int run_app(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
         return app.exit(e, out, err);
     } catch (const CLI::ParseError& e) {
         err << "error: " << e.what() << "\n";
+        return 2;
+    } catch (const quadflow::invalid_argument& e) {
+        err << "error: " << as_typed(app, e, argc, argv) << "\n";
+        app::mpi_world::abort_if_distributed(2);
         return 2;
     } catch (const quadflow::error& e) {
         err << "error: " << e.what() << "\n";
