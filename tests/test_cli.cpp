@@ -625,3 +625,30 @@ TEST_CASE("an error names the flag as the user typed it, alias or not") {
     check_error({"quadtree", "--image", flat, "--min-strength", "0.9"},
                 R"(^error: --min-strength = 0\.9: must be <= --max-strength = 0\.8)");
 }
+
+TEST_CASE("a report measure that does not apply is null, not 0") {
+    // Every leaf at strength 0.3: no tile reaches 0.5, so there is no high-strength region to measure.
+    const json report = check_json({"img2img", "--image", corner, "--out", output("no_high.png"), "--steps", "2",
+                                    "--min-strength", "0.3", "--max-strength", "0.3"},
+                                   R"("high_strength_change": null)");
+    CHECK(report["high_strength_change"].is_null());
+    CHECK(report["low_strength_error"].is_number());
+}
+
+TEST_CASE("img2img's image-read errors name the flag that named the file") {
+    check_error({"img2img", "--image", "/nonexistent/in.png", "--out", output("x.png")},
+                R"(^error: --image: cannot read image '/nonexistent/in.png': No such file or directory)");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--strength-map", "/nonexistent/map.png"},
+                R"(^error: --strength-map: cannot read image '/nonexistent/map.png': No such file or directory)");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--mask", "/nonexistent/mask.png"},
+                R"(^error: --mask: cannot read image '/nonexistent/mask.png': No such file or directory)");
+}
+
+TEST_CASE("a 1x1 image is sampled like any other: padded to the alignment and cropped back") {
+    const std::string tiny = output("one_pixel.png"), out = output("one_pixel_out.png");
+    quadflow::app::save_png(tiny, quadflow::app::rgb_image(1, 1, {200, 10, 10}));
+    const run_result r = run({"img2img", "--image", tiny, "--out", out, "--steps", "2"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(quadflow::app::load_rgb(out).width == 1);
+}

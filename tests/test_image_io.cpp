@@ -401,14 +401,18 @@ std::vector<std::uint8_t> jpeg_with_orientation(const rgb_image& image, int orie
     std::string jpeg;
     stbi_write_jpg_to_func(app::detail::append_bytes, &jpeg, static_cast<int>(image.width),
                            static_cast<int>(image.height), 3, image.pixels.data(), 95);
-    const std::uint8_t exif[] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8,  // TIFF header, IFD0 at 8
-                                 0, 1,                                                  // one entry
-                                 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, static_cast<std::uint8_t>(orientation), 0, 0,
-                                 0, 0, 0, 0};  // no next IFD
-    std::vector<std::uint8_t> out(jpeg.begin(), jpeg.begin() + 2);  // SOI
-    out.insert(out.end(), {0xFF, 0xE1, 0, static_cast<std::uint8_t>(sizeof exif + 2)});
-    out.insert(out.end(), std::begin(exif), std::end(exif));
-    out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+    const std::uint8_t exif[] = {'E',  'x',  'i', 'f', 0, 0, 'M', 'M', 0, 42,
+                                 0,    0,    0,   8,  // TIFF header, IFD0 at 8
+                                 0,    1,             // one entry
+                                 0x01, 0x12, 0,   3,   0, 0, 0,   1,   0, static_cast<std::uint8_t>(orientation),
+                                 0,    0,    0,   0,   0, 0};  // no next IFD
+    const std::uint8_t app1[] = {0xFF, 0xE1, 0, static_cast<std::uint8_t>(sizeof exif + 2)};
+    std::vector<std::uint8_t> out;
+    out.reserve(jpeg.size() + sizeof app1 + sizeof exif);
+    for (std::size_t i = 0; i < 2; ++i) out.push_back(static_cast<std::uint8_t>(jpeg[i]));  // SOI
+    for (const std::uint8_t b : app1) out.push_back(b);
+    for (const std::uint8_t b : exif) out.push_back(b);
+    for (std::size_t i = 2; i < jpeg.size(); ++i) out.push_back(static_cast<std::uint8_t>(jpeg[i]));
     return out;
 }
 
@@ -442,9 +446,9 @@ TEST_CASE("an RGBA PNG keeps its alpha through load and save; a 16-bit PNG is re
     CHECK_THROWS_WITH_AS(app::save_jpeg(file.path.string() + ".jpg", rgba), doctest::Contains("JPEG has no alpha"),
                          io_error);
     // A 16-bit RGB PNG header (IHDR bit depth 16), as a scanner or a raw developer writes.
-    const std::uint8_t png16[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                                  0, 0, 0, 4, 0, 0, 0, 4, 16, 2, 0, 0, 0, 0, 0, 0, 0,
-                                  0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
+    const std::uint8_t png16[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,   0,   0,   13, 'I', 'H', 'D',
+                                  'R',  0,   0,   0,   4,    0,    0,    0,    4,   16,  2,   0,  0,   0,   0,
+                                  0,    0,   0,   0,   0,    0,    0,    'I',  'E', 'N', 'D', 0,  0,   0,   0};
     CHECK_THROWS_WITH_AS(app::load_rgb_from_memory(png16, std::int64_t{1} << 28, "deep.png"),
                          "cannot read image 'deep.png': 16 bits per channel; quadflow reads 8-bit images and would "
                          "lose the precision (convert it to 8 bits first)",

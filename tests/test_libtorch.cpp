@@ -12,6 +12,8 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -147,6 +149,55 @@ TEST_CASE("LibTorch engine errors name the file, the shape and the reason") {
     host_tensor four_channels(shape4{1, 4, 16, 16}, 0.1f), out(four_channels.shape());
     CHECK_THROWS_WITH_AS(shared_model().predict(four_channels.cview(), 0.5, out.view()),
                          doctest::Contains("failed on a batch of shape [1, 4, 16, 16] at sigma 0.5: "), model_error);
+}
+
+TEST_CASE("a TorchScript that breaks the contract: LibTorch's reason and the contract, never a stack frame") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path();
+    const std::string tuple_model = (dir / ("quadflow_tuple_" + std::to_string(::getpid()) + ".pt")).string();
+    const std::string one_argument = (dir / ("quadflow_one_arg_" + std::to_string(::getpid()) + ".pt")).string();
+    {
+        torch::jit::Module m("ReturnsTuple");
+        m.define("def forward(self, x, sigma):\n    return (x, x)\n");
+        m.save(tuple_model);
+        torch::jit::Module one("OneArgument");
+        one.define("def forward(self, x):\n    return x\n");
+        one.save(one_argument);
+    }
+    host_tensor x(shape4{1, 3, 8, 8}, 0.1f), out(x.shape());
+    for (const std::string& path : {tuple_model, one_argument}) {
+        CAPTURE(path);
+        libtorch::torchscript_model model(path);
+        std::string message;
+        try {
+            model.predict(x.cview(), 0.5, out.view());
+        } catch (const model_error& e) {
+            message = e.what();
+        }
+        CHECK(message.find("frame #") == std::string::npos);
+        CHECK(message.find("must be forward(Tensor x, Tensor sigma) -> Tensor") != std::string::npos);
+        CHECK(message.find(path == tuple_model ? "forward returned a Tuple, not a Tensor" : "argument") !=
+              std::string::npos);
+        INFO(message);
+    }
+    std::filesystem::remove(tuple_model);
+    std::filesystem::remove(one_argument);
+}
+
+TEST_CASE("--model errors name the flag: a directory, a file that is not TorchScript") {
+    app::img2img_settings s;
+    s.steps = 1;
+    s.model_path = source_dir + "/models";
+    const app::rgb_image image(32, 32, {100, 100, 100});
+    CHECK_THROWS_WITH_AS(
+        app::run_img2img(image, s),
+        ("--model = " + source_dir + "/models: is a directory, not a TorchScript file (e.g. models/flow_unet.pt)")
+            .c_str(),
+        invalid_argument);
+    s.model_path = source_dir + "/tests/data/not_an_image.png";
+    CHECK_THROWS_WITH_AS(
+        app::run_img2img(image, s),
+        doctest::Contains(("--model = " + *s.model_path + ": LibTorch cannot load it as TorchScript").c_str()),
+        invalid_argument);
 }
 
 TEST_CASE("quadflow img2img --model runs the learned model, --untiled runs it on the whole canvas") {

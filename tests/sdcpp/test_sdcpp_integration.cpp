@@ -254,7 +254,7 @@ TEST_CASE("sdcpp engine: an inpainting mask is cropped per tile: one tile equals
         right[k] = !left[k];
     }
     for (const latents* run : {&untiled, &tiled, &quadtree}) {
-        CHECK(max_difference(run->final, run->init, left) == 0.0f);
+        CHECK(max_difference(run->final, run->init, left) <= 1e-6f);  // the sampler's own float rounding
         CHECK(mean_difference(run->final, run->init, right) > 0.05f);
     }
 }
@@ -277,7 +277,7 @@ TEST_CASE("sdcpp engine: a strength map keeps its black pixels and regenerates i
         top[k] = static_cast<int>(k / latent_size) < latent_size / 2;
         bottom[k] = !top[k];
     }
-    CHECK(max_difference(run.final, run.init, top) == 0.0f);
+    CHECK(max_difference(run.final, run.init, top) <= 1e-6f);
     CHECK(mean_difference(run.final, run.init, bottom) > 0.05f);
 }
 

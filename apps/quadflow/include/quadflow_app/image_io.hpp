@@ -261,7 +261,8 @@ inline int exif_orientation(std::span<const std::uint8_t> bytes) {
             const bool big = bytes[tiff] == 'M';
             auto u16 = [&](std::size_t at) -> std::size_t {
                 if (at + 2 > end) return 0;
-                return big ? (std::size_t{bytes[at]} << 8 | bytes[at + 1]) : (std::size_t{bytes[at + 1]} << 8 | bytes[at]);
+                return big ? (std::size_t{bytes[at]} << 8 | bytes[at + 1])
+                           : (std::size_t{bytes[at + 1]} << 8 | bytes[at]);
             };
             auto u32 = [&](std::size_t at) -> std::size_t {
                 return big ? (u16(at) << 16 | u16(at + 2)) : (u16(at + 2) << 16 | u16(at));
@@ -293,18 +294,34 @@ inline rgb_image oriented(const rgb_image& image, int orientation) {
         for (std::int64_t x = 0; x < out.width; ++x) {
             std::int64_t sx = x, sy = y;  // the stored pixel shown at (x, y)
             switch (orientation) {
-                case 2: sx = W - 1 - x; break;
-                case 3: sx = W - 1 - x, sy = H - 1 - y; break;
-                case 4: sy = H - 1 - y; break;
-                case 5: sx = y, sy = x; break;
-                case 6: sx = y, sy = H - 1 - x; break;
-                case 7: sx = W - 1 - y, sy = H - 1 - x; break;
-                case 8: sx = W - 1 - y, sy = x; break;
-                default: break;
+                case 2:
+                    sx = W - 1 - x;
+                    break;
+                case 3:
+                    sx = W - 1 - x, sy = H - 1 - y;
+                    break;
+                case 4:
+                    sy = H - 1 - y;
+                    break;
+                case 5:
+                    sx = y, sy = x;
+                    break;
+                case 6:
+                    sx = y, sy = H - 1 - x;
+                    break;
+                case 7:
+                    sx = W - 1 - y, sy = H - 1 - x;
+                    break;
+                case 8:
+                    sx = W - 1 - y, sy = x;
+                    break;
+                default:
+                    break;
             }
             out.set(x, y, image.at(sx, sy));
             if (!image.alpha.empty())
-                out.alpha[static_cast<std::size_t>(y * out.width + x)] = image.alpha[static_cast<std::size_t>(sy * W + sx)];
+                out.alpha[static_cast<std::size_t>(y * out.width + x)] =
+                    image.alpha[static_cast<std::size_t>(sy * W + sx)];
         }
     return out;
 }
@@ -327,15 +344,19 @@ inline rgb_image decode_rgb(std::span<const std::uint8_t> bytes, std::int64_t ma
     if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels)) throw io_error(what + stb_reason());
     check_pixel_limit(what, {width, height}, max_pixels);
     if (stbi_is_16_bit_from_memory(bytes.data(), length))
-        throw io_error(what + "16 bits per channel; quadflow reads 8-bit images and would lose the precision "
-                              "(convert it to 8 bits first)");
+        throw io_error(what +
+                       "16 bits per channel; quadflow reads 8-bit images and would lose the precision "
+                       "(convert it to 8 bits first)");
 
     // stb_image 2.27 expands a 16-bit PNM to RGB in 8-bit units, then reads that buffer as 16-bit, past its end:
     // PNM (P5 grey, P6 RGB) is decoded in its own channel count and expanded here, as stb_image would.
     const bool pnm = bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6');
     const bool has_alpha = !pnm && (channels == 2 || channels == 4);
-    std::unique_ptr<unsigned char, stbi_freer> decoded(
-        stbi_load_from_memory(bytes.data(), length, &width, &height, &channels, pnm ? 0 : has_alpha ? 4 : 3));
+    std::unique_ptr<unsigned char, stbi_freer> decoded(stbi_load_from_memory(bytes.data(), length, &width, &height,
+                                                                             &channels,
+                                                                             pnm         ? 0
+                                                                             : has_alpha ? 4
+                                                                                         : 3));
     if (!decoded) throw io_error(what + stb_reason());
     const int stride = pnm ? channels : has_alpha ? 4 : 3;
     if (pnm && stride != 1 && stride != 3) throw io_error(what + std::to_string(stride) + " channels in a PNM");

@@ -101,7 +101,9 @@ struct img2img_report {
     std::string policy;
     double low_strength_error = 0;    ///< mean |output - original| on tiles with d < 0.5, 0..255
     double high_strength_change = 0;  ///< mean |output - original| on tiles with d >= 0.5, 0..255
-    double seam_score = 0;            ///< metrics::seam_score at the borders of the tiles the model ran on
+    /// Elements each of the two measures covers: 0 when no tile has d < 0.5 (or d >= 0.5); the report says null.
+    std::int64_t low_strength_elements = 0, high_strength_elements = 0;
+    double seam_score = 0;  ///< metrics::seam_score at the borders of the tiles the model ran on
     std::int64_t model_calls = 0;
     std::int64_t tile_pixels = 0;
     std::int64_t tiles = 0;               ///< tiles the model ran on
@@ -222,12 +224,16 @@ inline std::int64_t aligned_side(std::int64_t side, std::int64_t align) { return
 /// to the canvas, `width` x `height`, as the image is.
 inline host_tensor load_strength_map(const std::string& path, std::int64_t image_width, std::int64_t image_height,
                                      std::int64_t width, std::int64_t height, const std::string& flag = "--mask") {
-    const rgb_image mask = load_rgb(path);
+    rgb_image mask;
+    try {
+        mask = load_rgb(path);
+    } catch (const io_error& e) {
+        throw io_error(flag + ": " + e.what());
+    }
     if (mask.width != image_width || mask.height != image_height)
-        throw invalid_argument(flag,
-                               path + " (" + std::to_string(mask.width) + "x" + std::to_string(mask.height) + ")",
-                               "must be " + std::to_string(image_width) + "x" + std::to_string(image_height) +
-                                   ", the image's size");
+        throw invalid_argument(
+            flag, path + " (" + std::to_string(mask.width) + "x" + std::to_string(mask.height) + ")",
+            "must be " + std::to_string(image_width) + "x" + std::to_string(image_height) + ", the image's size");
     const rgb_image padded = reflect_padded(mask, width, height);
     host_tensor map(shape4{1, 1, height, width});
     for (std::int64_t y = 0; y < height; ++y)
@@ -410,14 +416,14 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
 
     img2img_report& r = result.report;
     r.policy = name;
-    r.low_strength_error =
-        127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout, [](const tile::layout_tile& t) {
-                    return t.strength < 0.5;
-                }).mean;
-    r.high_strength_change =
-        127.5 * metrics::tile_region_error(x.cview(), original.cview(), layout, [](const tile::layout_tile& t) {
-                    return t.strength >= 0.5;
-                }).mean;
+    const metrics::region_error low = metrics::tile_region_error(
+        x.cview(), original.cview(), layout, [](const tile::layout_tile& t) { return t.strength < 0.5; });
+    const metrics::region_error high = metrics::tile_region_error(
+        x.cview(), original.cview(), layout, [](const tile::layout_tile& t) { return t.strength >= 0.5; });
+    r.low_strength_error = 127.5 * low.mean;
+    r.high_strength_change = 127.5 * high.mean;
+    r.low_strength_elements = low.elements;
+    r.high_strength_elements = high.elements;
     r.seam_score = metrics::seam_score(x.cview(), model_layout);
     r.rank_tile_pixels = {stats.tile_pixels};
     if (settings.exchange) {  // every rank's own counters, summed

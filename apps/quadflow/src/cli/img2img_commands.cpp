@@ -130,8 +130,8 @@ img2img_settings settings_of(const img2img_options& o) {
 
 json report_json(const img2img_report& r) {
     return {{"policy", r.policy},
-            {"low_strength_error", r.low_strength_error},
-            {"high_strength_change", r.high_strength_change},
+            {"low_strength_error", r.low_strength_elements > 0 ? json(r.low_strength_error) : json(nullptr)},
+            {"high_strength_change", r.high_strength_elements > 0 ? json(r.high_strength_change) : json(nullptr)},
             {"seam_score", r.seam_score},
             {"model_calls", r.model_calls},
             {"tile_pixels", r.tile_pixels},
@@ -231,7 +231,7 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     } else {
         check_outputs();
     }
-    const rgb_image image = app::load_rgb(o.image);
+    const rgb_image image = with_flag_name("--image", [&] { return app::load_rgb(o.image); });
     if (o.regions) run_settings.regions = app::load_regions(*o.regions, *o.region_table);
     const auto result = app::run_img2img(image, run_settings, writer ? app::progress_callback(show_progress) : nullptr);
     if (!writer) return;
