@@ -1,6 +1,7 @@
 // `--distributed mpi`: the only translation unit of the app that includes MPI (QUADFLOW_HAS_MPI).
 #include "quadflow_app/distributed.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <span>
 #include <vector>
@@ -29,6 +30,13 @@ mpi_world* running_world = nullptr;
 
 mpi_world& mpi_world::get() {
     static mpi_world world;
+    // Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE, MPICH's and Slurm's PMI_SIZE; a lone process has neither.
+    const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr;
+    if (running_world == nullptr && world.size() == 1 && !launched)
+        std::fprintf(
+            stderr,
+            "quadflow: --distributed mpi runs 1 process here, not started by mpirun (mpirun -np N quadflow ... "
+            "shares the work among N)\n");
     running_world = &world;
     return world;
 }

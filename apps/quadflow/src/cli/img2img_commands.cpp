@@ -268,8 +268,10 @@ void save_demo_png(const demo_options& o, const std::string& file, const rgb_ima
     if (o.writer) app::save_png(o.out_dir + "/" + file, image);
 }
 
-app::progress_callback demo_progress(const demo_options& o) {
-    return o.writer ? app::progress_callback(show_progress) : nullptr;
+/// The demo's progress lines, each named by its run ("demo learned: model tiles, overlap 0: 8/8 steps").
+app::progress_callback demo_progress(const demo_options& o, const std::string& run) {
+    if (!o.writer) return nullptr;
+    return [label = "demo " + run](const std::string&, int done, int total) { show_progress(label, done, total); };
 }
 
 /// "condition k (name) -> target at strength", one per region, for the demo's panels.
@@ -344,7 +346,7 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
         s.untiled = r.untiled;
         s.model_tiles->overlap = r.overlap;
         if (r.regional) s.regions = *regions;
-        results.push_back(app::run_img2img(image, s, demo_progress(o), &layout));
+        results.push_back(app::run_img2img(image, s, demo_progress(o, "learned: " + r.title), &layout));
         save_demo_png(o, r.file + ".png", results.back().output);
     }
     char line[256];
@@ -452,7 +454,8 @@ void run_demo(demo_options o, std::ostream& out) {
         s.policy = runs[i].policy;
         s.preservation = policy::parse_preservation(runs[i].preservation);
         if (runs[i].model_tiles) s.model_tiles = tile::model_tile_options{};
-        const auto result = app::run_img2img(image, s, demo_progress(o), &layout);
+        const auto result = app::run_img2img(
+            image, s, demo_progress(o, runs[i].file + (runs[i].model_tiles ? " (model tiles)" : "")), &layout);
         save_demo_png(o, runs[i].file + ".png", result.output);
         outputs.emplace(runs[i].file, result.output);
         img2img_report r = result.report;
@@ -502,7 +505,7 @@ void run_demo(demo_options o, std::ostream& out) {
             regional.regions = regions;
             regional.model_tiles->min_tile = run.min_tile;
             regional.model_tiles->max_tile = run.max_tile;
-            const auto result = app::run_img2img(image, regional, demo_progress(o), &layout);
+            const auto result = app::run_img2img(image, regional, demo_progress(o, run.title), &layout);
             save_demo_png(o, run.file + ".png", result.output);
             const img2img_report& rr = result.report;
             std::string by_condition;
