@@ -652,3 +652,24 @@ TEST_CASE("a 1x1 image is sampled like any other: padded to the alignment and cr
     REQUIRE(r.code == 0);
     CHECK(quadflow::app::load_rgb(out).width == 1);
 }
+
+TEST_CASE("upscale: resize by --scale, then tiled img2img; its errors name --scale") {
+    const std::string out = output("upscaled.png");
+    const json report =
+        check_json({"upscale", "--image", corner, "--scale", "2", "--out", out, "--steps", "2"}, R"("policy": "mask")");
+    const quadflow::app::rgb_image big = quadflow::app::load_rgb(out);
+    CHECK(big.width == 128);
+    CHECK(big.height == 128);
+    CHECK(report["tiles"].get<int>() >= 1);
+    // A scale that lands off the alignment still gives round(w * scale): 64 * 1.3 = 83.2 -> 83.
+    CHECK(run({"upscale", "--image", corner, "--scale", "1.3", "--out", out, "--steps", "1"}).code == 0);
+    CHECK(quadflow::app::load_rgb(out).width == 83);
+    check_error({"upscale", "--image", corner, "--scale", "0", "--out", out}, R"(^error: --scale = 0: must be > 0)");
+    check_error({"upscale", "--image", corner, "--scale", "2000", "--out", out},
+                R"(^error: --scale = 2000: makes the 64x64 image 128000x128000; each side must be in \[1, 65536\])");
+    const run_result help = run({"--help"});
+    CHECK(help.out.find("upscale") != std::string::npos);
+    const run_result upscale_help = run({"upscale", "--help"});
+    CHECK(upscale_help.out.find("--scale") != std::string::npos);
+    CHECK(upscale_help.out.find("Catmull-Rom") != std::string::npos);
+}
