@@ -39,4 +39,11 @@ if(NOT ranks_count EQUAL RANKS OR NOT per_rank EQUAL RANKS OR NOT sum EQUAL tota
   message(FATAL_ERROR "report: ranks ${ranks_count}, ${per_rank} per-rank counts summing to ${sum}, tile_pixels "
                       "${split_total}; one process sent ${total}")
 endif()
+# Ranks on one machine split its cores: each rank runs at least 1 model thread, and together no more than the cores.
+execute_process(COMMAND nproc OUTPUT_VARIABLE cores OUTPUT_STRIP_TRAILING_WHITESPACE)
+string(JSON threads GET "${ranks}" model_threads)
+math(EXPR used "${threads} * ${RANKS}")
+if(threads LESS 1 OR (used GREATER cores AND threads GREATER 1))
+  message(FATAL_ERROR "${RANKS} ranks on ${cores} cores: ${threads} model threads each")
+endif()
 message(STATUS "${RANKS} ranks: the same image; tile-pixels ${total} split as ${ranks}")

@@ -1,6 +1,9 @@
 // `--distributed mpi`: the only translation unit of the app that includes MPI (QUADFLOW_HAS_MPI).
 #include "quadflow_app/distributed.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <span>
@@ -55,6 +58,8 @@ void mpi_world::on_rank_0(const std::function<void()>& check) const {
     if (all.front().failed) throw io_error(all.front().message_text());
 }
 
+int mpi_world::cores_per_rank() const { return cores_per_rank_; }
+
 void mpi_world::abort_if_distributed(int code) {
 #ifdef QUADFLOW_HAS_MPI
     if (running_world != nullptr && running_world->size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
@@ -79,6 +84,24 @@ mpi_world::mpi_world() {
     distributed::mpi_communicator comm(MPI_COMM_WORLD);
     rank_ = comm.rank();
     size_ = comm.size();
+    // The ranks on this machine, and how many of them may run on this rank's cores: mpirun binding each rank to its
+    // own cores gives disjoint masks (the share is the rank's own cores); unbound ranks share one mask and split it.
+    MPI_Comm node = MPI_COMM_NULL;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &local_size_);
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_SET(0, &mine);
+    std::vector<cpu_set_t> masks(static_cast<std::size_t>(local_size_));
+    MPI_Allgather(&mine, sizeof mine, MPI_BYTE, masks.data(), sizeof mine, MPI_BYTE, node);
+    MPI_Comm_free(&node);
+    int sharing = 0;
+    for (cpu_set_t& other : masks) {
+        cpu_set_t both;
+        CPU_AND(&both, &mine, &other);
+        sharing += CPU_COUNT(&both) > 0 ? 1 : 0;
+    }
+    cores_per_rank_ = std::max(1, CPU_COUNT(&mine) / std::max(1, sharing));
     exchange_ = distributed::make_exchange(comm);
 #else
     throw invalid_argument("--distributed", "mpi",

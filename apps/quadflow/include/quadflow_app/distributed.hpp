@@ -20,6 +20,11 @@ public:
 
     int rank() const { return rank_; }
     int size() const { return size_; }
+    /// Ranks of the world on this machine (MPI_COMM_TYPE_SHARED), which share its cores.
+    int local_size() const { return local_size_; }
+    /// The cores this rank may run on (sched_getaffinity) divided among the ranks of this machine that may run on
+    /// them too, at least 1: each rank's LibTorch threads, so that ranks on one machine never oversubscribe it.
+    int cores_per_rank() const;
     /// A field::batch_exchange over MPI_COMM_WORLD (distributed::mpi_communicator).
     std::shared_ptr<field::batch_exchange> exchange() const { return exchange_; }
 
@@ -34,7 +39,7 @@ public:
 
 private:
     mpi_world();
-    int rank_ = 0, size_ = 1;
+    int rank_ = 0, size_ = 1, local_size_ = 1, cores_per_rank_ = 1;
     std::shared_ptr<field::batch_exchange> exchange_;
 };
 

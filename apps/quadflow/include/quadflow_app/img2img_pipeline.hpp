@@ -103,6 +103,7 @@ struct img2img_report {
     double high_strength_change = 0;  ///< mean |output - original| on tiles with d >= 0.5, 0..255
     /// Elements each of the two measures covers: 0 when no tile has d < 0.5 (or d >= 0.5); the report says null.
     std::int64_t low_strength_elements = 0, high_strength_elements = 0;
+    int model_threads = 0;  ///< the learned model's LibTorch threads (img2img_settings::model_threads; 0: its default)
     double seam_score = 0;  ///< metrics::seam_score at the borders of the tiles the model ran on
     std::int64_t model_calls = 0;
     std::int64_t tile_pixels = 0;
@@ -451,6 +452,7 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     for (const tile::layout_tile& t : model_layout.tiles)
         r.smallest_tile_side = std::min({r.smallest_tile_side, t.pixel_core.w, t.pixel_core.h});
     r.seconds = seconds;
+    r.model_threads = settings.model_threads;
     result.output = cropped(to_image(x.cview()), image.width, image.height);
     result.output.alpha = image.alpha;  // the model sees RGB; the alpha channel comes back as it went in
     return result;

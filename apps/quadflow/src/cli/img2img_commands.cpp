@@ -86,6 +86,7 @@ struct demo_options {
     std::string distributed = "none";
     std::shared_ptr<field::batch_exchange> exchange;  ///< set from --distributed mpi
     bool writer = true;                               ///< rank 0 of a distributed run, or the only process
+    int model_threads = 2;  ///< the learned runs' LibTorch threads; with --distributed mpi, this machine's share
 };
 
 img2img_settings settings_of(const img2img_options& o) {
@@ -146,7 +147,8 @@ json report_json(const img2img_report& r) {
             {"ranks", r.ranks},
             {"rank_tile_pixels", r.rank_tile_pixels},
             {"bytes_exchanged", r.bytes_exchanged},
-            {"tiles_by_condition", r.tiles_by_condition}};
+            {"tiles_by_condition", r.tiles_by_condition},
+            {"model_threads", r.model_threads}};
 }
 
 /// A progress bar on stderr, redrawn in place on a terminal; otherwise one line when a run finishes.
@@ -252,6 +254,7 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     if (o.distributed == "mpi") {
         app::mpi_world& world = app::mpi_world::get();
         run_settings.exchange = world.exchange();
+        run_settings.model_threads = world.cores_per_rank();  // ranks on one machine split its cores
         writer = world.rank() == 0;
         world.on_rank_0(check_outputs);
     } else {
@@ -361,7 +364,7 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
     base.quadtree.min_strength = o.min_strength;
     base.quadtree.max_strength = o.max_strength;
     base.model_path = o.model;
-    base.model_threads = 2;
+    base.model_threads = o.model_threads;
     base.exchange = o.exchange;
     std::vector<std::pair<rgb_image, std::vector<std::string>>> panels;
     panels.push_back({image,
@@ -427,6 +430,7 @@ void run_demo(demo_options o, std::ostream& out) {
         app::mpi_world& world = app::mpi_world::get();
         o.exchange = world.exchange();
         o.writer = world.rank() == 0;
+        o.model_threads = world.cores_per_rank();
         world.on_rank_0(make_out_dir);
     } else {
         make_out_dir();
