@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "quadflow/core/error.hpp"
@@ -60,9 +61,25 @@ void mpi_world::on_rank_0(const std::function<void()>& check) const {
 
 int mpi_world::cores_per_rank() const { return cores_per_rank_; }
 
+void mpi_world::require_same_inputs(const std::vector<std::pair<std::string, std::uint64_t>>& inputs) const {
+    std::vector<std::uint64_t> mine;
+    for (const auto& input : inputs) mine.push_back(input.second);
+    std::vector<std::uint64_t> all(mine.size() * static_cast<std::size_t>(size_));
+    exchange_->all_gather(std::as_bytes(std::span<const std::uint64_t>(mine)),
+                          std::as_writable_bytes(std::span<std::uint64_t>(all)));
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        for (int k = 1; k < size_; ++k)
+            if (all[static_cast<std::size_t>(k) * mine.size() + i] != all[i]) {
+                failed_together_ = true;
+                throw invalid_argument(inputs[i].first, "differs between ranks",
+                                       "rank " + std::to_string(k) + " was started with another " + inputs[i].first +
+                                           " than rank 0; every rank must run the same command on the same files");
+            }
+}
+
 void mpi_world::abort_if_distributed(int code) {
 #ifdef QUADFLOW_HAS_MPI
-    if (running_world != nullptr && running_world->size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    if (running_world != nullptr && running_world->size() > 1 && !failed_together_) MPI_Abort(MPI_COMM_WORLD, code);
 #else
     (void)code;
 #endif

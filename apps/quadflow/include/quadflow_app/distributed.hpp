@@ -2,8 +2,12 @@
 // src/distributed.cpp).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "quadflow/field/batch_exchange.hpp"
 
@@ -32,6 +36,12 @@ public:
     /// quadflow::error, every rank throws io_error with its message, so no rank goes on to wait for rank 0.
     void on_rank_0(const std::function<void()>& check) const;
 
+    /// Throws invalid_argument, on every rank alike, naming the first of `inputs` (name, digest; the same names in the
+    /// same order on every rank) whose digest differs from rank 0's: ranks started with other flags, another image or
+    /// another model file would blend tiles of different runs into one wrong picture. Every rank fails together, so
+    /// the error ends each normally (exit 2), without MPI_Abort.
+    void require_same_inputs(const std::vector<std::pair<std::string, std::uint64_t>>& inputs) const;
+
     /// Ends every rank with `code` (MPI_Abort) when this process runs a distributed command on more than one rank:
     /// after an error, the others may be waiting in an exchange that will never come, and MPI_Finalize would wait
     /// with them. Does nothing otherwise.
@@ -40,6 +50,7 @@ public:
 private:
     mpi_world();
     int rank_ = 0, size_ = 1, local_size_ = 1, cores_per_rank_ = 1;
+    static inline bool failed_together_ = false;  ///< every rank threw the same error: no MPI_Abort needed
     std::shared_ptr<field::batch_exchange> exchange_;
 };
 

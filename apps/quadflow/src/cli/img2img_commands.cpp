@@ -6,12 +6,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -199,6 +202,46 @@ rgb_image upscaled(const rgb_image& image, double scale, const std::string& filt
     return out;
 }
 
+/// FNV-1a, 64 bits, continued from `hash`.
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash = 0xcbf29ce484222325ULL) {
+    for (const char ch : bytes) hash = (hash ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
+    return hash;
+}
+
+/// A file's bytes' digest, 0 for a file that cannot be read (each rank reads its own copy).
+std::uint64_t file_digest(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    return in ? fnv1a(bytes.str()) : 0;
+}
+
+/// What a distributed run's ranks must agree on, with a name for each: every flag that was given (its value as
+/// parsed), the input image's pixels, and the bytes of each file the run reads.
+std::vector<std::pair<std::string, std::uint64_t>> run_inputs(const img2img_options& o, const CLI::App& cmd,
+                                                              const rgb_image& image) {
+    std::vector<std::pair<std::string, std::uint64_t>> inputs;
+    for (const CLI::Option* option : cmd.get_options()) {
+        if (option->get_lnames().empty()) continue;
+        const std::string flag = "--" + option->get_lnames().front();
+        if (flag == "--out" || flag == "--stats" || flag == "--help") continue;  // each rank's own outputs
+        std::string value = std::to_string(option->count());
+        for (const std::string& result : option->results()) value += "\x1f" + result;
+        inputs.emplace_back(flag, fnv1a(value));
+    }
+    std::string pixels(reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size());
+    inputs.emplace_back("--image",
+                        fnv1a(pixels, fnv1a(std::to_string(image.width) + "x" + std::to_string(image.height))));
+    const std::pair<const char*, const std::optional<std::string>*> files[] = {{"--model", &o.model_path},
+                                                                               {"--mask", &o.mask},
+                                                                               {"--regions", &o.regions},
+                                                                               {"--region-table", &o.region_table}};
+    for (const auto& [flag, path] : files)
+        if (*path) inputs.emplace_back(std::string(flag) + " file", file_digest(**path));
+    if (o.strength_map) inputs.emplace_back("--strength-map file", file_digest(*o.strength_map));
+    return inputs;
+}
+
 /// Flags only some policies read: setting one for another policy is an error.
 void check_policy_flags(const img2img_options& o, const CLI::App& cmd) {
     const std::vector<std::pair<std::string, std::vector<std::string>>> readers_of_flag = {
@@ -263,6 +306,7 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     rgb_image image = with_flag_name("--image", [&] { return app::load_rgb(o.image); });
     if (o.scale) image = upscaled(image, *o.scale, o.filter);
     if (o.regions) run_settings.regions = app::load_regions(*o.regions, *o.region_table);
+    if (o.distributed == "mpi") app::mpi_world::get().require_same_inputs(run_inputs(o, cmd, image));
     const auto result = app::run_img2img(image, run_settings, writer ? app::progress_callback(show_progress) : nullptr);
     if (!writer) return;
     app::save_image(o.out, result.output);

@@ -1,0 +1,27 @@
+# Ranks started with different arguments or files: every rank stops with exit code 2 and one line naming what
+# differs, before sampling (never a picture blended from different runs).
+# cmake -DQUADFLOW=... -DMPIRUN="mpiexec;..." -DNP_FLAG=-n -DIMAGE=... -DOTHER_IMAGE=... -DOUT=dir -P this
+file(MAKE_DIRECTORY ${OUT})
+set(common img2img --steps 2 --distributed mpi --out ${OUT}/mismatch.png)
+foreach(case seed image)
+  if(case STREQUAL "seed")
+    set(first ${common} --image ${IMAGE} --seed 1)
+    set(second ${common} --image ${IMAGE} --seed 2)
+    set(expected "--seed = differs between ranks: rank 1 was started with another --seed than rank 0")
+  else()
+    set(first ${common} --image ${IMAGE})
+    set(second ${common} --image ${OTHER_IMAGE})
+    set(expected "--image = differs between ranks: rank 1 was started with another --image than rank 0")
+  endif()
+  execute_process(COMMAND ${MPIRUN} ${NP_FLAG} 1 ${QUADFLOW} ${first} : ${NP_FLAG} 1 ${QUADFLOW} ${second}
+    RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+  string(FIND "${out}${err}" "${expected}" at)
+  if(code EQUAL 0 OR at EQUAL -1)
+    message(FATAL_ERROR "${case}: mpirun exit code ${code}, expected a non-zero code and '${expected}': ${out}${err}")
+  endif()
+  string(FIND "${out}${err}" "MPI_ABORT" aborted)
+  if(NOT aborted EQUAL -1)
+    message(FATAL_ERROR "${case}: the ranks failed together but called MPI_Abort: ${out}${err}")
+  endif()
+  message(STATUS "${case}: ${expected}")
+endforeach()
