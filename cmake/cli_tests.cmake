@@ -37,10 +37,11 @@ set(corner ${QUADFLOW_TEST_IMAGES}/corner_64.png)
 quadflow_cli_test("toy euler" 0 "^\\{\"x\": 0\\.204371[0-9]*\\}\n$" toy --sampler euler --steps 4)
 
 # Bad input: exit code 2 and exactly the one line on stderr.
-quadflow_cli_error_test("steps 0" "^error: --steps = 0: must be >= 1\n$" schedule --steps 0)
-quadflow_cli_error_test("schedule steps not a number" "Could not convert: --steps = abc\n$" schedule --steps abc)
+quadflow_cli_error_test("steps 0" "^error: --steps = 0: must be an integer in \\[1, 10000\\]\n$" schedule --steps 0)
+quadflow_cli_error_test("schedule steps not a number" "^error: --steps = abc: must be an integer in \\[1, 10000\\]\n$"
+  schedule --steps abc)
 quadflow_cli_error_test("unknown command is named"
-  "^error: unknown command 'frobnicate' \\(commands: schedule, noise, toy, quadtree, grid, img2img, demo\\)\n$" frobnicate)
+  "^error: unknown command 'frobnicate' \\(commands: schedule, noise, toy, quadtree, grid, img2img, upscale, demo\\)\n$" frobnicate)
 quadflow_cli_error_test("noise seed above 2^64 - 1"
   "^error: --seed = 18446744073709551616: must be an integer in \\[0, 18446744073709551615\\]\n$"
   noise --seed 18446744073709551616 --shape 1,1,1,1)

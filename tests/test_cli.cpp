@@ -431,7 +431,7 @@ TEST_CASE("img2img denoise out of range") {
     check_error({"img2img", "--image", demo_image, "--out", output("x.png"), "--denoise", "0"}, "--denoise = 0");
 }
 TEST_CASE("schedule more than max_steps") {
-    check_error({"schedule", "--steps", "2000000"}, "steps = 2000000: must be <= max_steps = 1048576");
+    check_error({"schedule", "--steps", "2000000"}, R"(--steps = 2000000: must be an integer in \[1, 10000\])");
 }
 TEST_CASE("schedule --denoise with --strength") {
     check_error({"schedule", "--denoise", "0.5", "--strength", "0.5"},
@@ -481,7 +481,7 @@ TEST_CASE("grid more than max_grid_tiles") {
 }
 TEST_CASE("img2img tile batch 0") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--tile-batch", "0"},
-                "--tile-batch = 0: must be >= 1");
+                R"(--tile-batch = 0: must be an integer in \[1, 4096\])");
 }
 TEST_CASE("img2img unwritable output, before any work") {
     check_error({"img2img", "--image", corner, "--out", "/nonexistent_quadflow_dir/x.png", "--steps", "1"},
@@ -495,7 +495,9 @@ TEST_CASE("img2img truncated image") {
     check_error({"img2img", "--image", test_image("truncated.png"), "--out", output("x.png")},
                 R"(cannot read image '.*truncated\.png': Corrupt PNG)");
 }
-TEST_CASE("demo steps 0") { check_error({"demo", "--steps", "0"}, "--steps = 0: must be >= 1"); }
+TEST_CASE("demo steps 0") {
+    check_error({"demo", "--steps", "0"}, R"(--steps = 0: must be an integer in \[1, 10000\])");
+}
 TEST_CASE("demo output folder cannot be created") {
     check_error({"demo", "--out-dir", flat + "/demo", "--steps", "1"},
                 R"(--out-dir: cannot create '.*flat_64\.png/demo')");
@@ -672,4 +674,21 @@ TEST_CASE("upscale: resize by --scale, then tiled img2img; its errors name --sca
     const run_result upscale_help = run({"upscale", "--help"});
     CHECK(upscale_help.out.find("--scale") != std::string::npos);
     CHECK(upscale_help.out.find("Catmull-Rom") != std::string::npos);
+}
+
+TEST_CASE("one limit per flag, stated in --help: steps, tile batch and overlap out of range are refused alike") {
+    for (const std::string steps : {"2000000000", "99999999999", "-1", "2.5"})
+        check_error({"img2img", "--image", corner, "--out", output("x.png"), "--steps", steps},
+                    "^error: --steps = " + std::regex_replace(steps, std::regex(R"(\.)"), R"(\.)") +
+                        R"(: must be an integer in \[1, 10000\]\n$)");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--overlap", "100000"},
+                R"(^error: --overlap = 100000: must be an integer in \[0, 4096\])");
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--overlap", "-3"},
+                R"(^error: --overlap = -3: must be an integer in \[0, 4096\])");
+    // Model tiles of at most 128 px take at most 64 px of overlap: 100 is refused, not quietly made 64.
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--overlap", "100"},
+                R"(^error: --overlap = 100: must be at most 64 px, half of --max-model-tile \(128 latent px\))");
+    const run_result help = run({"img2img", "--help"});
+    CHECK(help.out.find("Sampling steps (1..10000)") != std::string::npos);
+    CHECK(help.out.find("Tiles per model call (1..4096)") != std::string::npos);
 }

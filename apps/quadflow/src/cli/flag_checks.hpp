@@ -42,6 +42,38 @@ inline std::uint64_t parse_seed(const std::string& flag, const std::string& text
     return seed;
 }
 
+/// An integer flag's value in [lowest, highest], written in decimal: anything else (overflow, a fraction, text) is
+/// `flag = text: must be an integer in [lowest, highest]`, the one limit --help states.
+template <class T>
+T parse_bounded(const std::string& flag, const std::string& text, T lowest, T highest) {
+    long long value = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, failure] = std::from_chars(text.data(), end, value);
+    require(!text.empty() && failure == std::errc{} && ptr == end && value >= static_cast<long long>(lowest) &&
+                value <= static_cast<long long>(highest),
+            flag, text, "must be an integer in [" + std::to_string(lowest) + ", " + std::to_string(highest) + "]");
+    return static_cast<T>(value);
+}
+
+/// An integer flag bounded to [lowest, highest], its range stated in --help.
+template <class T>
+CLI::Option* add_bounded_option(CLI::App& cmd, const std::string& names, T& value, T lowest, T highest,
+                                const std::string& description) {
+    const std::string flag = names.substr(0, names.find(','));
+    return cmd
+        .add_option_function<std::string>(
+            names,
+            [&value, flag, lowest, highest](const std::string& text) {
+                value = parse_bounded(flag, text, lowest, highest);
+            },
+            description + " (" + std::to_string(lowest) + ".." + std::to_string(highest) + ")")
+        ->type_name("INT")
+        ->default_str(std::to_string(value));
+}
+
+/// Most sampling steps a command accepts.
+inline constexpr int max_cli_steps = 10000;
+
 /// `--seed`, parsed by parse_seed.
 inline CLI::Option* add_seed_option(CLI::App& cmd, std::uint64_t& seed, const std::string& description) {
     return cmd

@@ -286,6 +286,13 @@ void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ost
     require_at_least("--tile-batch", o.tile_batch, 1);
     require_image_extension("--out", o.out);
     const img2img_settings settings = settings_of(o);
+    if (settings.model_tiles && o.latent_scale > 0) {
+        const std::int64_t most = settings.model_tiles->max_tile / 2 * o.latent_scale;
+        require(o.overlap <= most, "--overlap", o.overlap,
+                "must be at most " + std::to_string(most) + " px, half of --max-model-tile (" +
+                    std::to_string(settings.model_tiles->max_tile) +
+                    " latent px): a model tile's overlap is at most half its side");
+    }
     with_flag_names(quadtree_flag_names(), [&] { tile::validate(settings.quadtree); });
     validate_model_tiles(settings);
     img2img_settings run_settings = settings;
@@ -640,7 +647,7 @@ void add_img2img_flags(CLI::App* cmd, const std::shared_ptr<img2img_options>& o)
         ->check(one_of(names<policy::preservation>()));
     cmd->add_option("--sampler", o->sampler, joined_alternative_names<sampler::any_sampler>())
         ->check(one_of(alternative_names<sampler::any_sampler>()));
-    cmd->add_option("--steps", o->steps, "Sampling steps (>= 1)");
+    add_bounded_option(*cmd, "--steps", o->steps, 1, max_cli_steps, "Sampling steps");
     cmd->add_option("--denoise", o->denoise, "Global denoise in (0, 1]");
     cmd->add_option("--strength-rule", o->strength_rule, joined_names<schedule::strength_rule>())
         ->check(one_of(names<schedule::strength_rule>()));
@@ -652,11 +659,12 @@ void add_img2img_flags(CLI::App* cmd, const std::shared_ptr<img2img_options>& o)
     cmd->add_option("--threshold", o->threshold, "Quadtree content threshold (0..255)");
     cmd->add_option("--min-tile", o->min_tile, "Quadtree minimum tile size in pixels");
     cmd->add_option("--align", o->align, "Quadtree split alignment in pixels");
-    cmd->add_option("--overlap", o->overlap, "Tile overlap in pixels");
+    add_bounded_option(*cmd, "--overlap", o->overlap, std::int64_t{0}, std::int64_t{4096},
+                       "Tile overlap in pixels; with model tiles at most half of --max-model-tile");
     cmd->add_option("--latent-scale", o->latent_scale, "Image pixels per latent pixel (1 = pixel space)");
     cmd->add_option("--weights", o->weights, joined_names<blend::weight_kind>())
         ->check(one_of(names<blend::weight_kind>()));
-    cmd->add_option("--tile-batch", o->tile_batch, "Tiles per model call (>= 1)");
+    add_bounded_option(*cmd, "--tile-batch", o->tile_batch, 1, 4096, "Tiles per model call");
     cmd->add_option("--skip-below", o->skip_below,
                     "skip, seed_*: tiles whose smaller side is below this many pixels (the seed's "
                     "skip_diffusion_below)");
@@ -738,7 +746,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     demo->add_option("--out-dir", d->out_dir, "Output folder");
     demo->add_option("--sampler", d->sampler, joined_alternative_names<sampler::any_sampler>())
         ->check(one_of(alternative_names<sampler::any_sampler>()));
-    demo->add_option("--steps", d->steps, "Sampling steps (>= 1)");
+    add_bounded_option(*demo, "--steps", d->steps, 1, max_cli_steps, "Sampling steps");
     add_seed_option(*demo, d->seed, "Noise seed, 0 to 2^64 - 1");
     demo->add_option("--min-strength,--min-denoise", d->min_strength,
                      "Smallest tile strength (default 0: preserve, as in img2img)");

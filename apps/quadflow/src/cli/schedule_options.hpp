@@ -48,7 +48,7 @@ struct schedule_options {
 };
 
 inline void add_schedule_flags(CLI::App& cmd, schedule_options& o) {
-    cmd.add_option("--steps", o.steps, "Number of sampling steps (>= 1)");
+    add_bounded_option(cmd, "--steps", o.steps, 1, max_cli_steps, "Number of sampling steps");
     cmd.add_option("--scheduler", o.scheduler, joined_names<schedule::scheduler>())
         ->check(one_of(names<schedule::scheduler>()));
     cmd.add_option("--width", o.width, "Image width in pixels (FLUX dynamic shift)");
