@@ -4,8 +4,8 @@
 //
 // Safety and speed: every value of a file flag (--image, --mask, --json, --overlay, --out, --out-dir, --stats) is
 // replaced by a small test image or a file in a scratch folder, so the target never touches other files and
-// img2img and demo work on 64x64 images; --steps above 256 and --denoise below 0.01 are not run (a long schedule
-// is slow, not wrong).
+// img2img and demo work on 64x64 images; --steps above 256, --denoise below 0.01 and upscale --scale above 4 are not
+// run (a long schedule or a large image is slow, not wrong).
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,10 +81,12 @@ bool too_slow(const std::vector<std::string>& args) {
         const char* value = args[i + 1].c_str();
         if (args[i] == "--steps" && std::strtod(value, nullptr) > 256) return true;
         if (args[i] == "--denoise" && std::strtod(value, nullptr) < 0.01) return true;
+        if (args[i] == "--scale" && std::strtod(value, nullptr) > 4) return true;  // upscale: a large image
     }
     for (const std::string& a : args)
         if ((a.starts_with("--steps=") && std::strtod(a.c_str() + 8, nullptr) > 256) ||
-            (a.starts_with("--denoise=") && std::strtod(a.c_str() + 10, nullptr) < 0.01))
+            (a.starts_with("--denoise=") && std::strtod(a.c_str() + 10, nullptr) < 0.01) ||
+            (a.starts_with("--scale=") && std::strtod(a.c_str() + 8, nullptr) > 4))
             return true;
     return false;
 }

@@ -669,6 +669,8 @@ TEST_CASE("upscale: resize by --scale, then tiled img2img; its errors name --sca
     check_error({"upscale", "--image", corner, "--scale", "0", "--out", out}, R"(^error: --scale = 0: must be > 0)");
     check_error({"upscale", "--image", corner, "--scale", "2000", "--out", out},
                 R"(^error: --scale = 2000: makes the 64x64 image 128000x128000; each side must be in \[1, 65536\])");
+    check_error({"upscale", "--image", corner, "--scale", "500", "--out", out},
+                R"(^error: --scale = 500: makes the 64x64 image 32000x32000; .*at most 268435456 pixels in all)");
     const run_result help = run({"--help"});
     CHECK(help.out.find("upscale") != std::string::npos);
     const run_result upscale_help = run({"upscale", "--help"});

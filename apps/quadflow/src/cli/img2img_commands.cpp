@@ -186,10 +186,11 @@ rgb_image upscaled(const rgb_image& image, double scale, const std::string& filt
     require(std::isfinite(scale) && scale > 0.0, "--scale", scale, "must be > 0");
     const double w = std::round(static_cast<double>(image.width) * scale),
                  h = std::round(static_cast<double>(image.height) * scale);
-    require(w >= 1 && h >= 1 && w <= max_side && h <= max_side, "--scale", scale,
+    constexpr double max_pixels = 1 << 28;  // load_rgb's limit for an input image
+    require(w >= 1 && h >= 1 && w <= max_side && h <= max_side && w * h <= max_pixels, "--scale", scale,
             "makes the " + std::to_string(image.width) + "x" + std::to_string(image.height) + " image " +
                 std::to_string(static_cast<long long>(w)) + "x" + std::to_string(static_cast<long long>(h)) +
-                "; each side must be in [1, 65536]");
+                "; each side must be in [1, 65536], and at most 268435456 pixels in all");
     const app::resize_filter f = filter == "box" ? app::resize_filter::box : app::resize_filter::catmull_rom;
     rgb_image out = app::resize(image, static_cast<std::int64_t>(w), static_cast<std::int64_t>(h), f);
     if (!image.alpha.empty()) {
