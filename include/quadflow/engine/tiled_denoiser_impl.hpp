@@ -299,23 +299,22 @@ struct tiled_denoiser::state {
         engine_step = step;
         ++evaluation;
         field->on_step(i, from, to);
-        const std::size_t n = static_cast<std::size_t>(shape.numel());
         const std::size_t plane = static_cast<std::size_t>(shape.h * shape.w);
         const const_view xv(x, shape);
         field->evaluate(xv, sigma, velocity.view());
         const float* v = velocity.data();
         const float* o = original.data();
-        for (std::size_t k = 0; k < n; ++k) {
-            const std::size_t p = k % plane;
-            if (sole_evaluation[p] == evaluation &&
-                prediction::to_flow_velocity(prediction::kind::denoised, sole_denoised[k], x[k], sigma) == v[k]) {
-                denoised[k] = sole_denoised[k];  // one tile's output, passed through by the policy
-            } else if ((1.0f / sigma) * (x[k] - o[k]) == v[k]) {
-                denoised[k] = o[k];  // kept: the policy's exact preservation velocity
-            } else {
-                denoised[k] = x[k] - sigma * v[k];  // x0 = x - sigma v
+        for (std::size_t c = 0, k = 0; c < static_cast<std::size_t>(shape.c); ++c)
+            for (std::size_t p = 0; p < plane; ++p, ++k) {
+                if (sole_evaluation[p] == evaluation &&
+                    prediction::to_flow_velocity(prediction::kind::denoised, sole_denoised[k], x[k], sigma) == v[k]) {
+                    denoised[k] = sole_denoised[k];  // one tile's output, passed through by the policy
+                } else if ((1.0f / sigma) * (x[k] - o[k]) == v[k]) {
+                    denoised[k] = o[k];  // kept: the policy's exact preservation velocity
+                } else {
+                    denoised[k] = x[k] - sigma * v[k];  // x0 = x - sigma v
+                }
             }
-        }
     }
 };
 

@@ -279,12 +279,12 @@ void validate_model_tiles(const img2img_settings& s) {
     }
 }
 
-void run_img2img_command(const img2img_options& o, const CLI::App& cmd, std::ostream& out) {
+void run_img2img_command(img2img_options& o, const CLI::App& cmd, std::ostream& out) {
+    o.model_tiles = cmd.count("--leaf-tiles") == 0;
+    if (o.model_tiles && cmd.count("--policy") == 0) o.policy = "mask";
     check_policy_flags(o, cmd);
     if (o.mask && o.strength_map)
         throw invalid_argument("--strength-map", *o.strength_map, "give either --mask or --strength-map, not both");
-    require_at_least("--steps", o.steps, 1);
-    require_at_least("--tile-batch", o.tile_batch, 1);
     require_image_extension("--out", o.out);
     const img2img_settings settings = settings_of(o);
     if (settings.model_tiles && o.latent_scale > 0) {
@@ -470,7 +470,6 @@ img2img_settings with_demo_flags(const demo_options& o, img2img_settings s) {
 }
 
 void run_demo(demo_options o, std::ostream& out) {
-    require_at_least("--steps", o.steps, 1);
     require_at_least("--texture", o.texture, 0.0);
     require_at_least("--learned-steps", o.learned_steps, 1);
     const auto make_out_dir = [&] {
@@ -714,11 +713,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     auto o = std::make_shared<img2img_options>();
     CLI::App* cmd = app.add_subcommand("img2img", "Pixel-space img2img over a quadtree with one velocity policy");
     add_img2img_flags(cmd, o);
-    cmd->callback([o, cmd, &out] {
-        o->model_tiles = cmd->count("--leaf-tiles") == 0;
-        if (o->model_tiles && cmd->count("--policy") == 0) o->policy = "mask";
-        run_img2img_command(*o, *cmd, out);
-    });
+    cmd->callback([o, cmd, &out] { run_img2img_command(*o, *cmd, out); });
 
     // upscale: resize, then img2img with the settings bench/learned measured best for upscaling (model tiles with 8 px
     // of overlap and smootherstep ramps, the quadtree's strengths up to 0.2, the lowest and closest to the original).
@@ -734,11 +729,7 @@ void add_img2img_commands(CLI::App& app, std::ostream& out) {
     up->add_option("--scale", *u->scale, "Resize factor, > 0: the output is round(w * scale) x round(h * scale)");
     up->add_option("--filter", u->filter, "Resize filter: catmull_rom (bicubic, PIL's BICUBIC) or box (area average)")
         ->check(CLI::IsMember({"catmull_rom", "box"}));
-    up->callback([u, up, &out] {
-        u->model_tiles = up->count("--leaf-tiles") == 0;
-        if (u->model_tiles && up->count("--policy") == 0) u->policy = "mask";
-        run_img2img_command(*u, *up, out);
-    });
+    up->callback([u, up, &out] { run_img2img_command(*u, *up, out); });
 
     auto d = std::make_shared<demo_options>();
     CLI::App* demo =

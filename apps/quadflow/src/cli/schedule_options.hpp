@@ -36,7 +36,6 @@ struct schedule_options {
 
     /// The full schedule after --denoise (ComfyUI KSampler truncation) and --strength (img2img rule).
     std::vector<double> build() const {
-        require_at_least("--steps", steps, 1);
         const schedule::schedule_spec s = spec();
         if (!strength) return schedule::build(s, denoise);
         require(denoise == 1.0, "--denoise", denoise, "cannot be combined with --strength");
