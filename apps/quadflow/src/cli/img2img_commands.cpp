@@ -536,8 +536,7 @@ void run_demo(demo_options o, std::ostream& out) {
         s.policy = runs[i].policy;
         s.preservation = policy::parse_preservation(runs[i].preservation);
         if (runs[i].model_tiles) s.model_tiles = tile::model_tile_options{};
-        const auto result = app::run_img2img(
-            image, s, demo_progress(o, runs[i].file + (runs[i].model_tiles ? " (model tiles)" : "")), &layout);
+        const auto result = app::run_img2img(image, s, demo_progress(o, runs[i].file), &layout);
         save_demo_png(o, runs[i].file + ".png", result.output);
         outputs.emplace(runs[i].file, result.output);
         img2img_report r = result.report;
