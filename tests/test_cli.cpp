@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "quadflow/schedule/flux.hpp"
+#include "quadflow/schedule/shift.hpp"
 #include "quadflow/version.hpp"
 #include "quadflow_app/cli.hpp"
 #include "quadflow_app/distributed.hpp"
@@ -213,6 +215,21 @@ TEST_CASE("img2img runs on model tiles by default, with the mask policy") {
     check_json({"img2img", "--image", corner, "--out", output("img2img_default_tiles.png"), "--steps", "4"},
                R"("policy": "mask", "low_strength_error": (0|[0-9.]+e-(0[5-9]|[1-9][0-9])),.*"tiles": 1, )"
                R"("fine_tiles": 10, "smallest_tile_side": 64,)");
+}
+
+TEST_CASE("img2img's report states its schedule: FLUX's shift from the model tile, or with --shift-from the canvas") {
+    // The photo is 512 px; model tiles are at most 128 px: mu = flux_mu(128, 128), not the canvas's flux_mu(512, 512).
+    const json tile = check_json({"img2img", "--image", demo_image, "--out", output("img2img_shift_tile.png"),
+                                  "--steps", "2", "--strength-map", "0"},
+                                 R"("shift_from": "tile", "shift_size": \[128, 128\], "mu": 0\.4674)");
+    CHECK(tile["sigmas"].get<std::vector<double>>() ==
+          quadflow::schedule::flux_mu_schedule(2, quadflow::schedule::flux_mu(128, 128)));
+    const json canvas = check_json({"img2img", "--image", demo_image, "--out", output("img2img_shift_canvas.png"),
+                                    "--steps", "2", "--strength-map", "0", "--shift-from", "canvas"},
+                                   R"("shift_from": "canvas", "shift_size": \[512, 512\], )");
+    CHECK(canvas["mu"].get<double>() == quadflow::schedule::flux_mu(512, 512));
+    check_error({"img2img", "--image", corner, "--out", output("r.png"), "--shift-from", "image"},
+                "--shift-from: image not in \\{tile,canvas\\}");
 }
 
 TEST_CASE("img2img --leaf-tiles sends the quadtree's leaves to the model") {

@@ -10,6 +10,8 @@
 
 #include "image_fixtures.hpp"
 #include "quadflow/policy/strength_map.hpp"
+#include "quadflow/schedule/flux.hpp"
+#include "quadflow/schedule/shift.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow_app/image_io.hpp"
@@ -270,4 +272,73 @@ TEST_CASE("img2img with model tiles: the fine tree is the mask, the model sees m
     CHECK(plain.report.tiles == plain.report.fine_tiles);
     CHECK(plain.report.tiles == result.report.fine_tiles);
     CHECK(plain.report.smallest_tile_side < 64);
+}
+
+TEST_CASE("img2img takes FLUX's shift from the model tile: a 4096 px image keeps the 128 px tile's schedule") {
+    const app::rgb_image image = busy_patch(4096, 4096, {0, 0, 1024, 1024}, 32);
+    app::img2img_settings s;  // model tiles of at most 128 px, the mask policy
+    s.steps = 8;
+    s.quadtree.min_strength = 0.0;
+    REQUIRE(s.shift_from == app::shift_source::tile);
+    const double tile_mu = quadflow::schedule::flux_mu(128, 128);
+    const std::vector<double> expected = quadflow::schedule::flux_mu_schedule(8, tile_mu);
+    const app::img2img_result tiled = app::run_img2img(image, s);
+    CHECK(tiled.report.shift_width == 128);
+    CHECK(tiled.report.shift_height == 128);
+    CHECK(tiled.report.mu == tile_mu);
+    CHECK(tiled.report.sigmas == expected);
+    CHECK(tiled.report.sigmas[1] < 0.95);  // the canvas's shift would give 0.9999986
+    CHECK(tiled.report.model_calls > 0);
+    CHECK(tiled.report.high_strength_change > 5.0);
+    CHECK(tiled.report.low_strength_error < 0.01);
+
+    // The untiled reference keeps the tiled run's schedule; the analytic model is per pixel, so one canvas-sized
+    // tile gives the same picture up to the blend's rounding.
+    app::img2img_settings untiled = s;
+    untiled.untiled = true;
+    const app::img2img_result whole = app::run_img2img(image, untiled);
+    CHECK(whole.report.sigmas == expected);
+    CHECK(whole.report.tiles == 1);
+    int worst = 0;
+    for (std::int64_t y = 0; y < image.height; ++y)
+        for (std::int64_t x = 0; x < image.width; ++x) {
+            const auto a = tiled.output.at(x, y), b = whole.output.at(x, y);
+            worst = std::max({worst, std::abs(a.r - b.r), std::abs(a.g - b.g), std::abs(a.b - b.b)});
+        }
+    CHECK(worst <= 1);
+}
+
+TEST_CASE("the canvas's shift collapses a large image's schedule, and one that cannot be built names the flag") {
+    app::img2img_settings s;
+    s.steps = 8;
+    s.shift_from = app::shift_source::canvas;
+    const app::img2img_schedule at_4096 = app::img2img_sigmas(s, 4096, 4096);
+    CHECK(at_4096.shift_width == 4096);
+    CHECK(at_4096.mu == doctest::Approx(11.55));
+    CHECK(at_4096.sigmas[1] > 0.99999);  // all the change would happen in the last step
+    // The tile's shift stays at the canvas when the canvas is the smaller, and rounds down to FLUX's 16 px tokens.
+    s.shift_from = app::shift_source::tile;
+    const app::img2img_schedule small = app::img2img_sigmas(s, 100, 300);
+    CHECK(small.shift_width == 96);
+    CHECK(small.shift_height == 128);
+    // Leaf tiles without a size limit: the model may see the whole canvas.
+    app::img2img_settings leaves = app::img2img_settings::leaf_tiles();
+    leaves.steps = 8;
+    CHECK(app::img2img_sigmas(leaves, 512, 512).shift_width == 512);
+    leaves.quadtree.max_tile_size = 256;
+    CHECK(app::img2img_sigmas(leaves, 512, 512).shift_width == 256);
+
+    s.shift_from = app::shift_source::canvas;
+    try {
+        (void)app::img2img_sigmas(s, 8192, 8192);
+        FAIL("an 8192 px canvas's shift gave a schedule");
+    } catch (const invalid_argument& e) {
+        const std::string message = e.what();
+        CHECK(message.find("--shift-from = canvas (8192x8192 px)") != std::string::npos);
+        CHECK(message.find("8-step") != std::string::npos);
+        CHECK(message.find("use --shift-from tile") != std::string::npos);
+    }
+    s.shift_from = app::shift_source::tile;
+    CHECK(app::img2img_sigmas(s, 8192, 8192).sigmas ==
+          quadflow::schedule::flux_mu_schedule(8, quadflow::schedule::flux_mu(128, 128)));
 }

@@ -36,6 +36,7 @@
 #include "quadflow/schedule/comfy.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
+#include "quadflow/schedule/validate.hpp"
 #include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/conditions.hpp"
 #include "quadflow/tile/model_tiles.hpp"
@@ -45,6 +46,15 @@
 #include "quadflow_app/regions.hpp"
 
 namespace quadflow::app {
+
+/// What FLUX's dynamic shift (mu = flux_mu(width, height)) is taken from.
+enum class shift_source {
+    tile,    ///< the model tile's size, at most the canvas's: --max-model-tile (x latent_scale); with the quadtree's
+             ///< leaves, its max_tile_size (the canvas when unlimited). The model sees tiles, not the canvas.
+    canvas,  ///< the whole canvas, as an untiled engine takes it (large canvases collapse the schedule)
+};
+
+inline const char* to_string(shift_source s) { return s == shift_source::tile ? "tile" : "canvas"; }
 
 struct img2img_settings {
     std::string policy = "mask";
@@ -79,6 +89,9 @@ struct img2img_settings {
     std::optional<region_map> regions;
     bool untiled = false;                     ///< the whole canvas as one tile (policy mask), the untiled reference
     std::optional<double> constant_strength;  ///< mask: every pixel at this strength instead of the quadtree's
+    /// FLUX's shift from the model tile's size (the default) or the canvas's; `untiled` runs keep the tiled run's
+    /// schedule unless this says canvas, so that they stay its reference.
+    shift_source shift_from = shift_source::tile;
 
     static tile::quadtree_options default_quadtree() {
         tile::quadtree_options o;
@@ -111,10 +124,14 @@ struct img2img_report {
     std::int64_t fine_tiles = 0;          ///< quadtree leaves (equal to tiles without model tiles)
     std::int64_t smallest_tile_side = 0;  ///< smallest core side, image px, of the tiles the model ran on
     double seconds = 0;
-    int ranks = 1;                                 ///< processes that shared the model batches
-    std::vector<std::int64_t> rank_tile_pixels;    ///< tile-pixels each rank sent to its model (sum: tile_pixels)
-    std::int64_t bytes_exchanged = 0;              ///< model output bytes received, summed over the ranks
-    std::vector<std::int64_t> tiles_by_condition;  ///< with regions: model tiles per condition index
+    int ranks = 1;                                   ///< processes that shared the model batches
+    std::vector<std::int64_t> rank_tile_pixels;      ///< tile-pixels each rank sent to its model (sum: tile_pixels)
+    std::int64_t bytes_exchanged = 0;                ///< model output bytes received, summed over the ranks
+    std::vector<std::int64_t> tiles_by_condition;    ///< with regions: model tiles per condition index
+    shift_source shift_from = shift_source::tile;    ///< what the schedule's shift was taken from
+    std::int64_t shift_width = 0, shift_height = 0;  ///< px the shift was computed for (multiples of 16)
+    double mu = 0;                                   ///< FLUX's mu for them
+    std::vector<double> sigmas;                      ///< the schedule sampled (after --denoise's truncation)
 };
 
 struct img2img_result {
@@ -284,6 +301,48 @@ inline tile::layout whole_canvas_tile(const tile::layout& layout) {
     return whole;
 }
 
+/// The schedule of an img2img: FLUX-dev's dynamic shift for the size `shift_from` names, computed on the 16 px
+/// grid FLUX's tokens lie on, then truncated ComfyUI-style by the global denoise.
+struct img2img_schedule {
+    std::int64_t shift_width = 0, shift_height = 0;  ///< px, multiples of 16
+    double mu = 0;
+    std::vector<double> sigmas;
+};
+
+/// The schedule `settings` give a canvas of canvas_width x canvas_height image px. Throws invalid_argument naming
+/// --shift-from and the size when that size's shift leaves no strictly decreasing schedule in double precision (a
+/// canvas of 8192 px: mu = 45, every sigma but the last rounds to 1).
+inline img2img_schedule img2img_sigmas(const img2img_settings& settings, std::int64_t canvas_width,
+                                       std::int64_t canvas_height) {
+    std::int64_t w = canvas_width, h = canvas_height;
+    if (settings.shift_from == shift_source::tile) {
+        const std::int64_t tile = settings.model_tiles ? settings.model_tiles->max_tile * settings.quadtree.latent_scale
+                                                       : settings.quadtree.max_tile_size;
+        if (tile > 0) {
+            w = std::min(w, tile);
+            h = std::min(h, tile);
+        }
+    }
+    img2img_schedule out;
+    out.shift_width = std::max<std::int64_t>(16, w / 16 * 16);
+    out.shift_height = std::max<std::int64_t>(16, h / 16 * 16);
+    out.mu = schedule::flux_mu(static_cast<int>(std::min<std::int64_t>(out.shift_width, 1 << 30)),
+                               static_cast<int>(std::min<std::int64_t>(out.shift_height, 1 << 30)));
+    out.sigmas = schedule::comfy_denoise([&](int n) { return schedule::flux_mu_schedule(n, out.mu); }, settings.steps,
+                                         settings.denoise);
+    try {
+        schedule::validate_schedule(out.sigmas);
+    } catch (const invalid_argument& e) {
+        throw invalid_argument("--shift-from",
+                               std::string(to_string(settings.shift_from)) + " (" + std::to_string(out.shift_width) +
+                                   "x" + std::to_string(out.shift_height) + " px)",
+                               "gives mu = " + quadflow::detail::to_text(out.mu) + ", too large for a " +
+                                   std::to_string(settings.steps) + "-step schedule (" + e.what() +
+                                   "); use --shift-from tile, or a smaller image");
+    }
+    return out;
+}
+
 /// Observer of sampling progress: (policy, step done, total).
 using progress_callback = std::function<void(const std::string&, int, int)>;
 
@@ -306,8 +365,11 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     // The canvas: the image padded by reflection to the quadtree's alignment; the output is cropped back to the
     // image's size.
     require(settings.quadtree.align > 0, "--align", settings.quadtree.align, "must be > 0");
-    const rgb_image canvas = reflect_padded(image, aligned_side(image.width, settings.quadtree.align),
-                                            aligned_side(image.height, settings.quadtree.align));
+    const std::int64_t canvas_width = aligned_side(image.width, settings.quadtree.align),
+                       canvas_height = aligned_side(image.height, settings.quadtree.align);
+    const img2img_schedule schedule = img2img_sigmas(settings, canvas_width, canvas_height);
+    const std::vector<double>& sigmas = schedule.sigmas;
+    const rgb_image canvas = reflect_padded(image, canvas_width, canvas_height);
     result.layout = given_layout ? *given_layout : tile::build_quadtree(canvas.view(), settings.quadtree);
     const tile::layout& layout = result.layout;
     require(layout.pixel_width() == canvas.width && layout.pixel_height() == canvas.height, "layout",
@@ -324,14 +386,6 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
     const shape4 shape = original.shape();
     const host_tensor target = make_it_red(original);
     const host_tensor noise = noise::torch_randn(settings.seed, shape);
-
-    // FLUX dynamic shift for the canvas size (rounded down to the 16-pixel grid it is defined on),
-    // truncated ComfyUI-style by the global denoise.
-    const int shift_w = static_cast<int>(std::max<std::int64_t>(16, layout.pixel_width() / 16 * 16));
-    const int shift_h = static_cast<int>(std::max<std::int64_t>(16, layout.pixel_height() / 16 * 16));
-    const double mu = schedule::flux_mu(shift_w, shift_h);
-    const std::vector<double> sigmas = schedule::comfy_denoise([&](int n) { return schedule::flux_mu_schedule(n, mu); },
-                                                               settings.steps, settings.denoise);
 
     host_tensor strength_map;
     if (settings.policy == policy::mask::name) {
@@ -453,6 +507,11 @@ inline img2img_result run_img2img(const rgb_image& image, const img2img_settings
         r.smallest_tile_side = std::min({r.smallest_tile_side, t.pixel_core.w, t.pixel_core.h});
     r.seconds = seconds;
     r.model_threads = settings.model_threads;
+    r.shift_from = settings.shift_from;
+    r.shift_width = schedule.shift_width;
+    r.shift_height = schedule.shift_height;
+    r.mu = schedule.mu;
+    r.sigmas = sigmas;
     result.output = cropped(to_image(x.cview()), image.width, image.height);
     result.output.alpha = image.alpha;  // the model sees RGB; the alpha channel comes back as it went in
     return result;

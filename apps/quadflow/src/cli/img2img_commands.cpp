@@ -61,7 +61,7 @@ struct img2img_options {
     std::string strength_rule = "diffusers", weights = "smootherstep", leaf_strength_rule = "area";
     std::optional<std::string> mask, stats, model_path, strength_map, regions, region_table;
     std::optional<double> mask_slope;
-    std::string distributed = "none";
+    std::string distributed = "none", shift_from = "tile";
     bool untiled = false;
     int steps = shared_defaults::steps, tile_batch = 4, latent_scale = 1;
     double denoise = 1.0, min_strength = shared_defaults::min_strength, max_strength = shared_defaults::max_strength;
@@ -126,6 +126,7 @@ img2img_settings settings_of(const img2img_options& o) {
     }
     s.model_path = o.model_path;
     s.untiled = o.untiled;
+    s.shift_from = o.shift_from == "canvas" ? app::shift_source::canvas : app::shift_source::tile;
     s.seed = o.seed;
     s.model_tiles.reset();
     if (o.model_tiles) {
@@ -151,7 +152,11 @@ json report_json(const img2img_report& r) {
             {"rank_tile_pixels", r.rank_tile_pixels},
             {"bytes_exchanged", r.bytes_exchanged},
             {"tiles_by_condition", r.tiles_by_condition},
-            {"model_threads", r.model_threads}};
+            {"model_threads", r.model_threads},
+            {"shift_from", app::to_string(r.shift_from)},
+            {"shift_size", {r.shift_width, r.shift_height}},
+            {"mu", r.mu},
+            {"sigmas", r.sigmas}};
 }
 
 /// A progress bar on stderr, redrawn in place on a terminal; otherwise one line when a run finishes.
@@ -679,6 +684,11 @@ void add_img2img_flags(CLI::App* cmd, const std::shared_ptr<img2img_options>& o)
                     "'make it red' model");
     cmd->add_flag("--untiled", o->untiled,
                   "Run the whole canvas as one tile (policy mask, same per-pixel strength): the untiled reference");
+    cmd->add_option("--shift-from", o->shift_from,
+                    "FLUX's dynamic shift from the model tile's size (tile: --max-model-tile, or the whole canvas with "
+                    "--leaf-tiles; at most the canvas) or from the canvas's (canvas: as an untiled engine does; large "
+                    "images collapse the schedule)")
+        ->check(CLI::IsMember({"tile", "canvas"}));
     cmd->add_option("--distributed", o->distributed,
                     "none, or mpi: under mpirun, split the model batches across the ranks (the output is the "
                     "single-process output, bit for bit); rank 0 alone writes files and JSON")
