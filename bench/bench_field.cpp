@@ -8,13 +8,14 @@
 #include <cstring>
 #include <vector>
 
+#include "demo_quadtree.hpp"
+#include "latent_copy.hpp"
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/quadtree.hpp"
-#include "quadflow_app/image_io.hpp"
 #include "ratio_main.hpp"
 
 namespace {
@@ -35,14 +36,7 @@ struct instant_model {
 /// The demo photo's quadtree with the seed system's settings (threshold 25, 8 px alignment), at a minimum
 /// tile of 16 px, read as a 512x512 latent (a 4096^2 FLUX image) with 8 latent px of overlap.
 const tile::layout& demo_quadtree() {
-    static const tile::layout layout = [] {
-        const auto image = app::load_rgb(QUADFLOW_DEMO_IMAGE);
-        tile::quadtree_options o;
-        o.latent_scale = 1;
-        o.min_tile_size = 16;
-        o.overlap = 8;
-        return tile::build_quadtree(image.view(), o);
-    }();
+    static const tile::layout layout = bench::demo_photo_quadtree(tile::quadtree_options{}.content_threshold);
     return layout;
 }
 
@@ -133,15 +127,7 @@ void pool_run(benchmark::State& state) {
 }
 BENCHMARK(pool_run)->ArgNames({"threads", "spin_us"})->Args({1, 0})->Args({2, 0})->Args({2, 200})->UseRealTime();
 
-void copy_latent(benchmark::State& state) {
-    host_tensor source(latent_shape, 0.5f), target(latent_shape, 0.0f);
-    for (auto _ : state) {
-        std::memcpy(target.data(), source.data(), static_cast<std::size_t>(latent_shape.numel()) * 4);
-        benchmark::DoNotOptimize(target.data());
-        benchmark::ClobberMemory();
-    }
-    state.SetBytesProcessed(state.iterations() * latent_shape.numel() * 2 * 4);
-}
+void copy_latent(benchmark::State& state) { bench::measure_latent_copy(state, latent_shape); }
 BENCHMARK(copy_latent)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 /// A copy moving as many bytes as the field step must (least_blend_bytes: half read, half written).

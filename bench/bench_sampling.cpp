@@ -2,8 +2,7 @@
 // against a plain copy of the same bytes in the same binary.
 #include <benchmark/benchmark.h>
 
-#include <cstring>
-
+#include "latent_copy.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "ratio_main.hpp"
@@ -34,15 +33,7 @@ void euler_step(benchmark::State& state) {
 BENCHMARK(euler_step)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The baseline: memcpy of one latent into another, 2 x 4 bytes per element.
-void copy_latent(benchmark::State& state) {
-    host_tensor source(latent_shape, 0.5f), target(latent_shape, 0.0f);
-    for (auto _ : state) {
-        std::memcpy(target.data(), source.data(), static_cast<std::size_t>(latent_shape.numel()) * 4);
-        benchmark::DoNotOptimize(target.data());
-        benchmark::ClobberMemory();
-    }
-    state.SetBytesProcessed(state.iterations() * latent_shape.numel() * 2 * 4);
-}
+void copy_latent(benchmark::State& state) { bench::measure_latent_copy(state, latent_shape); }
 BENCHMARK(copy_latent)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void torch_randn_latent(benchmark::State& state) {

@@ -67,23 +67,29 @@ constexpr int latent_scale = 8;
 
 std::uint8_t clamp_byte(double v) { return static_cast<std::uint8_t>(std::clamp(std::lround(v), 0L, 255L)); }
 
-/// Bilinear resampling by an integer factor, pixel centres aligned (source = (target + 0.5) / factor - 0.5, edges
-/// clamped). factor 1 returns the image unchanged.
+/// The two source pixels on one axis of `size` px that target pixel `target` of an upscale by `factor` blends, and
+/// the weight of the second.
+struct bilinear_taps {
+    std::int64_t first, second;
+    double weight;
+};
+
+/// Pixel centres aligned: source = (target + 0.5) / factor - 0.5, clamped to the edges.
+bilinear_taps source_taps(std::int64_t target, int factor, std::int64_t size) {
+    const double source =
+        std::clamp((static_cast<double>(target) + 0.5) / factor - 0.5, 0.0, static_cast<double>(size - 1));
+    const auto first = static_cast<std::int64_t>(source);
+    return {first, std::min(first + 1, size - 1), source - static_cast<double>(first)};
+}
+
+/// Bilinear resampling by an integer factor (source_taps on each axis). factor 1 returns the image unchanged.
 rgb_image upscale_bilinear(const rgb_image& image, int factor) {
     if (factor == 1) return image;
     rgb_image out(image.width * factor, image.height * factor);
     for (std::int64_t y = 0; y < out.height; ++y) {
-        const double sy =
-            std::clamp((static_cast<double>(y) + 0.5) / factor - 0.5, 0.0, static_cast<double>(image.height - 1));
-        const auto y0 = static_cast<std::int64_t>(sy);
-        const std::int64_t y1 = std::min(y0 + 1, image.height - 1);
-        const double fy = sy - static_cast<double>(y0);
+        const auto [y0, y1, fy] = source_taps(y, factor, image.height);
         for (std::int64_t x = 0; x < out.width; ++x) {
-            const double sx =
-                std::clamp((static_cast<double>(x) + 0.5) / factor - 0.5, 0.0, static_cast<double>(image.width - 1));
-            const auto x0 = static_cast<std::int64_t>(sx);
-            const std::int64_t x1 = std::min(x0 + 1, image.width - 1);
-            const double fx = sx - static_cast<double>(x0);
+            const auto [x0, x1, fx] = source_taps(x, factor, image.width);
             const rgb a = image.at(x0, y0), b = image.at(x1, y0), c = image.at(x0, y1), d = image.at(x1, y1);
             auto mix = [&](std::uint8_t pa, std::uint8_t pb, std::uint8_t pc, std::uint8_t pd) {
                 return clamp_byte((1 - fy) * ((1 - fx) * pa + fx * pb) + fy * ((1 - fx) * pc + fx * pd));
@@ -160,24 +166,44 @@ struct work_flags {
     std::optional<double> proposal_threshold;
 };
 
-int main(int argc, char** argv) {
-    work_flags flags;
-    CLI::App app{"quadflow model work: whole img2img runs of the demo photo per configuration and scale"};
-    app.option_defaults()->always_capture_default();
+/// The run: the photo, its scales, the schedule's steps and the noise.
+void add_run_flags(CLI::App& app, work_flags& flags) {
     app.add_option("--image", flags.image, "Input image");
     app.add_option("--scales", flags.scales, "Upscale factors, each in [1, 16]")->delimiter(',');
     app.add_option("--steps", flags.steps, "Sampling steps");
     app.add_option("--seed", flags.seed, "Noise seed");
+}
+
+/// The seed quadtree's strengths and the grid's denoise.
+void add_denoise_flags(CLI::App& app, work_flags& flags) {
     app.add_option("--min-denoise", flags.min_strength, "Quadtree min_strength");
     app.add_option("--max-denoise", flags.max_strength, "Quadtree max_strength");
     app.add_option("--grid-denoise", flags.grid_denoise, "Denoise of every grid tile");
+}
+
+/// The skip and mask policies' settings.
+void add_policy_flags(CLI::App& app, work_flags& flags) {
     app.add_option("--skip-denoise", flags.skip_denoise, "skip: tiles with strength at most this");
     app.add_option("--skip-below", flags.skip_below, "skip: tiles whose smaller side is below this many pixels");
     app.add_option("--mask-slope", flags.mask_slope, "mask: strength change per latent px (> 0)");
+}
+
+/// The proposal's quadtree (the last configuration).
+void add_proposal_flags(CLI::App& app, work_flags& flags) {
     app.add_option("--proposal-overlap", flags.proposal_overlap, "The proposal's quadtree overlap, px");
     app.add_option("--proposal-rule", flags.proposal_rule, "The proposal's denoise rule: area|depth");
     app.add_option("--proposal-threshold", flags.proposal_threshold,
                    "The proposal's content threshold (default: the seed quadtree's)");
+}
+
+int main(int argc, char** argv) {
+    work_flags flags;
+    CLI::App app{"quadflow model work: whole img2img runs of the demo photo per configuration and scale"};
+    app.option_defaults()->always_capture_default();
+    add_run_flags(app, flags);
+    add_denoise_flags(app, flags);
+    add_policy_flags(app, flags);
+    add_proposal_flags(app, flags);
     app.add_option("--json-out", flags.json_out, "Write the rows and goals as JSON here");
     app.add_option("--images-dir", flags.images_dir, "Write every output image here");
     app.callback([&] {

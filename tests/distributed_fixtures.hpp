@@ -13,6 +13,9 @@
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/strength_map.hpp"
+#include "quadflow/sampler/dpmpp_2m.hpp"
+#include "quadflow/sampler/euler.hpp"
+#include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
 #include "quadflow/testing/gaussian_model.hpp"
@@ -22,12 +25,6 @@
 namespace fixtures {
 
 using namespace quadflow;
-
-inline std::vector<double> uniform_from(double start, int steps) {
-    std::vector<double> s;
-    for (int i = 0; i <= steps; ++i) s.push_back(start * (1.0 - double(i) / steps));
-    return s;
-}
 
 inline std::vector<tile::layout> test_layouts() {
     std::vector<tile::layout> layouts = {small_quadtree(), tile::build_grid(40, 24, tile::grid_options{16, 5, 1, 1.0}),
@@ -75,6 +72,21 @@ std::pair<host_tensor, field::field_stats> sample_with(const tile::layout& l, co
     S sampler;
     sampler::sample(sampler, f, x.view(), sigmas);
     return {std::move(x), f.stats()};
+}
+
+/// The runs the distributed tests compare with one process: every test layout with its inputs, under each policy
+/// with a sampler: check(layout, inputs, policy, sampler).
+template <class Check>
+void for_each_policy_run(Check check) {
+    policy::skip skip;
+    skip.strength_at_most = 0.4f;
+    for (const tile::layout& l : test_layouts()) {
+        const run_inputs in = inputs_for(l);
+        check(l, in, policy::scale{}, sampler::euler{});
+        check(l, in, policy::strength{}, sampler::heun{});
+        check(l, in, policy::mask{}, sampler::dpmpp_2m{});
+        check(l, in, skip, sampler::euler{});
+    }
 }
 
 inline bool bitwise_equal(const host_tensor& a, const host_tensor& b) {

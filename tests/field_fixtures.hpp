@@ -35,6 +35,13 @@ inline tile::layout grid_layout(std::int64_t cols, std::int64_t rows, std::int64
     return l;
 }
 
+/// `steps` uniform steps from `start` down to 0: steps + 1 sigmas.
+inline std::vector<double> uniform_from(double start, int steps) {
+    std::vector<double> s;
+    for (int i = 0; i <= steps; ++i) s.push_back(start * (1.0 - double(i) / steps));
+    return s;
+}
+
 /// Deterministic pseudo-random values in about [-amplitude, amplitude].
 inline host_tensor wavy(shape4 s, float amplitude, float phase) {
     host_tensor t(s);
@@ -72,12 +79,8 @@ inline tile::layout small_quadtree() {
     std::vector<std::uint8_t> pixels(48 * 40 * 3);
     for (std::size_t i = 0; i < pixels.size(); ++i)
         pixels[i] = static_cast<std::uint8_t>(i < pixels.size() / 3 ? (i * 37) % 251 : 120);
-    tile::quadtree_options q;
-    q.latent_scale = 1;
-    q.min_tile_size = 4;
-    q.align = 4;
-    q.overlap = 3;
-    q.content_threshold = 5;
+    const tile::quadtree_options q{
+        .content_threshold = 5, .min_tile_size = 4, .align = 4, .latent_scale = 1, .overlap = 3};
     return tile::build_quadtree(tile::packed_rgb_view(pixels.data(), 48, 40), q);
 }
 

@@ -15,14 +15,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../examples/engine/toy_engine.h"
+
 namespace sdcpp_replica {
 
-/// One latent, C x H x W.
-struct latent {
-    int channels = 0, height = 0, width = 0;
-    std::vector<float> data;
-    std::size_t size() const { return data.size(); }
-};
+/// One latent, C x H x W: the toy engine's (examples/engine), a C++17 engine's latent as stable-diffusion.cpp's is.
+using latent = toy_engine::latent;
 
 /// The engine's denoise callback: the denoised estimate x0 of `x` at `sigma`; `step` as the samplers number it.
 using denoise_cb = std::function<latent(const latent& x, float sigma, int step)>;

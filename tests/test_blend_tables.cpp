@@ -125,8 +125,8 @@ TEST_CASE("blend tables hold each tile's rectangle and the blend plan's weights,
             }
             CHECK(static_cast<std::int64_t>(tables.axis_weights.size()) == expected_size);
             CHECK(tables.inverse_weight_sum == plan.inverse_weight_sum());
-            CHECK(tables.coverage.block_width == cuda::blend_block_width);
-            CHECK(tables.coverage.block_height == cuda::blend_block_height);
+            CHECK(tables.coverage.block_width == cuda::blend_tuning::block_width);
+            CHECK(tables.coverage.block_height == cuda::blend_tuning::block_height);
             check_coverage(layout, tables.coverage);
         }
 }

@@ -62,47 +62,38 @@ TEST_CASE("assign_to_ranks: largest cost first to the least-loaded rank, lowest 
 
 TEST_CASE("distributed field: 1 to 4 ranks give the single-process result bit for bit on every rank") {
     const std::vector<double> sigmas = uniform_from(1.0, 5);
-    policy::skip skip;
-    skip.strength_at_most = 0.4f;
-    for (const tile::layout& l : test_layouts()) {
+    for_each_policy_run([&]<class S>(const tile::layout& l, const run_inputs& in, const auto& policy, S) {
         CAPTURE(l.tiles.size());
-        const run_inputs in = inputs_for(l);
-        auto check = [&]<class S>(const auto& policy, S) {
-            using P = std::decay_t<decltype(policy)>;
-            CAPTURE(P::name);
-            const auto [expected, single] = sample_with<S>(l, policy, in, sigmas, nullptr);
-            const auto [alone, alone_stats] =
-                sample_with<S>(l, policy, in, sigmas, distributed::make_exchange(distributed::single_process{}));
-            CHECK(bitwise_equal(alone, expected));
-            CHECK(alone_stats.bytes_received == 0);
-            for (int ranks = 2; ranks <= 4; ++ranks) {
-                CAPTURE(ranks);
-                std::vector<host_tensor> results(static_cast<std::size_t>(ranks));
-                std::vector<field::field_stats> stats(static_cast<std::size_t>(ranks));
-                fixtures::run_ranks(ranks, [&](int rank, fixtures::thread_rank comm) {
-                    auto [x, s] = sample_with<S>(l, policy, in, sigmas, distributed::make_exchange(comm));
-                    results[static_cast<std::size_t>(rank)] = std::move(x);
-                    stats[static_cast<std::size_t>(rank)] = s;
-                });
-                std::int64_t calls = 0, tile_pixels = 0;
-                for (int r = 0; r < ranks; ++r) {
-                    CHECK(bitwise_equal(results[static_cast<std::size_t>(r)], expected));
-                    calls += stats[static_cast<std::size_t>(r)].model_calls;
-                    tile_pixels += stats[static_cast<std::size_t>(r)].tile_pixels;
-                }
-                // The ranks split the single process's model work exactly.
-                CHECK(calls == single.model_calls);
-                CHECK(tile_pixels == single.tile_pixels);
-                if (single.model_calls > 0 && l.tiles.size() == 1)
-                    CHECK(std::count_if(stats.begin(), stats.end(),
-                                        [](const field::field_stats& s) { return s.model_calls == 0; }) == ranks - 1);
+        using P = std::decay_t<decltype(policy)>;
+        CAPTURE(P::name);
+        const auto [expected, single] = sample_with<S>(l, policy, in, sigmas, nullptr);
+        const auto [alone, alone_stats] =
+            sample_with<S>(l, policy, in, sigmas, distributed::make_exchange(distributed::single_process{}));
+        CHECK(bitwise_equal(alone, expected));
+        CHECK(alone_stats.bytes_received == 0);
+        for (int ranks = 2; ranks <= 4; ++ranks) {
+            CAPTURE(ranks);
+            std::vector<host_tensor> results(static_cast<std::size_t>(ranks));
+            std::vector<field::field_stats> stats(static_cast<std::size_t>(ranks));
+            fixtures::run_ranks(ranks, [&](int rank, fixtures::thread_rank comm) {
+                auto [x, s] = sample_with<S>(l, policy, in, sigmas, distributed::make_exchange(comm));
+                results[static_cast<std::size_t>(rank)] = std::move(x);
+                stats[static_cast<std::size_t>(rank)] = s;
+            });
+            std::int64_t calls = 0, tile_pixels = 0;
+            for (int r = 0; r < ranks; ++r) {
+                CHECK(bitwise_equal(results[static_cast<std::size_t>(r)], expected));
+                calls += stats[static_cast<std::size_t>(r)].model_calls;
+                tile_pixels += stats[static_cast<std::size_t>(r)].tile_pixels;
             }
-        };
-        check(policy::scale{}, sampler::euler{});
-        check(policy::strength{}, sampler::heun{});
-        check(policy::mask{}, sampler::dpmpp_2m{});
-        check(skip, sampler::euler{});
-    }
+            // The ranks split the single process's model work exactly.
+            CHECK(calls == single.model_calls);
+            CHECK(tile_pixels == single.tile_pixels);
+            if (single.model_calls > 0 && l.tiles.size() == 1)
+                CHECK(std::count_if(stats.begin(), stats.end(),
+                                    [](const field::field_stats& s) { return s.model_calls == 0; }) == ranks - 1);
+        }
+    });
 }
 
 TEST_CASE("distributed field: a model that throws on one rank makes every rank throw the same model_error") {

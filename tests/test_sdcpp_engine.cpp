@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../examples/engine/analytic_model.h"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/engine/tiled_denoiser.hpp"
 #include "quadflow/engine/tiled_denoiser_impl.hpp"
@@ -21,53 +22,20 @@ using sdcpp_replica::latent;
 using sdcpp_replica::method;
 namespace engine = quadflow::engine;
 
-constexpr int image_size = 512, latent_scale = 8, channels = 4, latent_size = image_size / latent_scale;
-constexpr float data_std = 0.3f;
-const float target[channels] = {0.6f, -0.4f, 0.2f, -0.1f};
+using namespace analytic_model;  // the example engine's analytic model, picture and latents
+
 const method methods[] = {method::euler, method::heun, method::dpm2, method::dpmpp_2m};
 const char* const method_names[] = {"euler", "heun", "dpm2", "dpmpp_2m"};
-
-/// E[x0 | x] for x0 ~ N(target_c, data_std^2) per element; `plane` elements per channel.
-float posterior_mean(float x, float sigma, int channel) {
-    const float keep = 1.0f - sigma, var = data_std * data_std, mu = target[channel];
-    return mu + keep * var * (x - keep * mu) / (keep * keep * var + sigma * sigma);
-}
 
 /// The engine's own model on a whole latent (untiled).
 latent whole_latent_model(const latent& x, float sigma) {
     latent x0 = x;
-    const std::size_t plane = static_cast<std::size_t>(x.height) * x.width;
-    for (std::size_t k = 0; k < x.size(); ++k)
-        x0.data[k] = posterior_mean(x.data[k], sigma, static_cast<int>(k / plane));
+    denoise(x, sigma, 0, x0);
     return x0;
 }
 
 /// The same model on a batch of tiles, as the bridge calls it.
-void batch_model(const engine::tile_batch& b) {
-    const std::size_t plane = static_cast<std::size_t>(b.height) * b.width;
-    const std::size_t item = plane * b.channels;
-    for (std::size_t k = 0; k < item * b.count; ++k)
-        b.denoised[k] = posterior_mean(b.x[k], b.sigma, static_cast<int>(k % item / plane));
-}
-
-/// A flat image with one detailed quarter (top left): the other three quarters are the quadtree's largest
-/// leaves, so the area rule gives them min_strength.
-std::vector<std::uint8_t> test_image() {
-    std::vector<std::uint8_t> rgb(static_cast<std::size_t>(image_size) * image_size * 3, 120);
-    for (int y = 0; y < image_size / 2; ++y)
-        for (int x = 0; x < image_size / 2; ++x)
-            for (int c = 0; c < 3; ++c)
-                rgb[(static_cast<std::size_t>(y) * image_size + x) * 3 + c] =
-                    static_cast<std::uint8_t>((x * 37 + y * 91 + c * 53) % 256);
-    return rgb;
-}
-
-latent make_latent(float phase) {
-    latent l{channels, latent_size, latent_size, {}};
-    l.data.resize(static_cast<std::size_t>(channels) * latent_size * latent_size);
-    for (std::size_t k = 0; k < l.size(); ++k) l.data[k] = std::sin(0.37f * static_cast<float>(k) + phase);
-    return l;
-}
+void (*const batch_model)(const engine::tile_batch&) = denoise_batch;
 
 float max_difference(const latent& a, const latent& b) {
     float worst = 0.0f;

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "demo_quadtree.hpp"
 #include "quadflow/cuda/blend_tables.hpp"
 #include "quadflow/cuda/device_field.cuh"
 #include "quadflow/cuda/device_tables.cuh"
@@ -36,7 +37,6 @@
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "quadflow_app/file_io.hpp"
-#include "quadflow_app/image_io.hpp"
 #include "ratio_main.hpp"
 
 namespace {
@@ -45,16 +45,9 @@ using namespace quadflow;
 constexpr shape4 latent_shape{1, 16, 512, 512};
 constexpr blend::weight_params gaussian_weights{blend::weight_kind::gaussian, 0.01f};
 
+/// The demo photo's quadtree at threshold 8: 964 tiles.
 const tile::layout& demo_quadtree() {
-    static const tile::layout layout = [] {
-        const auto image = app::load_rgb(QUADFLOW_DEMO_IMAGE);
-        tile::quadtree_options o;
-        o.latent_scale = 1;
-        o.content_threshold = 8;
-        o.min_tile_size = 16;
-        o.overlap = 8;
-        return tile::build_quadtree(image.view(), o);
-    }();
+    static const tile::layout layout = bench::demo_photo_quadtree(8);
     return layout;
 }
 

@@ -5,11 +5,8 @@
 # {scaling,simulation}.{md,csv} and docs/images/distributed_simulation.png (with Debian's python3-matplotlib).
 #   bash bench/distributed/run.sh            (BUILD_DIR=build; RANKS=2; extra flags in SCALING_ARGS)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=${BUILD_DIR:-$root/build}
-results=$root/bench/distributed/results
-mkdir -p "$results"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DQUADFLOW_ENABLE_MPI=ON >/dev/null
+# shellcheck source=../configure.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../configure.sh" distributed -DQUADFLOW_ENABLE_MPI=ON
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target distributed_scaling distributed_simulation >/dev/null
 cd "$root"
 mpirun --oversubscribe --allow-run-as-root -np "${RANKS:-2}" "$build/bench/distributed_scaling" \

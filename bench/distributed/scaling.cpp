@@ -159,12 +159,10 @@ void measure_all(Model& model, const std::string& model_name, const options& o, 
     std::ofstream csv;
     std::ostream& table = std::cout;
     if (comm.rank() == 0) {
-        if (!o.csv.empty()) {
-            csv.open(o.csv);
-            if (!csv) throw io_error("--csv: cannot write '" + o.csv + "'");
-            csv << "configuration,tiles,ranks,single_s,distributed_s,speedup,model_time_balance,tile_pixel_balance,"
-                   "received_per_step_latents,bit_identical\n";
-        }
+        csv = quadflow::bench::open_csv(
+            o.csv,
+            "configuration,tiles,ranks,single_s,distributed_s,speedup,model_time_balance,tile_pixel_balance,"
+            "received_per_step_latents,bit_identical\n");
         table << "model: " << model_name << ", " << o.crop << " x " << o.crop << " px, " << o.steps
               << " Euler steps, median of " << o.repeats << "\n\n"
               << "| configuration | tiles | ranks | 1 process (s) | distributed (s) | speedup | model time max/mean "
@@ -189,18 +187,19 @@ int main(int argc, char** argv) {
     app.add_option("--crop", o.crop, "Crop side, px");
     app.add_option("--steps", o.steps, "Euler steps");
     app.add_option("--repeats", o.repeats, "Repeats (the median is reported)");
-    app.add_option("--csv", o.csv, "CSV output (rank 0)");
-    app.callback([&] {
-        distributed::mpi_communicator comm(MPI_COMM_WORLD);
-        if (app::learned_model::available()) {
-            app::learned_model model(o.model, "--model", 1);
-            measure_all(model, "learned flow model (" + o.model + ", LibTorch, 1 thread per rank)", o, comm);
-        } else {
-            stand_in_model model;
-            measure_all(model, "compute-bound stand-in (24 box-blur passes per tile)", o, comm);
-        }
-    });
-    const int code = quadflow::bench::run_program(app, argc, argv);
+    const int code = quadflow::bench::run_measurement(
+        app, o.csv, "CSV output (rank 0)",
+        [&] {
+            distributed::mpi_communicator comm(MPI_COMM_WORLD);
+            if (app::learned_model::available()) {
+                app::learned_model model(o.model, "--model", 1);
+                measure_all(model, "learned flow model (" + o.model + ", LibTorch, 1 thread per rank)", o, comm);
+            } else {
+                stand_in_model model;
+                measure_all(model, "compute-bound stand-in (24 box-blur passes per tile)", o, comm);
+            }
+        },
+        argc, argv);
     MPI_Finalize();
     return code;
 }

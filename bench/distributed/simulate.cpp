@@ -250,7 +250,6 @@ int main(int argc, char** argv) {
     app.add_option("--ranks", flags.ranks, "GPU counts to simulate, increasing")->delimiter(',');
     app.add_option("--nvlink-gb-per-s", flags.nvlink_gb_per_s, "NVLink all-gather bus bandwidth, GB/s");
     app.add_option("--ethernet-gb-per-s", flags.ethernet_gb_per_s, "Ethernet all-gather bus bandwidth, GB/s");
-    app.add_option("--csv", flags.csv, "Write every row as CSV here");
-    app.callback([&] { simulate(flags); });
-    return quadflow::bench::run_program(app, argc, argv);
+    return quadflow::bench::run_measurement(
+        app, flags.csv, "Write every row as CSV here", [&] { simulate(flags); }, argc, argv);
 }

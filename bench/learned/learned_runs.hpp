@@ -1,15 +1,20 @@
 // quadflow learned-model benchmarks: one img2img run of the learned flow model over a layout, timing the model's
-// calls, and the helpers the three bench/learned programs share (real overlap, max |a - b|, crops).
+// calls, and the helpers the three bench/learned programs share (real overlap, max |a - b|, crops, a crop's main()).
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
+#include "../program.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/sampler/euler.hpp"
@@ -97,6 +102,24 @@ inline app::rgb_image crop(const app::rgb_image& image, std::int64_t x, std::int
     for (std::int64_t v = 0; v < side; ++v)
         for (std::int64_t u = 0; u < side; ++u) out.set(u, v, image.at(x + u, y + v));
     return out;
+}
+
+/// The main() of a measurement on a crop of one photo with the learned model: --model, --image, --crop (`crop_help`),
+/// --x, --y, the program's own flags (add_flags(app, options)), --steps and --csv; then measure(options, std::cout).
+template <class Options>
+int crop_measurement_main(int argc, char** argv, const std::string& title, const std::string& crop_help,
+                          void (*add_flags)(CLI::App&, Options&), void (*measure)(const Options&, std::ostream&)) {
+    Options o;
+    CLI::App app(title);
+    app.add_option("--model", o.model, "TorchScript flow model");
+    app.add_option("--image", o.image, "Photo to crop");
+    app.add_option("--crop", o.crop, crop_help);
+    app.add_option("--x", o.x, "Crop left, px");
+    app.add_option("--y", o.y, "Crop top, px");
+    add_flags(app, o);
+    app.add_option("--steps", o.steps, "Euler steps of the full schedule");
+    return run_measurement(
+        app, o.csv, "CSV output", [&] { measure(o, std::cout); }, argc, argv);
 }
 
 }  // namespace quadflow::bench::learned

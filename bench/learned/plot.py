@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Plots the learned-model measurements in bench/learned/results/:
-  plot.py fidelity FIDELITY.csv OUT.png      PSNR to untiled against overlap, a line per tile size and blend weight,
-                                             a panel per strength mode;
-  plot.py model-work MODEL_WORK.csv OUT.png  tile-pixels (x the untiled run's) against PSNR to untiled, a panel per
-                                             scale;
-  plot.py upscaling UPSCALING.csv OUT.png    PSNR and SSIM to the originals against strength, a line per
-                                             configuration, bicubic dashed."""
+  plot.py fidelity FIDELITY.csv OUT.png            PSNR to untiled against overlap, a line per tile size and blend
+                                                   weight, a panel per strength mode;
+  plot.py work-fidelity WORK_FIDELITY.csv OUT.png  tile-pixels (x the untiled run's) against PSNR to untiled, a panel
+                                                   per scale;
+  plot.py upscaling UPSCALING.csv OUT.png          PSNR and SSIM to the originals against strength, a line per
+                                                   configuration, bicubic dashed."""
 import csv
 import sys
 from collections import defaultdict
@@ -37,7 +37,7 @@ def fidelity(rows, out):
     return fig
 
 
-def model_work(rows, out):
+def work_fidelity(rows, out):
     scales = sorted({int(r["scale"]) for r in rows})
     fig, axes = plt.subplots(1, len(scales), figsize=(5 * len(scales), 4.2), squeeze=False)
     markers = {"grid + mask": "s", "model tiles + mask": "o", "model tiles + strength": "^"}
@@ -84,7 +84,7 @@ def upscaling(rows, out):
 
 def main(kind, path, out):
     rows = list(csv.DictReader(open(path)))
-    fig = {"fidelity": fidelity, "model-work": model_work, "upscaling": upscaling}[kind](rows, out)
+    fig = {"fidelity": fidelity, "work-fidelity": work_fidelity, "upscaling": upscaling}[kind](rows, out)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print("wrote", out)

@@ -54,6 +54,14 @@ struct options {
     std::vector<std::string> weights{"uniform", "gaussian", "smootherstep"};
 };
 
+/// The sweep: strength, tile sides, overlaps and blend weights.
+void add_sweep_flags(CLI::App& app, options& o) {
+    app.add_option("--strength", o.strength, "Uniform strength");
+    app.add_option("--tiles", o.tiles, "Tile sides, px")->delimiter(',');
+    app.add_option("--overlaps", o.overlaps, "Overlaps, px")->delimiter(',');
+    app.add_option("--weights", o.weights, "Blend weights")->delimiter(',');
+}
+
 using learned::max_abs;
 using learned::real_overlap;
 using learned::run;
@@ -74,13 +82,10 @@ void measure(const options& o, std::ostream& table) {
         schedule::img2img_sigmas(full, o.strength, schedule::strength_rule::diffusers);
     const tile::layout whole = app::whole_canvas_tile(tree);
 
-    std::ofstream csv;
-    if (!o.csv.empty()) {
-        csv.open(o.csv);
-        if (!csv) throw io_error("--csv: cannot write '" + o.csv + "'");
-        csv << "strength,tile,overlap,real_overlap,weights,psnr_db,max_abs,seam_tiled,seam_untiled,tile_pixels,"
-               "seconds\n";
-    }
+    std::ofstream csv = quadflow::bench::open_csv(
+        o.csv,
+        "strength,tile,overlap,real_overlap,weights,psnr_db,max_abs,seam_tiled,seam_untiled,tile_pixels,"
+        "seconds\n");
     table << "| strength | tile | overlap (real) | weights | PSNR to untiled (dB) | max abs | seam contrast tiled / "
              "untiled "
              "| tile-pixels | s |\n|---|---:|---:|---|---:|---:|---:|---:|---:|\n";
@@ -146,19 +151,7 @@ void measure(const options& o, std::ostream& table) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    options o;
-    CLI::App app("Tiled against untiled with the learned flow model (LibTorch)");
-    app.add_option("--model", o.model, "TorchScript flow model");
-    app.add_option("--image", o.image, "Photo to crop");
-    app.add_option("--crop", o.crop, "Crop side, px");
-    app.add_option("--x", o.x, "Crop left, px");
-    app.add_option("--y", o.y, "Crop top, px");
-    app.add_option("--steps", o.steps, "Euler steps of the full schedule");
-    app.add_option("--strength", o.strength, "Uniform strength");
-    app.add_option("--tiles", o.tiles, "Tile sides, px")->delimiter(',');
-    app.add_option("--overlaps", o.overlaps, "Overlaps, px")->delimiter(',');
-    app.add_option("--weights", o.weights, "Blend weights")->delimiter(',');
-    app.add_option("--csv", o.csv, "CSV output");
-    app.callback([&] { measure(o, std::cout); });
-    return quadflow::bench::run_program(app, argc, argv);
+    return learned::crop_measurement_main<options>(argc, argv,
+                                                   "Tiled against untiled with the learned flow model (LibTorch)",
+                                                   "Crop side, px", add_sweep_flags, measure);
 }

@@ -62,12 +62,8 @@ std::string fixed(double v, int digits) {
 
 void measure(const options& o, std::ostream& table) {
     app::learned_model model(o.model, "--model", 2);
-    std::ofstream csv;
-    if (!o.csv.empty()) {
-        csv.open(o.csv);
-        if (!csv) throw io_error("--csv: cannot write '" + o.csv + "'");
-        csv << "image,strength,configuration,psnr_db,ssim,psnr_to_untiled_db,tile_pixels,seconds\n";
-    }
+    std::ofstream csv = quadflow::bench::open_csv(
+        o.csv, "image,strength,configuration,psnr_db,ssim,psnr_to_untiled_db,tile_pixels,seconds\n");
     table
         << "| image | strength | configuration | PSNR to original (dB) | SSIM | PSNR to untiled (dB) | tile-pixels | s "
            "|\n|---|---:|---|---:|---:|---:|---:|---:|\n";
@@ -167,9 +163,8 @@ int main(int argc, char** argv) {
     app.add_option("--images", o.images, "Held-out photos (even sides)")->delimiter(',');
     app.add_option("--strengths", o.strengths, "img2img strengths, each in (0, 1]")->delimiter(',');
     app.add_option("--steps", o.steps, "Euler steps of the full schedule");
-    app.add_option("--csv", o.csv, "CSV output");
     app.add_option("--sheet", o.sheet, "Contact sheet PNG (first image, --sheet-strength)");
     app.add_option("--sheet-strength", o.sheet_strength, "Strength shown on the contact sheet");
-    app.callback([&] { measure(o, std::cout); });
-    return quadflow::bench::run_program(app, argc, argv);
+    return quadflow::bench::run_measurement(
+        app, o.csv, "CSV output", [&] { measure(o, std::cout); }, argc, argv);
 }

@@ -9,52 +9,19 @@
 #include <cstdio>
 #include <vector>
 
+#include "analytic_model.h"
 #include "quadflow/engine/tiled_denoiser.hpp"
 #include "toy_engine.h"
 
 namespace {
 
-constexpr int image_size = 512, latent_scale = 8, channels = 4, latent_size = image_size / latent_scale;
-constexpr float data_std = 0.3f;
-const float target[channels] = {0.6f, -0.4f, 0.2f, -0.1f};
+using namespace analytic_model;
 
-float posterior_mean(float x, float sigma, int channel) {
-    const float keep = 1.0f - sigma, var = data_std * data_std, mu = target[channel];
-    return mu + keep * var * (x - keep * mu) / (keep * keep * var + sigma * sigma);
-}
-
-/// The engine's model on a whole latent: E[x0 | x] for x0 ~ N(target_c, data_std^2) per element.
-void analytic_denoise(const toy_engine::latent& x, float sigma, int, toy_engine::latent& x0) {
-    const std::size_t plane = static_cast<std::size_t>(x.height) * x.width;
-    for (std::size_t k = 0; k < x.size(); ++k)
-        x0.data[k] = posterior_mean(x.data[k], sigma, static_cast<int>(k / plane));
-}
-
-/// The same model on a batch of tiles: what the engine hands the bridge (one call per batch).
+/// The model on a batch of tiles, counting the engine's calls.
 int batches = 0;
-void analytic_batch(const quadflow::engine::tile_batch& b) {
+void counted_batch(const quadflow::engine::tile_batch& b) {
     ++batches;
-    const std::size_t plane = static_cast<std::size_t>(b.height) * b.width, item = plane * b.channels;
-    for (std::size_t k = 0; k < item * b.count; ++k)
-        b.denoised[k] = posterior_mean(b.x[k], b.sigma, static_cast<int>(k % item / plane));
-}
-
-/// A flat image with one detailed quarter, so the quadtree has large calm leaves and small busy ones.
-std::vector<std::uint8_t> test_image() {
-    std::vector<std::uint8_t> rgb(static_cast<std::size_t>(image_size) * image_size * 3, 120);
-    for (int y = 0; y < image_size / 2; ++y)
-        for (int x = 0; x < image_size / 2; ++x)
-            for (int c = 0; c < 3; ++c)
-                rgb[(static_cast<std::size_t>(y) * image_size + x) * 3 + c] =
-                    static_cast<std::uint8_t>((x * 37 + y * 91 + c * 53) % 256);
-    return rgb;
-}
-
-toy_engine::latent make_latent(float phase) {
-    toy_engine::latent l{channels, latent_size, latent_size, {}};
-    l.data.resize(static_cast<std::size_t>(channels) * latent_size * latent_size);
-    for (std::size_t k = 0; k < l.size(); ++k) l.data[k] = std::sin(0.37f * static_cast<float>(k) + phase);
-    return l;
+    denoise_batch(b);
 }
 
 /// max |a - b| over the calm three quarters (all but the top-left one), or everywhere.
@@ -95,16 +62,16 @@ int main() {
     try {
         // The engine as it is, against tiled with every pixel at strength 1: the same result.
         toy_engine::latent plain = noise, tiled = noise;
-        toy_engine::sample_heun(analytic_denoise, plain, sigmas);
+        toy_engine::sample_heun(denoise, plain, sigmas);
         settings.min_strength = settings.max_strength = 1.0;
-        quadflow::engine::tiled_denoiser full(analytic_batch, settings);
+        quadflow::engine::tiled_denoiser full(counted_batch, settings);
         toy_engine::sample_heun(as_callback(full), tiled, sigmas);
         const float tiled_vs_plain = max_difference(tiled.data, plain.data, false);
 
         // img2img: calm regions at strength 0 (kept exactly), busy ones regenerated at up to 0.8.
         settings.min_strength = 0.0;
         settings.max_strength = 0.8;
-        quadflow::engine::tiled_denoiser mixed_denoiser(analytic_batch, settings);
+        quadflow::engine::tiled_denoiser mixed_denoiser(counted_batch, settings);
         toy_engine::latent mixed = noise;
         for (std::size_t k = 0; k < mixed.size(); ++k)  // noised at sigmas[0] = 1: the noise itself
             mixed.data[k] = original.data[k] * (1.0f - sigmas[0]) + noise.data[k] * sigmas[0];

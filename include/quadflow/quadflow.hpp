@@ -1,5 +1,6 @@
 // quadflow, everything host-side: tensors, conventions, schedules, samplers, noise, models, tiles, blending, policies,
-// the fields (test doubles: quadflow/testing/).
+// the fields and the engine bridge's interface (test doubles: quadflow/testing/). The bridge's definitions,
+// quadflow/engine/tiled_denoiser_impl.hpp, are not inline: exactly one translation unit of a program includes them.
 #pragma once
 
 #include "quadflow/blend/batching.hpp"
@@ -9,6 +10,8 @@
 #include "quadflow/core/rect.hpp"
 #include "quadflow/core/tensor.hpp"
 #include "quadflow/distributed/communicator.hpp"
+#include "quadflow/engine/tiled_denoiser.hpp"
+#include "quadflow/field/any_field.hpp"
 #include "quadflow/field/canvas_field.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
@@ -16,6 +19,7 @@
 #include "quadflow/model/latent_denoiser.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
+#include "quadflow/policy/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/seed_code.hpp"
 #include "quadflow/policy/strength_map.hpp"

@@ -87,6 +87,15 @@ struct canvas_inputs {
           target(wavy(shape4{1, canvas.c, canvas.h, canvas.w}, 0.8f, 2.9f)) {}
 };
 
+/// The synthetic quadtree, a 1 x 3 canvas on it and the canvas's inputs, a stream, and the prompt target on the device.
+struct synthetic_device_case {
+    tile::layout layout = synthetic_quadtree();
+    shape4 canvas{1, 3, layout.height, layout.width};
+    canvas_inputs in{canvas};
+    test_stream stream;
+    cuda::device_tensor target{in.target, stream};
+};
+
 /// A device Euler run from the noised original at sigmas[0]; returns the final latent.
 template <class P>
 host_tensor run_device(const tile::layout& layout, P policy, const std::vector<double>& sigmas, const canvas_inputs& in,

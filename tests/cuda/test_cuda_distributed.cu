@@ -208,11 +208,8 @@ TEST_SUITE("device") {
     }
 
     TEST_CASE("the device field refuses a host exchange, the CPU field a device one") {
-        const tile::layout layout = synthetic_quadtree();
-        const shape4 canvas{1, 3, layout.height, layout.width};
-        const canvas_inputs in(canvas);
-        test_stream stream;
-        const cuda::device_tensor target(in.target, stream);
+        const synthetic_device_case device_case;
+        const auto& [layout, canvas, in, stream, target] = device_case;
         testing::device_gaussian_model model(target.cview(), 0.1);
         field::field_options options;
         options.exchange = distributed::make_exchange(distributed::single_process{});

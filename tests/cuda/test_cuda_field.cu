@@ -282,8 +282,8 @@ TEST_SUITE("host") {
         for (std::size_t b = 0; b + 1 < dense_tables.coverage.offsets.size(); ++b)
             longest_list =
                 std::max(longest_list, dense_tables.coverage.offsets[b + 1] - dense_tables.coverage.offsets[b]);
-        CHECK(longest_list > cuda::kernels::blend_window);
-        CHECK(most_covering(dense) > cuda::kernels::blend_picks);
+        CHECK(longest_list > cuda::blend_tuning::window);
+        CHECK(most_covering(dense) > cuda::blend_tuning::picks);
         // The issue's layouts keep the 1e-6 parity bound; the dense grid's sums of up to 49 terms get 5.8e-6.
         CHECK(parity_bound(random_grid(3)) == 1e-6);
         CHECK(parity_bound(synthetic_quadtree()) == 1e-6);
@@ -333,11 +333,8 @@ TEST_SUITE("device") {
     }
 
     TEST_CASE("testing::device_gaussian_model predicts what testing::gaussian_model predicts") {
-        const tile::layout layout = synthetic_quadtree();
-        const shape4 canvas{1, 3, layout.height, layout.width};
-        const canvas_inputs in(canvas);
-        test_stream stream;
-        const cuda::device_tensor target(in.target, stream);
+        const synthetic_device_case device_case;
+        const auto& [layout, canvas, in, stream, target] = device_case;
         // Two tiles of one padded shape, one of them reaching past the canvas (reflected reads of the target).
         const tile::layout_tile& a = layout.tiles.front();
         const auto same_shape = std::find_if(

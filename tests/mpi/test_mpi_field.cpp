@@ -36,29 +36,20 @@ std::uint64_t bytes_sum(const host_tensor& x) {
 TEST_CASE("MPI ranks: every rank's canvas equals the single-process field's, bit for bit") {
     distributed::mpi_communicator comm(MPI_COMM_WORLD);
     const std::vector<double> sigmas = uniform_from(1.0, 5);
-    policy::skip skip;
-    skip.strength_at_most = 0.4f;
-    for (const tile::layout& l : test_layouts()) {
+    for_each_policy_run([&]<class S>(const tile::layout& l, const run_inputs& in, const auto& policy, S) {
         CAPTURE(l.tiles.size());
-        const run_inputs in = inputs_for(l);
-        auto check = [&]<class S>(const auto& policy, S) {
-            CAPTURE(std::decay_t<decltype(policy)>::name);
-            const auto [expected, single] = sample_with<S>(l, policy, in, sigmas, nullptr);
-            const auto [x, stats] = sample_with<S>(l, policy, in, sigmas, distributed::make_exchange(comm));
-            CHECK(bitwise_equal(x, expected));
-            // Every rank holds the same x, and the ranks split the model work exactly.
-            std::uint64_t mine = bytes_sum(x), first = mine;
-            MPI_Bcast(&first, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-            CHECK(mine == first);
-            long long pixels = stats.tile_pixels, total = 0;
-            MPI_Allreduce(&pixels, &total, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-            CHECK(total == single.tile_pixels);
-        };
-        check(policy::scale{}, sampler::euler{});
-        check(policy::strength{}, sampler::heun{});
-        check(policy::mask{}, sampler::dpmpp_2m{});
-        check(skip, sampler::euler{});
-    }
+        CAPTURE(std::decay_t<decltype(policy)>::name);
+        const auto [expected, single] = sample_with<S>(l, policy, in, sigmas, nullptr);
+        const auto [x, stats] = sample_with<S>(l, policy, in, sigmas, distributed::make_exchange(comm));
+        CHECK(bitwise_equal(x, expected));
+        // Every rank holds the same x, and the ranks split the model work exactly.
+        std::uint64_t mine = bytes_sum(x), first = mine;
+        MPI_Bcast(&first, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        CHECK(mine == first);
+        long long pixels = stats.tile_pixels, total = 0;
+        MPI_Allreduce(&pixels, &total, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+        CHECK(total == single.tile_pixels);
+    });
 }
 
 TEST_CASE("MPI ranks: a model that throws on the last rank makes every rank throw the same model_error") {

@@ -5,7 +5,8 @@
 //   tiles               one device_tile per layout tile: padded rectangle, offsets of its row and column factors
 //   axis_weights        every tile's padded.h row factors then padded.w column factors (blend::axis_weight)
 //   inverse_weight_sum  1 / (sum of covering weights) per canvas pixel, row-major
-//   coverage            per block of blend_block_width x blend_block_height pixels, the covering tiles in index
+//   coverage            per block of blend_tuning::block_width x blend_tuning::block_height pixels, the covering tiles
+//   in index
 //                       order (cuda::pixel_block_coverage); one CUDA thread block blends one pixel block
 // Per evaluation the field adds one tile_step per tile (where its model output sits and its linear velocity).
 #pragma once
@@ -23,9 +24,26 @@
 
 namespace quadflow::cuda {
 
-/// Pixels per blend block: one warp along a row, 8 rows; the blend kernel's thread block has this shape.
-inline constexpr std::int64_t blend_block_width = 32;
-inline constexpr std::int64_t blend_block_height = 8;
+/// The blend kernel's tuning in one type, as CUB's dispatch layer picks a tuning type per kernel (named tuning:
+/// "policy" is the velocity policies' word here). The coverage tables are built for its pixel blocks.
+struct blend_tuning {
+    /// Pixels per blend block: one warp along a row, 8 rows; the blend kernel's thread block has this shape.
+    static constexpr std::int64_t block_width = 32;
+    static constexpr std::int64_t block_height = 8;
+    static constexpr int threads = static_cast<int>(block_width * block_height);
+    /// Tiles of a block's list staged at once, and covering tiles a thread collects before it reads their outputs.
+    static constexpr int window = 64;
+    static constexpr int picks = 8;
+    /// Covering tiles whose model outputs a thread reads in one pass over the channels.
+    static constexpr int chunk = 4;
+    /// Channels of those outputs copied to shared memory per stage; two stages are in flight.
+    static constexpr int stage_channels = 4;
+    /// Shared memory of the two stage buffers of a blend block (chunk x stage_channels floats per thread each), held
+    /// in a static array with the window and the picks (under the 48 KiB of static shared memory).
+    static constexpr int stage_floats = chunk * stage_channels * threads;
+    /// Blend blocks resident per SM the kernel's register budget aims at (64 registers a thread).
+    static constexpr int min_blocks = 4;
+};
 
 /// A layout tile as the kernels see it.
 struct device_tile {
@@ -76,7 +94,7 @@ inline blend_tables build_blend_tables(const tile::layout& layout, const field::
         tables.tiles.push_back(d);
     }
     tables.inverse_weight_sum = plan.inverse_weight_sum();
-    tables.coverage = cuda::build_pixel_block_coverage(layout, blend_block_width, blend_block_height);
+    tables.coverage = cuda::build_pixel_block_coverage(layout, blend_tuning::block_width, blend_tuning::block_height);
     return tables;
 }
 

@@ -48,7 +48,9 @@
 #include "quadflow/field/batch_exchange.hpp"
 #include "quadflow/field/batch_plan.hpp"
 #include "quadflow/field/blend_plan.hpp"
-#include "quadflow/field/field_inputs.hpp"
+#include "quadflow/field/detail/checks.hpp"
+#include "quadflow/field/detail/model_calls.hpp"
+#include "quadflow/field/detail/tile_facts.hpp"
 #include "quadflow/field/options.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/policies.hpp"
@@ -93,7 +95,7 @@ public:
                 "cuda::device_tiled_field exchanges device memory (distributed::nccl_communicator); a host exchange "
                 "(MPI) is for field::tiled_field");
         require(canvas.c <= 65535, "canvas.c", canvas.c, "must be <= 65535 (CUDA grid limit)");
-        require(canvas.h <= blend_block_height * 65535, "canvas.h", canvas.h, "must fit the CUDA grid");
+        require(canvas.h <= blend_tuning::block_height * 65535, "canvas.h", canvas.h, "must fit the CUDA grid");
         require(static_cast<std::int64_t>(layout_.tiles.size()) < max_blend_tiles, "layout.tiles.size()",
                 layout_.tiles.size(), "must be < 2^24");
         const std::vector<float> strengths = check_inputs();
@@ -313,30 +315,18 @@ private:
             const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
             batch_infos_[static_cast<std::size_t>(i)] = field::detail::tile_info_of(tl, layout_.latent_scale, n);
         }
-        const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
-        const const_view input(input_.data() + b.offset, batch_shape, memory_space::device);
-        const mutable_view output(output_.data() + b.offset, batch_shape, memory_space::device);
-        for (std::size_t k = 0; k < aux_views_.size(); ++k) {
-            const field::auxiliary_canvas& a = options_.auxiliary[k];
-            aux_views_[k] = field::detail::auxiliary_batch(a, aux_buffers_[k].data(), b.offset, canvas_.c, b.count,
-                                                           group.height, group.width, memory_space::device);
-        }
-        const model::batch_request request{
-            input,
-            sigma,
-            step_,
-            std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count)),
-            model::canvas_info{canvas_.w, canvas_.h, layout_.latent_scale},
-            aux_views_};
+        const field::detail::batch_views views = field::detail::batch_views_of(
+            b, group, canvas_.c, input_.data(), output_.data(), memory_space::device, options_.auxiliary,
+            [this](std::size_t k) { return aux_buffers_[k].data(); }, aux_views_);
+        const model::batch_request request = field::detail::batch_request_of(b, views.input, sigma, step_, batch_infos_,
+                                                                             canvas_, layout_.latent_scale, aux_views_);
         prediction::require_convertible(model_->prediction_kind(), sigma);
         // An element the model leaves unwritten stays NaN (all bits set), so the non-finite check names its tile.
         if (options_.fill_outputs_with_nan)
             QUADFLOW_CUDA_CHECK(cudaMemsetAsync(
-                output.data(), 0xff, static_cast<std::size_t>(batch_shape.numel()) * sizeof(float), stream_));
-        (*model_)(request, output, stream_);
-        ++stats_.model_calls;
-        stats_.tiles_evaluated += b.count;
-        stats_.tile_pixels += b.count * group.width * group.height;
+                views.output.data(), 0xff, static_cast<std::size_t>(views.output.numel()) * sizeof(float), stream_));
+        (*model_)(request, views.output, stream_);
+        field::detail::count_model_call(stats_, b, group);
     }
 
     /// Distributed (field_options::exchange, device memory): this rank calls its model for its own batches of image
@@ -366,22 +356,10 @@ private:
         QUADFLOW_CUDA_CHECK(cudaMemcpyAsync(pinned_statuses_.data(), device_statuses_.data(), statuses.size(),
                                             cudaMemcpyDeviceToHost, stream_));
         QUADFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_));
-        for (int r = 0; r < ranks; ++r) {
-            const field::rank_status& s = pinned_statuses_.data()[r];
-            if (s.failed)
-                throw model_error("the model failed on rank " + std::to_string(r) + " of " + std::to_string(ranks) +
-                                  " at step " + std::to_string(step_) + ", sigma " + quadflow::detail::to_text(sigma) +
-                                  ": " + s.message_text());
-        }
-        std::int64_t total = 0, mine_at = 0;
-        for (std::size_t r = 0; r < counts_.size(); ++r) {
-            if (r == me) mine_at = total;
-            total += counts_[r];
-        }
-        const std::span<float> all(output_.data(), static_cast<std::size_t>(total));
-        exchange.all_gather_v(all.subspan(static_cast<std::size_t>(mine_at), static_cast<std::size_t>(counts_[me])),
-                              all, counts_);
-        stats_.bytes_received += (total - counts_[me]) * std::int64_t{sizeof(float)};
+        field::detail::throw_if_a_rank_failed(
+            std::span<const field::rank_status>(pinned_statuses_.data(), static_cast<std::size_t>(ranks)), step_,
+            sigma);
+        field::detail::gather_rank_outputs(exchange, output_.data(), counts_, stats_);
     }
 
     [[noreturn]] void report_non_finite(const non_finite_record& r, double sigma) const {
@@ -392,12 +370,7 @@ private:
         const std::int64_t c = local / p.area(), y = p.y + local % p.area() / p.w, x = p.x + local % p.w;
         const float v =
             prediction::to_flow_velocity(model_->prediction_kind(), r.prediction, r.state, static_cast<float>(sigma));
-        throw model_error("model output " + quadflow::detail::to_text(r.prediction) +
-                          " gives a non-finite flow velocity (" + quadflow::detail::to_text(v) + ") at step " +
-                          std::to_string(step_) + ", sigma " + quadflow::detail::to_text(sigma) + ", in tile " +
-                          std::to_string(tl.id) + " " + to_string(p) + ", image " + std::to_string(r.image) +
-                          ", channel " + std::to_string(c) + ", pixel (x=" + std::to_string(x) +
-                          ", y=" + std::to_string(y) + ")" + field::detail::unwritten_hint(r.prediction));
+        throw field::detail::non_finite_output_error({r.prediction, v, &tl, r.image, c, x, y}, step_, sigma);
     }
 
     M* model_;

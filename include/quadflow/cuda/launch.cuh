@@ -66,12 +66,13 @@ inline void gather_auxiliary(const float* aux, std::int64_t width, std::int64_t 
 }
 
 /// The fused blend of one image: accumulate every covering tile's weighted policy velocity, normalise.
-/// `blocks_x`, `blocks_y`: the coverage's block grid (blend_block_width x blend_block_height pixels).
+/// `blocks_x`, `blocks_y`: the coverage's block grid (blend_tuning::block_width x blend_tuning::block_height pixels).
 template <policy::velocity_policy Policy>
 void blend_tiles(const blend_arguments& arguments, std::int64_t blocks_x, std::int64_t blocks_y, const Policy& policy,
                  cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(blocks_x), static_cast<unsigned>(blocks_y));
-    const dim3 block(static_cast<unsigned>(blend_block_width), static_cast<unsigned>(blend_block_height));
+    const dim3 block(static_cast<unsigned>(blend_tuning::block_width),
+                     static_cast<unsigned>(blend_tuning::block_height));
     kernels::blend_tiles<Policy><<<grid, block, 0, stream>>>(arguments, policy);
     QUADFLOW_CUDA_CHECK_LAUNCH("quadflow::cuda::kernels::blend_tiles");
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "quadflow/engine/tiled_denoiser.hpp"
+#include "quadflow/field/any_field.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/policy/any_policy.hpp"
@@ -72,23 +74,6 @@ struct tiled_denoiser::state {
 
     static latent_rect to_latent_rect(const rect& r) { return latent_rect{r.x, r.y, r.w, r.h}; }
 
-    /// The tiled field of whichever policy the settings name, behind one interface.
-    struct field_interface {
-        virtual ~field_interface() = default;
-        virtual void on_step(int step, double sigma, double sigma_next) = 0;
-        virtual void evaluate(const_view x, double sigma, mutable_view velocity) = 0;
-        virtual const field::field_stats& stats() const = 0;
-    };
-    template <class P>
-    struct field_of final : field_interface {
-        field::tiled_field<engine_model, P> f;
-        template <class... A>
-        explicit field_of(A&&... args) : f(std::forward<A>(args)...) {}
-        void on_step(int step, double sigma, double sigma_next) override { f.on_step(step, sigma, sigma_next); }
-        void evaluate(const_view x, double sigma, mutable_view velocity) override { f(x, sigma, velocity); }
-        const field::field_stats& stats() const override { return f.stats(); }
-    };
-
     batch_denoiser engine;
     step_numbering numbering;
     std::vector<double> sigmas;
@@ -100,7 +85,7 @@ struct tiled_denoiser::state {
     std::vector<auxiliary_crops> crops;
     std::vector<host_tensor> auxiliary;
     int engine_step = 0;
-    std::unique_ptr<field_interface> field;
+    std::unique_ptr<field::any_field<engine_model>> field;
     // Pixels whose padded rectangle only one model tile covers: that tile's index (else -1), the engine's denoised
     // output there in this evaluation, and the evaluation it belongs to. The field blends velocities; where a pixel's
     // velocity is exactly that one output's (or the original's) conversion, the bridge hands the engine the value
@@ -191,19 +176,19 @@ struct tiled_denoiser::state {
             grid.strength = s.max_strength;
             strength_tiles = tile::build_grid(s.image_width / s.latent_scale, s.image_height / s.latent_scale, grid);
         }
-        if (s.leaf_tiles || !quadtree) {
-            model_tiles = strength_tiles;
-        } else {
-            tile::model_tile_options m;
-            m.min_tile = s.min_tile;
-            m.max_tile = s.max_tile;
-            m.align = s.align;
-            m.overlap = s.overlap;
-            model_tiles = tile::build_model_tiles(strength_tiles, m);
+        std::optional<tile::model_tile_options> sized;
+        if (!s.leaf_tiles && quadtree) {
+            sized.emplace();
+            sized->min_tile = s.min_tile;
+            sized->max_tile = s.max_tile;
+            sized->align = s.align;
+            sized->overlap = s.overlap;
         }
-
-        if (!s.region_labels.empty())
-            tile::assign_conditions(model_tiles, tile::label_image{s.region_labels, s.image_width, s.image_height});
+        const tile::label_image labels{s.region_labels, s.image_width, s.image_height};
+        field::img2img_layouts layouts =
+            field::make_img2img_layouts(std::move(strength_tiles), sized, s.region_labels.empty() ? nullptr : &labels);
+        strength_tiles = std::move(layouts.strength_tiles);
+        model_tiles = std::move(layouts.model_tiles);
         const std::int64_t plane = model_tiles.width * model_tiles.height;
         require(!s.original.empty() && static_cast<std::int64_t>(s.original.size()) % plane == 0,
                 "tiling_settings.original.size()", s.original.size(),
@@ -249,13 +234,10 @@ struct tiled_denoiser::state {
         }
         for (std::size_t k = 0; k < auxiliary.size(); ++k)
             options.auxiliary.push_back({auxiliary[k].cview(), s.auxiliary[k].scale});
-        std::visit(
-            [&](auto p) {
-                using P = decltype(p);
-                const const_view map = policy::needs_strength_map_v<P> ? strength_map.cview() : const_view{};
-                field = std::make_unique<field_of<P>>(model, model_tiles, shape, p, options, original.cview(), map);
-            },
-            policy::parse_policy(s.policy));
+        const policy::any_policy chosen = policy::parse_policy(s.policy);
+        field = std::make_unique<field::any_field<engine_model>>(
+            model, model_tiles, shape, chosen, options, original.cview(),
+            policy::needs_strength_map(chosen) ? strength_map.cview() : const_view{});
     }
 
     /// The schedule step an engine's step number names.
@@ -301,7 +283,7 @@ struct tiled_denoiser::state {
         field->on_step(i, from, to);
         const std::size_t plane = static_cast<std::size_t>(shape.h * shape.w);
         const const_view xv(x, shape);
-        field->evaluate(xv, sigma, velocity.view());
+        (*field)(xv, sigma, velocity.view());
         const float* v = velocity.data();
         const float* o = original.data();
         for (std::size_t c = 0, k = 0; c < static_cast<std::size_t>(shape.c); ++c)

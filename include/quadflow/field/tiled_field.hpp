@@ -36,7 +36,9 @@
 #include "quadflow/core/thread_pool.hpp"
 #include "quadflow/field/batch_plan.hpp"
 #include "quadflow/field/blend_plan.hpp"
-#include "quadflow/field/field_inputs.hpp"
+#include "quadflow/field/detail/checks.hpp"
+#include "quadflow/field/detail/model_calls.hpp"
+#include "quadflow/field/detail/tile_facts.hpp"
 #include "quadflow/field/gather.hpp"
 #include "quadflow/field/options.hpp"
 #include "quadflow/field/sum_starts.hpp"
@@ -204,13 +206,8 @@ private:
                         const std::int64_t local = (c * r.h + (y - r.y)) * r.w + (px - r.x);
                         const float v = prediction::to_flow_velocity(kind, out[local], x(n, c, y, px), s);
                         if (std::isfinite(v)) continue;
-                        throw model_error("model output " + quadflow::detail::to_text(out[local]) +
-                                          " gives a non-finite flow velocity (" + quadflow::detail::to_text(v) +
-                                          ") at step " + std::to_string(step_) + ", sigma " +
-                                          quadflow::detail::to_text(sigma) + ", in tile " +
-                                          std::to_string(layout_.tiles[t].id) + " " + to_string(r) + ", channel " +
-                                          std::to_string(c) + ", pixel (x=" + std::to_string(px) +
-                                          ", y=" + std::to_string(y) + ")" + detail::unwritten_hint(out[local]));
+                        throw detail::non_finite_output_error({out[local], v, &layout_.tiles[t], -1, c, px, y}, step_,
+                                                              sigma);
                     }
         }
         throw model_error("model output is non-finite at step " + std::to_string(step_));
@@ -226,29 +223,17 @@ private:
 
     void call_model(const batch& b, double sigma) {
         const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
-        const shape4 batch_shape{b.count, canvas_.c, group.height, group.width};
-        const const_view input(input_arena_.data() + b.offset, batch_shape);
-        const mutable_view output(output_arena_.data() + b.offset, batch_shape);
-        for (std::size_t k = 0; k < aux_views_.size(); ++k) {
-            const auxiliary_canvas& a = options_.auxiliary[k];
-            aux_views_[k] = detail::auxiliary_batch(a, aux_arenas_[k].data(), b.offset, canvas_.c, b.count,
-                                                    group.height, group.width, memory_space::host);
-        }
-        const model::batch_request request{
-            input,
-            sigma,
-            step_,
-            std::span<const model::tile_info>(batch_infos_.data() + b.first, static_cast<std::size_t>(b.count)),
-            model::canvas_info{canvas_.w, canvas_.h, layout_.latent_scale},
-            aux_views_};
+        const detail::batch_views views = detail::batch_views_of(
+            b, group, canvas_.c, input_arena_.data(), output_arena_.data(), memory_space::host, options_.auxiliary,
+            [this](std::size_t k) { return aux_arenas_[k].data(); }, aux_views_);
+        const model::batch_request request = detail::batch_request_of(b, views.input, sigma, step_, batch_infos_,
+                                                                      canvas_, layout_.latent_scale, aux_views_);
         prediction::require_convertible(model_->prediction_kind(), sigma);
         // An element the model leaves unwritten stays NaN, so the blend's non-finite check names its tile.
         if (options_.fill_outputs_with_nan)
-            std::fill_n(output.data(), batch_shape.numel(), std::numeric_limits<float>::quiet_NaN());
-        (*model_)(request, output);
-        ++stats_.model_calls;
-        stats_.tiles_evaluated += b.count;
-        stats_.tile_pixels += b.count * group.width * group.height;
+            std::fill_n(views.output.data(), views.output.numel(), std::numeric_limits<float>::quiet_NaN());
+        (*model_)(request, views.output);
+        detail::count_model_call(stats_, b, group);
     }
 
     /// Distributed (field_options::exchange): assigns the evaluation's batches to ranks by tile-pixels, moves each
@@ -284,21 +269,8 @@ private:
         statuses_.resize(static_cast<std::size_t>(ranks));
         exchange.all_gather(std::as_bytes(std::span<const rank_status>(&status, 1)),
                             std::as_writable_bytes(std::span<rank_status>(statuses_)));
-        for (int r = 0; r < ranks; ++r)
-            if (statuses_[static_cast<std::size_t>(r)].failed)
-                throw model_error("the model failed on rank " + std::to_string(r) + " of " + std::to_string(ranks) +
-                                  " at step " + std::to_string(step_) + ", sigma " + quadflow::detail::to_text(sigma) +
-                                  ": " + statuses_[static_cast<std::size_t>(r)].message_text());
-        std::int64_t total = 0, mine_at = 0;
-        for (int r = 0; r < ranks; ++r) {
-            if (r == me) mine_at = total;
-            total += counts_[static_cast<std::size_t>(r)];
-        }
-        const std::span<float> all(output_arena_.data(), static_cast<std::size_t>(total));
-        exchange.all_gather_v(all.subspan(static_cast<std::size_t>(mine_at),
-                                          static_cast<std::size_t>(counts_[static_cast<std::size_t>(me)])),
-                              all, counts_);
-        stats_.bytes_received += (total - counts_[static_cast<std::size_t>(me)]) * std::int64_t{sizeof(float)};
+        detail::throw_if_a_rank_failed(statuses_, step_, sigma);
+        detail::gather_rank_outputs(exchange, output_arena_.data(), counts_, stats_);
     }
 
     struct plane_rows {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "quadflow/core/enum_table.hpp"
@@ -19,6 +20,11 @@ using any_policy = std::variant<scale, floor, preservation_blend, skip, strength
 inline any_policy parse_policy(std::string_view name) {
     if (name == "floor_070") return floor{};
     return parse_alternative<any_policy>(name, "policy");
+}
+
+/// Whether the policy `p` holds reads a per-pixel strength map (policy::needs_strength_map_v).
+inline bool needs_strength_map(const any_policy& p) {
+    return std::visit([](const auto& q) { return needs_strength_map_v<std::decay_t<decltype(q)>>; }, p);
 }
 
 inline std::string_view name_of(const any_policy& p) {

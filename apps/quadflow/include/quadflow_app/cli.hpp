@@ -14,8 +14,11 @@ void add_sampling_commands(CLI::App& app, std::ostream& out);
 /// `quadtree` and `grid`, printing their JSON to `out`.
 void add_tile_commands(CLI::App& app, std::ostream& out);
 
-/// `img2img` and `demo`, printing their reports to `out` (progress goes to stderr).
+/// `img2img` and `upscale`, printing their reports to `out` (progress goes to stderr).
 void add_img2img_commands(CLI::App& app, std::ostream& out);
+
+/// `demo`, printing its tables to `out` (progress goes to stderr).
+void add_demo_command(CLI::App& app, std::ostream& out);
 
 /// Every subcommand of the `quadflow` tool, one of which is required; `out` must outlive `app`.
 void add_all_commands(CLI::App& app, std::ostream& out);

@@ -19,6 +19,7 @@ void add_all_commands(CLI::App& app, std::ostream& out) {
     add_sampling_commands(app, out);
     add_tile_commands(app, out);
     add_img2img_commands(app, out);
+    add_demo_command(app, out);
 }
 
 /// The first argument when it is neither a flag nor a subcommand.

@@ -9,6 +9,7 @@
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
 #include "cli/schedule_options.hpp"
+#include "cli/shared_flags.hpp"
 #include "quadflow/field/canvas_field.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/sampler/any_sampler.hpp"
@@ -78,8 +79,7 @@ void add_sampling_commands(CLI::App& app, std::ostream& out) {
     CLI::App* toy_cmd = app.add_subcommand(
         "toy", "Sample the Gaussian toy model N(0, data_std^2) from x1 at sigma 1; print {\"x\": final}");
     add_schedule_flags(*toy_cmd, toy->schedule);
-    toy_cmd->add_option("--sampler", toy->sampler, joined_alternative_names<sampler::any_sampler>())
-        ->check(one_of(alternative_names<sampler::any_sampler>()));
+    add_sampler_option(*toy_cmd, toy->sampler);
     toy_cmd->add_option("--data-std", toy->data_std, "Standard deviation of the data (>= 0)");
     toy_cmd->add_option("--x1", toy->x1, "Starting value at sigma = 1");
     toy_cmd->callback([toy, &out] { run_toy(*toy, out); });

@@ -9,6 +9,7 @@
 
 #include "cli/flag_checks.hpp"
 #include "cli/json.hpp"
+#include "cli/shared_flags.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/layout.hpp"
@@ -54,6 +55,12 @@ std::string layout_json(const tile::layout& layout, bool padded) {
     }
     return to_text({{"width", layout.pixel_width()}, {"height", layout.pixel_height()}, {"tiles", std::move(tiles)}}) +
            "\n";
+}
+
+/// A layout command's --help line: what it builds, then the layout_json it prints, of `rectangles`.
+std::string layout_command_description(const std::string& builds, const std::string& rectangles) {
+    return builds + "; print {\"width\", \"height\", \"tiles\": [{x, y, w, h, denoise}]} in image pixels (" +
+           rectangles + ")";
 }
 
 void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
@@ -121,14 +128,18 @@ void run_grid(const grid_command_options& o, std::ostream& out) {
     out << layout_json(layout, true);
 }
 
-}  // namespace
+/// The layout's `--overlap` (in the units `overlap_description` states) and `--latent-scale`, which both layout
+/// commands take.
+void add_overlap_and_latent_scale_options(CLI::App& cmd, std::int64_t& overlap, int& latent_scale,
+                                          const std::string& overlap_description) {
+    cmd.add_option("--overlap", overlap, overlap_description);
+    cmd.add_option("--latent-scale", latent_scale, "Image pixels per latent pixel");
+}
 
-void add_tile_commands(CLI::App& app, std::ostream& out) {
+void add_quadtree_command(CLI::App& app, std::ostream& out) {
     auto quadtree = std::make_shared<quadtree_command_options>();
     CLI::App* quadtree_cmd = app.add_subcommand(
-        "quadtree",
-        "Build the content-adaptive quadtree of an image; print {\"width\", \"height\", \"tiles\": [{x, y, w, h, "
-        "denoise}]} in image pixels (tile cores)");
+        "quadtree", layout_command_description("Build the content-adaptive quadtree of an image", "tile cores"));
     quadtree_cmd->add_option("--image", quadtree->image, "Image to tile (PNG, JPEG, anything stb_image reads)")
         ->required();
     quadtree_cmd->add_option("--threshold", quadtree->threshold,
@@ -137,35 +148,41 @@ void add_tile_commands(CLI::App& app, std::ostream& out) {
     quadtree_cmd->add_option("--max-tile", quadtree->max_tile, "Always split tiles larger than this, px");
     quadtree_cmd->add_option("--max-depth", quadtree->max_depth, "Deepest level of the tree");
     quadtree_cmd->add_option("--align", quadtree->align, "Tile edges on multiples of this, px");
-    quadtree_cmd->add_option("--min-strength,--min-denoise", quadtree->min_strength, "Strength of the largest tiles");
-    quadtree_cmd->add_option("--max-strength,--max-denoise", quadtree->max_strength,
-                             "Strength the smallest tiles approach");
+    add_strength_range_options(*quadtree_cmd, quadtree->min_strength, quadtree->max_strength,
+                               "Strength of the largest tiles", "Strength the smallest tiles approach");
     quadtree_cmd
         ->add_option("--leaf-rule,--denoise-rule", quadtree->leaf_strength_rule,
                      joined_names<tile::leaf_strength_rule>())
         ->check(one_of(names<tile::leaf_strength_rule>()));
-    quadtree_cmd->add_option("--overlap", quadtree->overlap, "Overlap of padded tiles, px");
-    quadtree_cmd->add_option("--latent-scale", quadtree->latent_scale, "Image pixels per latent pixel");
+    add_overlap_and_latent_scale_options(*quadtree_cmd, quadtree->overlap, quadtree->latent_scale,
+                                         "Overlap of padded tiles, px");
     quadtree_cmd->add_option("--max-pixels", quadtree->max_pixels, "Refuse larger images before decoding them");
     quadtree_cmd->add_option("--json", quadtree->json_path, "Also write the JSON to this file");
     quadtree_cmd->add_option("--overlay", quadtree->overlay_path,
                              "Write a PNG of the image with tile borders coloured by denoise");
     quadtree_cmd->callback([quadtree, &out] { run_quadtree(*quadtree, out); });
+}
 
+void add_grid_command(CLI::App& app, std::ostream& out) {
     auto grid = std::make_shared<grid_command_options>();
-    CLI::App* grid_cmd = app.add_subcommand(
-        "grid",
-        "Build a uniform overlapping grid; print {\"width\", \"height\", \"tiles\": [{x, y, w, h, denoise}]} in "
-        "image pixels (padded tiles)");
+    CLI::App* grid_cmd =
+        app.add_subcommand("grid", layout_command_description("Build a uniform overlapping grid", "padded tiles"));
     grid_cmd->add_option("--width", grid->width, "Image width, px (a multiple of --latent-scale)")->required();
     grid_cmd->add_option("--height", grid->height, "Image height, px (a multiple of --latent-scale)")->required();
     grid_cmd->add_option("--tile", grid->tile, "Tile side, latent px");
-    grid_cmd->add_option("--overlap", grid->overlap, "Overlap between neighbouring tiles, latent px");
-    grid_cmd->add_option("--latent-scale", grid->latent_scale, "Image pixels per latent pixel");
+    add_overlap_and_latent_scale_options(*grid_cmd, grid->overlap, grid->latent_scale,
+                                         "Overlap between neighbouring tiles, latent px");
     grid_cmd->add_option("--image", grid->image, "Image to draw the --overlay on (default: a grey canvas)");
     grid_cmd->add_option("--overlay", grid->overlay_path,
                          "Write a PNG or JPEG of the image with the tiles' cores outlined");
     grid_cmd->callback([grid, &out] { run_grid(*grid, out); });
+}
+
+}  // namespace
+
+void add_tile_commands(CLI::App& app, std::ostream& out) {
+    add_quadtree_command(app, out);
+    add_grid_command(app, out);
 }
 
 }  // namespace quadflow::cli

@@ -35,25 +35,11 @@ struct staged_tile {
     std::int64_t row_weights = 0, column_weights = 0;
 };
 
-/// Tiles of a block's list staged at once, and covering tiles a thread collects before it reads their outputs.
-inline constexpr int blend_window = 64;
-inline constexpr int blend_picks = 8;
-/// Covering tiles whose model outputs a thread reads in one pass over the channels.
-inline constexpr int blend_chunk = 4;
-/// Channels of those outputs copied to shared memory per stage; two stages are in flight.
-inline constexpr int blend_stage_channels = 4;
-/// Shared memory of the two stage buffers of a blend block (blend_chunk x blend_stage_channels floats per thread
-/// each), held in a static array with the window and the picks (under the 48 KiB of static shared memory).
-inline constexpr int blend_stage_floats =
-    blend_chunk * blend_stage_channels * int(blend_block_width * blend_block_height);
-/// Blend blocks resident per SM the kernel's register budget aims at (64 registers a thread).
-inline constexpr int blend_min_blocks = 4;
-
 /// One pixel's terms over its picks [0, picks), in pick order, for every channel: the sum starts from 0 (the
 /// thread's first flush) or from the partial sum in `velocity` (a later one) and is multiplied by
 /// 1 / (sum of weights) at the end of the final flush. The additions happen in the same order however the
 /// picks are split into flushes, so the result is the sum in tile index order.
-/// The model outputs travel by cp.async into the thread's own slots of `stage_buffer`, blend_stage_channels
+/// The model outputs travel by cp.async into the thread's own slots of `stage_buffer`, blend_tuning::stage_channels
 /// channels per stage with the next stage in flight while one is summed: the loads in flight hold no registers,
 /// and nothing per pick but its weight stays in registers (the rest is read again from the staged window).
 template <class Policy>
@@ -61,15 +47,15 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
                                  const std::uint8_t* pick_entry, float* stage_buffer, int picks, std::int64_t pixel,
                                  std::int32_t px, std::int32_t py, float pixel_strength, bool started, bool final_flush,
                                  bool& any_non_finite) {
-    constexpr int threads = int(blend_block_width * blend_block_height);
-    constexpr int G = blend_stage_channels;
+    constexpr int threads = blend_tuning::threads;
+    constexpr int G = blend_tuning::stage_channels;
     const std::int64_t plane = std::int64_t(a.width) * a.height;
     const int stages = (a.channels + G - 1) / G;
     int base = 0;
     do {
-        const int count = min(picks - base, blend_chunk);
+        const int count = min(picks - base, blend_tuning::chunk);
         const auto issue = [&](int stage) {
-            float* buffer = stage_buffer + (stage & 1) * blend_stage_floats;
+            float* buffer = stage_buffer + (stage & 1) * blend_tuning::stage_floats;
             for (int q = 0; q < count; ++q) {
                 const staged_tile& s = window[pick_entry[(base + q) * threads]];
                 if (s.slot < 0) continue;
@@ -84,9 +70,9 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
             detail::commit_async();
         };
         issue(0);
-        float weight[blend_chunk];  // read while the first stage's copies are in flight
+        float weight[blend_tuning::chunk];  // read while the first stage's copies are in flight
 #pragma unroll
-        for (int q = 0; q < blend_chunk; ++q) {
+        for (int q = 0; q < blend_tuning::chunk; ++q) {
             weight[q] = 0.0f;
             if (q >= count) continue;
             const staged_tile& s = window[pick_entry[(base + q) * threads]];
@@ -99,7 +85,7 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
             } else {
                 detail::wait_async<0>();
             }
-            const float* buffer = stage_buffer + (stage & 1) * blend_stage_floats;
+            const float* buffer = stage_buffer + (stage & 1) * blend_tuning::stage_floats;
 #pragma unroll
             for (int j = 0; j < G; ++j) {
                 const std::int32_t c = stage * G + j;
@@ -109,7 +95,7 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
                 const float original = a.original ? a.original[at] : 0.0f;
                 float sum = started || base > 0 ? a.velocity[at] : 0.0f;
 #pragma unroll
-                for (int q = 0; q < blend_chunk; ++q) {
+                for (int q = 0; q < blend_tuning::chunk; ++q) {
                     if (q >= count) break;
                     const staged_tile& s = window[pick_entry[(base + q) * threads]];
                     const float vm = s.slot >= 0 ? prediction::to_flow_velocity(a.kind, buffer[(q * G + j) * threads],
@@ -126,26 +112,26 @@ QUADFLOW_DEVICE void flush_picks(const blend_arguments& a, const Policy& policy,
                     }
                     sum += weight[q] * v;
                 }
-                if (final_flush && base + blend_chunk >= picks) sum *= a.inverse_weight_sum[pixel];
+                if (final_flush && base + blend_tuning::chunk >= picks) sum *= a.inverse_weight_sum[pixel];
                 a.velocity[at] = sum;
             }
         }
-        base += blend_chunk;
+        base += blend_tuning::chunk;
     } while (base < picks);
 }
 
 /// One thread per pixel of a blend block (one thread block per block of the coverage). The block stages its
-/// list of covering tiles in shared memory, blend_window at a time; each thread picks the tiles that contain
-/// its pixel (with their weights) and then reads their model outputs blend_chunk tiles at a time, every
+/// list of covering tiles in shared memory, blend_tuning::window at a time; each thread picks the tiles that contain
+/// its pixel (with their weights) and then reads their model outputs blend_tuning::chunk tiles at a time, every
 /// channel, adding the terms in tile index order. A thread's partial sums live in its own output pixels
 /// between flushes, so the order never depends on scheduling.
 template <class Policy>
-QUADFLOW_KERNEL void __launch_bounds__(blend_block_width* blend_block_height, blend_min_blocks)
+QUADFLOW_KERNEL void __launch_bounds__(blend_tuning::threads, blend_tuning::min_blocks)
     blend_tiles(const blend_arguments a, const Policy policy) {
-    constexpr int threads = int(blend_block_width * blend_block_height);
-    __shared__ staged_tile window[blend_window];
-    __shared__ std::uint8_t pick_entry[blend_picks * threads];
-    __shared__ float stage_buffer[2 * blend_stage_floats];
+    constexpr int threads = blend_tuning::threads;
+    __shared__ staged_tile window[blend_tuning::window];
+    __shared__ std::uint8_t pick_entry[blend_tuning::picks * threads];
+    __shared__ float stage_buffer[2 * blend_tuning::stage_floats];
 
     const int thread = threadIdx.y * blockDim.x + threadIdx.x;
     const std::int32_t px = blockIdx.x * blockDim.x + threadIdx.x;
@@ -159,8 +145,8 @@ QUADFLOW_KERNEL void __launch_bounds__(blend_block_width* blend_block_height, bl
     const std::int32_t begin = a.block_offsets[block], end = a.block_offsets[block + 1];
     bool started = false;
     int picks = 0;
-    for (std::int32_t first = begin; first < end || (first == begin && begin == end); first += blend_window) {
-        const int staged = static_cast<int>(min(end - first, std::int32_t{blend_window}));
+    for (std::int32_t first = begin; first < end || (first == begin && begin == end); first += blend_tuning::window) {
+        const int staged = static_cast<int>(min(end - first, std::int32_t{blend_tuning::window}));
         __syncthreads();
         if (thread < staged) {
             const std::int32_t t = a.block_tiles[first + thread];
@@ -170,9 +156,9 @@ QUADFLOW_KERNEL void __launch_bounds__(blend_block_width* blend_block_height, bl
                 t, tile.x, tile.y, tile.w, tile.h, step.slot, step.linear, tile.row_weights, tile.column_weights};
         }
         __syncthreads();
-        const bool last_window = first + blend_window >= end;
+        const bool last_window = first + blend_tuning::window >= end;
         for (int k = 0; inside;) {
-            for (; k < staged && picks < blend_picks; ++k) {
+            for (; k < staged && picks < blend_tuning::picks; ++k) {
                 const staged_tile& s = window[k];
                 const std::int32_t lx = px - s.x, ly = py - s.y;
                 if (lx < 0 || lx >= s.w || ly < 0 || ly >= s.h) continue;
@@ -180,7 +166,7 @@ QUADFLOW_KERNEL void __launch_bounds__(blend_block_width* blend_block_height, bl
                 ++picks;
             }
             const bool window_done = k >= staged;
-            if (picks == blend_picks || (window_done && (picks > 0 || last_window))) {
+            if (picks == blend_tuning::picks || (window_done && (picks > 0 || last_window))) {
                 flush_picks(a, policy, window, pick_entry + thread, stage_buffer + thread, picks, pixel, px, py,
                             pixel_strength, started, window_done && last_window, any_non_finite);
                 started = true;

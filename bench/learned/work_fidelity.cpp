@@ -2,10 +2,9 @@
 // LibTorch) against the PSNR of each tiled run to its own untiled run, for the grid and for model-sized tiles from
 // the quadtree, at 1x, 2x and 4x. Prints a markdown table and the goal lines, writes a CSV.
 //
-//   learned_model_work [--model models/flow_unet.pt] [--image apps/quadflow/data/astronaut.png] [--crop 128]
-//                      [--x 192] [--y 112] [--scales 1,2,4] [--steps 8] [--grid-tile 64] [--large-grid-tile 128]
-//                      [--grid-overlap 8]
-//                      [--csv FILE]
+//   learned_work_fidelity [--model models/flow_unet.pt] [--image apps/quadflow/data/astronaut.png] [--crop 128]
+//                         [--x 192] [--y 112] [--scales 1,2,4] [--steps 8] [--grid-tile 64]
+//                         [--large-grid-tile 128] [--grid-overlap 8] [--csv FILE]
 //
 // Per scale s: the crop is upscaled s times (bicubic, app::resize) and is the pixel-space "latent" (RGB in [-1, 1],
 // latent scale 1). The quadtree is built on it (the app's settings, overlap off, strengths min 0 .. max 0.8) and
@@ -61,6 +60,14 @@ struct options {
     int steps = 8;
     std::vector<std::int64_t> scales{1, 2, 4};
 };
+
+/// The scales and the grids: upscale factors, grid tile sides and overlap.
+void add_scale_flags(CLI::App& app, options& o) {
+    app.add_option("--scales", o.scales, "Upscale factors, each in [1, 8]")->delimiter(',');
+    app.add_option("--grid-tile", o.grid_tile, "Grid tile side, px");
+    app.add_option("--large-grid-tile", o.large_grid_tile, "Tile side of the large grid, px");
+    app.add_option("--grid-overlap", o.grid_overlap, "Grid overlap, px");
+}
 
 struct row {
     std::int64_t scale = 0;
@@ -122,13 +129,10 @@ void measure(const options& o, std::ostream& table) {
     const app::rgb_image base = learned::crop(app::load_rgb(o.image), o.x, o.y, o.crop);
     app::learned_model model(o.model, "--model", 2);
     const blend::weight_kind weights = blend::weight_kind::smootherstep;
-    std::ofstream csv;
-    if (!o.csv.empty()) {
-        csv.open(o.csv);
-        if (!csv) throw io_error("--csv: cannot write '" + o.csv + "'");
-        csv << "scale,configuration,tiles,tile_pixels,untiled_tile_pixels,released_pixel_steps,psnr_db,"
-               "psnr_outside_overlaps_db,max_abs,seam_tiled,seam_untiled,seconds\n";
-    }
+    std::ofstream csv = quadflow::bench::open_csv(
+        o.csv,
+        "scale,configuration,tiles,tile_pixels,untiled_tile_pixels,released_pixel_steps,psnr_db,"
+        "psnr_outside_overlaps_db,max_abs,seam_tiled,seam_untiled,seconds\n");
     table
         << "| scale | configuration | tiles | tile-pixels | x untiled | per released px-step | PSNR to untiled (dB) | "
            "outside overlaps | max abs | seam contrast tiled / untiled | s |\n"
@@ -243,19 +247,7 @@ void measure(const options& o, std::ostream& table) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    options o;
-    CLI::App app("Model work against fidelity with the learned flow model (LibTorch)");
-    app.add_option("--model", o.model, "TorchScript flow model");
-    app.add_option("--image", o.image, "Photo to crop");
-    app.add_option("--crop", o.crop, "Crop side at 1x, px");
-    app.add_option("--x", o.x, "Crop left, px");
-    app.add_option("--y", o.y, "Crop top, px");
-    app.add_option("--scales", o.scales, "Upscale factors, each in [1, 8]")->delimiter(',');
-    app.add_option("--steps", o.steps, "Euler steps of the full schedule");
-    app.add_option("--grid-tile", o.grid_tile, "Grid tile side, px");
-    app.add_option("--large-grid-tile", o.large_grid_tile, "Tile side of the large grid, px");
-    app.add_option("--grid-overlap", o.grid_overlap, "Grid overlap, px");
-    app.add_option("--csv", o.csv, "CSV output");
-    app.callback([&] { measure(o, std::cout); });
-    return quadflow::bench::run_program(app, argc, argv);
+    return learned::crop_measurement_main<options>(argc, argv,
+                                                   "Model work against fidelity with the learned flow model (LibTorch)",
+                                                   "Crop side at 1x, px", add_scale_flags, measure);
 }
