@@ -572,6 +572,10 @@ TEST_CASE("img2img --out with another extension") {
     check_error({"img2img", "--image", corner, "--out", output("x.bmp")},
                 R"(--out = .*x\.bmp: must end in \.png, \.jpg or \.jpeg)");
 }
+TEST_CASE("img2img samples in pixel space: a latent scale other than 1 is refused, never a cropped latent") {
+    check_error({"img2img", "--image", corner, "--out", output("x.png"), "--latent-scale", "8", "--leaf-tiles"},
+                "^error: --latent-scale = 8: must be 1 for img2img, which samples in pixel space");
+}
 TEST_CASE("img2img latent scale 3 names the flags") {
     check_error({"img2img", "--image", corner, "--out", output("x.png"), "--latent-scale", "3"},
                 "^error: --align = 8: must be a positive multiple of --latent-scale = 3");

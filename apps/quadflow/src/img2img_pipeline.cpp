@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "quadflow/field/any_field.hpp"
+
 namespace quadflow::app {
 namespace {
 
@@ -28,15 +30,15 @@ void build_layouts(const rgb_image& canvas, const img2img_settings& settings, co
                    img2img_result& result) {
     result.layout = given_layout ? *given_layout : tile::build_quadtree(canvas.view(), settings.quadtree);
     const tile::layout& layout = result.layout;
-    require(layout.pixel_width() == canvas.width && layout.pixel_height() == canvas.height, "layout",
-            std::to_string(layout.pixel_width()) + "x" + std::to_string(layout.pixel_height()),
-            "must cover the padded image, " + std::to_string(canvas.width) + "x" + std::to_string(canvas.height));
+    require(layout.width == canvas.width && layout.height == canvas.height, "layout",
+            std::to_string(layout.width) + "x" + std::to_string(layout.height) + " latent px",
+            "must cover the padded image, " + std::to_string(canvas.width) + "x" + std::to_string(canvas.height) +
+                " (the latent is the image itself)");
     if (settings.untiled)
         require(settings.policy == policy::mask::name, "--untiled", "with --policy " + settings.policy,
                 "runs the whole canvas as one tile under the mask policy (per-pixel strength); use --policy mask");
-    result.model_layout = settings.untiled       ? whole_canvas_tile(layout)
-                          : settings.model_tiles ? tile::build_model_tiles(layout, *settings.model_tiles)
-                                                 : layout;
+    result.model_layout = settings.untiled ? whole_canvas_tile(layout)
+                                           : field::make_img2img_layouts(layout, settings.model_tiles).model_tiles;
 }
 
 /// The mask policy's per-pixel strength on the latent canvas: a constant, a strength image or the quadtree's, then
@@ -115,14 +117,10 @@ field::field_stats sample_field(run_models& models, const field_setup& setup, sa
                                 host_tensor& x, const std::string& name, const progress_callback& progress) {
     field::field_stats stats;
     const auto run_with = [&](auto& model) {
-        std::visit(
-            [&](const auto& p) {
-                field::tiled_field f(model, setup.model_layout, x.shape(), p, setup.options, setup.original.cview(),
-                                     setup.strength_map.numel() > 0 ? setup.strength_map.cview() : const_view{});
-                run_sampler(method, f, x.view(), setup.options.sigmas, name, progress);
-                stats = f.stats();
-            },
-            setup.policy);
+        field::any_field f(model, setup.model_layout, x.shape(), setup.policy, setup.options, setup.original.cview(),
+                           setup.strength_map.numel() > 0 ? setup.strength_map.cview() : const_view{});
+        run_sampler(method, f, x.view(), setup.options.sigmas, name, progress);
+        stats = f.stats();
     };
     if (models.learned) {
         run_with(*models.learned);
@@ -235,11 +233,19 @@ void fill_report(img2img_report& r, const img2img_settings& settings, const img2
 img2img_result run_img2img(const rgb_image& image, const img2img_settings& settings, const progress_callback& progress,
                            const tile::layout* given_layout) {
     check_settings(settings);
+    // The latent is the image itself: a quadtree built here is at latent scale 1; a given layout may be at another
+    // scale (built on a larger image whose latent `image` is), with `image`'s size in latent px.
+    if (!given_layout)
+        require(settings.quadtree.latent_scale == 1, "--latent-scale", settings.quadtree.latent_scale,
+                "must be 1 for img2img, which samples in pixel space (the latent is the image itself); the quadtree "
+                "and grid commands take other scales");
+    const int latent_scale = given_layout ? given_layout->latent_scale : 1;
     // The canvas: the image padded by reflection to the quadtree's alignment; the output is cropped back to the
-    // image's size.
+    // image's size. FLUX's shift is computed in image px.
     const std::int64_t canvas_width = aligned_side(image.width, settings.quadtree.align),
                        canvas_height = aligned_side(image.height, settings.quadtree.align);
-    const img2img_schedule schedule = img2img_sigmas(settings, canvas_width, canvas_height);
+    const img2img_schedule schedule =
+        img2img_sigmas(settings, canvas_width * latent_scale, canvas_height * latent_scale);
     const rgb_image canvas = reflect_padded(image, canvas_width, canvas_height);
     img2img_result result;
     build_layouts(canvas, settings, given_layout, result);

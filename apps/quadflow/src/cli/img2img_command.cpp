@@ -317,7 +317,9 @@ void add_tiling_flags(CLI::App& cmd, img2img_options& o) {
     cmd.add_option("--align", o.align, "Quadtree split alignment in pixels");
     add_bounded_option(cmd, "--overlap", o.overlap, std::int64_t{0}, std::int64_t{4096},
                        "Tile overlap in pixels; with model tiles at most half of --max-model-tile");
-    cmd.add_option("--latent-scale", o.latent_scale, "Image pixels per latent pixel (1 = pixel space)");
+    cmd.add_option(
+        "--latent-scale", o.latent_scale,
+        "Image pixels per latent pixel: 1, as img2img samples in pixel space (the latent is the image itself)");
     cmd.add_option("--weights", o.weights, joined_names<blend::weight_kind>())
         ->check(one_of(names<blend::weight_kind>()));
     add_bounded_option(cmd, "--tile-batch", o.tile_batch, 1, 4096, "Tiles per model call");
