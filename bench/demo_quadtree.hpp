@@ -14,7 +14,7 @@ inline tile::layout demo_photo_quadtree(double content_threshold) {
     o.latent_scale = 1;
     o.content_threshold = content_threshold;
     o.min_tile_size = 16;
-    o.overlap = 8;
+    o.overlap_pixels = 8;
     return tile::build_quadtree(image.view(), o);
 }
 

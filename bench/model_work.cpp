@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
         seed_quadtree.min_strength = flags.min_strength;
         seed_quadtree.max_strength = flags.max_strength;
         tile::quadtree_options proposal = seed_quadtree;  // the last configuration: what would meet the goal
-        proposal.overlap = flags.proposal_overlap;
+        proposal.overlap_pixels = flags.proposal_overlap;
         proposal.rule = tile::parse_leaf_strength_rule(flags.proposal_rule);
         proposal.content_threshold = flags.proposal_threshold.value_or(seed_quadtree.content_threshold);
 
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
 
         const std::string proposal_name =
             "quadtree + strength, " + std::string(tile::to_string(proposal.rule)) + " rule" +
-            (proposal.overlap > 0 ? ", overlap " + std::to_string(proposal.overlap) + " px" : "") +
+            (proposal.overlap_pixels > 0 ? ", overlap " + std::to_string(proposal.overlap_pixels) + " px" : "") +
             (proposal.content_threshold != seed_quadtree.content_threshold
                  ? ", threshold " + json_number(proposal.content_threshold)
                  : "");

@@ -39,8 +39,8 @@ void check_grid(FuzzedDataProvider& in) {
     const std::int64_t width = pick_extent(in, 700), height = pick_extent(in, 700);
     tile::grid_options o;
     o.tile = pick_extent(in, 200);
-    o.overlap = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::int64_t>(0, o.tile > 1 ? o.tile - 1 : 0)
-                                 : pick_extent(in, 64);
+    o.overlap_latent = in.ConsumeBool() ? in.ConsumeIntegralInRange<std::int64_t>(0, o.tile > 1 ? o.tile - 1 : 0)
+                                        : pick_extent(in, 64);
     o.latent_scale = in.ConsumeIntegralInRange<int>(-1, 16);
     o.strength = in.ConsumeBool() ? in.ConsumeProbability<double>() : in.ConsumeFloatingPoint<double>();
     const blend::weight_params weights = pick_weights(in);
@@ -64,7 +64,7 @@ void check_grid(FuzzedDataProvider& in) {
     for (std::size_t i = 0; i + 1 < layout.tiles.size(); ++i) {
         const tile::layout_tile &a = layout.tiles[i], &b = layout.tiles[i + 1];
         if (a.padded.y != b.padded.y) continue;
-        if (!(a.padded.right() - b.padded.x >= std::min(o.overlap, tile_w)))
+        if (!(a.padded.right() - b.padded.x >= std::min(o.overlap_latent, tile_w)))
             fuzz::finding("grid tiles " + std::to_string(i) + " and " + std::to_string(i + 1) +
                           " overlap less than requested");
     }

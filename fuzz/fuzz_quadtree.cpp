@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.min_strength = pick_real(in, 0.0, 1.0);
     o.max_strength = pick_real(in, std::isfinite(o.min_strength) ? std::clamp(o.min_strength, 0.0, 1.0) : 0.0, 1.0);
     o.rule = in.ConsumeBool() ? tile::leaf_strength_rule::area : tile::leaf_strength_rule::depth;
-    o.overlap = in.ConsumeBool() ? 0 : pick_size(in, 64);
+    o.overlap_pixels = in.ConsumeBool() ? 0 : pick_size(in, 64);
     o.max_pixels = in.ConsumeBool() ? o.max_pixels : pick_size(in, 1 << 18);
 
     const std::int64_t width = in.ConsumeIntegralInRange<std::int64_t>(0, 300);

@@ -11,6 +11,7 @@
 
 #include "field_fixtures.hpp"
 #include "quadflow/field/tiled_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/strength_map.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
@@ -18,7 +19,6 @@
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/quadtree.hpp"
 
@@ -50,9 +50,9 @@ std::pair<host_tensor, field::field_stats> sample_with(const tile::layout& l, co
                                                        const std::vector<double>& sigmas,
                                                        std::shared_ptr<field::batch_exchange> exchange,
                                                        const std::function<void(int)>& before_call = {}) {
-    testing::gaussian_model gaussian(in.target.cview(), 0.1);
+    model::gaussian_model gaussian(in.target.cview(), 0.1);
     struct model_with_hook {
-        testing::gaussian_model* model;
+        model::gaussian_model* model;
         const std::function<void(int)>* hook;
         prediction::kind prediction_kind() const { return model->prediction_kind(); }
         void operator()(const model::batch_request& r, mutable_view out) {

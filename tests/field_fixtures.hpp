@@ -80,7 +80,7 @@ inline tile::layout small_quadtree() {
     for (std::size_t i = 0; i < pixels.size(); ++i)
         pixels[i] = static_cast<std::uint8_t>(i < pixels.size() / 3 ? (i * 37) % 251 : 120);
     const tile::quadtree_options q{
-        .content_threshold = 5, .min_tile_size = 4, .align = 4, .latent_scale = 1, .overlap = 3};
+        .content_threshold = 5, .min_tile_size = 4, .align = 4, .latent_scale = 1, .overlap_pixels = 3};
     return tile::build_quadtree(tile::packed_rgb_view(pixels.data(), 48, 40), q);
 }
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "quadflow/field/canvas_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/sampler/any_sampler.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 
@@ -70,7 +70,7 @@ TEST_CASE("any_sampler runs a constant velocity field bit for bit as the concret
 
 TEST_CASE("any_sampler runs the Gaussian toy bit for bit as the concrete sampler") {
     host_tensor target(shape4{1, 2, 3, 5}, 0.1f);
-    testing::gaussian_model toy(target.cview(), 0.5);
+    model::gaussian_model toy(target.cview(), 0.5);
     auto toy_field = [&] { return field::canvas_field(toy); };
     check_same_as_concrete<sampler::euler>(toy_field);
     check_same_as_concrete<sampler::heun>(toy_field);

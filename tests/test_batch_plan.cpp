@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "field_fixtures.hpp"
-#include "quadflow/blend/batching.hpp"
 #include "quadflow/field/batch_plan.hpp"
+#include "quadflow/field/shape_batches.hpp"
 
 using namespace quadflow;
 using fixtures::grid_layout;
@@ -25,11 +25,11 @@ void check_plan(const tile::layout& l, std::int64_t channels, int batch_size, st
                 const std::function<bool(std::size_t)>& needs_model) {
     field::batch_plan p(l, channels, batch_size, arena);
     std::vector<std::int64_t> order;
-    for (const blend::tile_batch& g : blend::make_batches(l, 1 << 30))
+    for (const field::shape_batch& g : field::make_shape_batches(l, 1 << 30))
         order.insert(order.end(), g.tiles.begin(), g.tiles.end());
     CHECK(p.rank_order() == order);
     std::int64_t full = 0, all = 0;
-    for (const blend::tile_batch& g : p.groups())
+    for (const field::shape_batch& g : p.groups())
         full += (static_cast<std::int64_t>(g.tiles.size()) + batch_size - 1) / batch_size;
     for (const tile::layout_tile& t : l.tiles) all += elements_of(t, channels);
     CHECK(p.full_batches() == full);
@@ -55,7 +55,7 @@ void check_plan(const tile::layout& l, std::int64_t channels, int batch_size, st
             CHECK(b.first == next);
             CHECK(b.count >= 1);
             CHECK(b.count <= batch_size);
-            const blend::tile_batch& g = p.groups()[static_cast<std::size_t>(b.group)];
+            const field::shape_batch& g = p.groups()[static_cast<std::size_t>(b.group)];
             for (std::int64_t i = b.first; i < b.first + b.count; ++i) {
                 const auto t = p.placed()[static_cast<std::size_t>(i)];
                 CHECK(std::find(g.tiles.begin(), g.tiles.end(), t) != g.tiles.end());

@@ -30,13 +30,13 @@ tile::layout checker_quadtree() {
     tile::quadtree_options o;
     o.latent_scale = 8;
     o.min_tile_size = 16;
-    o.overlap = 16;
+    o.overlap_pixels = 16;
     return tile::build_quadtree(tile::packed_rgb_view(pixels.data(), width, height), o);
 }
 
 std::vector<tile::layout> test_layouts() {
-    return {tile::build_grid(70, 54, {.tile = 24, .overlap = 6, .latent_scale = 8}),
-            tile::build_grid(33, 17, {.tile = 40, .overlap = 8, .latent_scale = 8}),
+    return {tile::build_grid(70, 54, {.tile = 24, .overlap_latent = 6, .latent_scale = 8}),
+            tile::build_grid(33, 17, {.tile = 40, .overlap_latent = 8, .latent_scale = 8}),
             fixtures::grid_layout(3, 2, 8, 3, {0.5}), checker_quadtree()};
 }
 

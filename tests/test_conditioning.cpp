@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "field_fixtures.hpp"
-#include "quadflow/blend/batching.hpp"
 #include "quadflow/core/rect.hpp"
 #include "quadflow/distributed/communicator.hpp"
+#include "quadflow/field/shape_batches.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/prediction/prediction.hpp"
@@ -150,16 +150,16 @@ TEST_CASE("assign_conditions: the label covering most of a tile's core, the smal
     CHECK_THROWS_WITH_AS(tile::validate(q), "layout.tiles[1].condition = -1: must be >= 0", invalid_argument);
 }
 
-TEST_CASE("make_batches: tiles of one condition per batch, unless conditions may mix") {
+TEST_CASE("make_shape_batches: tiles of one condition per batch, unless conditions may mix") {
     tile::layout l = grid_layout(4, 1, 4, 1, {1.0});
     for (tile::layout_tile& t : l.tiles) t.condition = static_cast<std::int32_t>(t.id % 2);
-    const std::vector<blend::tile_batch> separate = blend::make_batches(l, 4);
+    const std::vector<field::shape_batch> separate = field::make_shape_batches(l, 4);
     REQUIRE(separate.size() == 2);
     CHECK(separate[0].tiles == std::vector<std::int64_t>{0, 2});
     CHECK(separate[0].condition == 0);
     CHECK(separate[1].tiles == std::vector<std::int64_t>{1, 3});
     CHECK(separate[1].condition == 1);
-    const std::vector<blend::tile_batch> mixed = blend::make_batches(l, 4, blend::conditions::mixed);
+    const std::vector<field::shape_batch> mixed = field::make_shape_batches(l, 4, field::condition_mixing::mixed);
     REQUIRE(mixed.size() == 1);
     CHECK(mixed[0].tiles == std::vector<std::int64_t>{0, 1, 2, 3});
     CHECK(mixed[0].condition == -1);

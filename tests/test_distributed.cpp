@@ -16,6 +16,7 @@
 #include "distributed_fixtures.hpp"
 #include "quadflow/distributed/communicator.hpp"
 #include "quadflow/field/tiled_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/strength_map.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
@@ -23,7 +24,6 @@
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/quadtree.hpp"
 #include "thread_ranks.hpp"
@@ -150,7 +150,7 @@ TEST_CASE("distributed: the CPU field refuses an exchange of device memory") {
     const run_inputs in = inputs_for(l);
     field::field_options options;
     options.exchange = distributed::make_exchange(device_memory{});
-    testing::gaussian_model model(in.target.cview(), 0.2);
+    model::gaussian_model model(in.target.cview(), 0.2);
     CHECK_THROWS_WITH_AS(field::tiled_field(model, l, in.original.shape(), policy::scale{}, options),
                          "exchange memory = device: field::tiled_field exchanges host memory (an MPI communicator); a "
                          "device exchange (NCCL) is for cuda::device_tiled_field",

@@ -12,13 +12,13 @@
 #include "field_fixtures.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/model/concepts.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
 #include "quadflow/schedule/flux.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 using fixtures::grid_layout;
@@ -101,7 +101,7 @@ TEST_CASE("the same field samples every schedule point of Euler, Heun and DPM++ 
     const std::vector<double> sigmas = schedule::flux(6, 256, 256);
     const auto layout = grid_layout(2, 2, 8, 2, {0.0, 0.4, 1.0});
     host_tensor original = wavy(canvas, 0.5f, 0.3f), noise = wavy(canvas, 1.0f, 1.7f), target(canvas, 0.1f);
-    testing::gaussian_model model(target.cview(), 0.2);
+    model::gaussian_model model(target.cview(), 0.2);
     field::tiled_field f(model, layout, canvas, policy::strength{}, options_with(sigmas), original.cview());
     auto run = [&](auto sampler_) {
         host_tensor x(canvas);

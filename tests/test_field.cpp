@@ -19,6 +19,7 @@
 
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
@@ -26,7 +27,6 @@
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
 #include "quadflow/schedule/flux.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "tiled_runs.hpp"
 
@@ -104,7 +104,7 @@ TEST_CASE("DPM++ 2M with the mask policy is bit-identical for any batch size, th
     host_tensor mask(shape4{1, 1, 16, 16});
     for (std::int64_t i = 0; i < mask.numel(); ++i) mask.span()[i] = static_cast<float>((i * 37) % 101) / 100.0f;
     auto run = [&](int batch, int threads, std::int64_t arena) {
-        testing::gaussian_model model(in.target.cview(), 0.25);
+        model::gaussian_model model(in.target.cview(), 0.25);
         auto o = options_for(sigmas, blend::weight_kind::smootherstep, batch);
         o.threads = threads;
         o.arena_elements = arena;
@@ -134,7 +134,7 @@ TEST_CASE("fields on several threads at once, sharing one layout, give the singl
     const auto sigmas = schedule::flux(8, 512, 512);
     // One model and one field per thread; the layout, original, noise and target are shared read-only.
     auto run = [&](host_tensor& out) {
-        testing::gaussian_model model(in.target.cview(), 0.3);
+        model::gaussian_model model(in.target.cview(), 0.3);
         field::tiled_field f(model, layout, canvas, policy::strength{},
                              options_for(sigmas, blend::weight_kind::gaussian, 3), in.original.cview());
         out = host_tensor(canvas);
@@ -170,7 +170,7 @@ TEST_CASE("steady state allocates nothing per step") {
     const inputs in;
     const auto layout = grid_layout(4, 4, 4, 2, {0.3, 1.0});
     const auto sigmas = schedule::flux(10, 512, 512);
-    testing::gaussian_model model(in.target.cview(), 0.2);
+    model::gaussian_model model(in.target.cview(), 0.2);
     field::tiled_field f(model, layout, canvas, policy::strength{}, options_for(sigmas), in.original.cview());
     host_tensor x = in.noise;
     sampler::heun s;
@@ -189,7 +189,7 @@ TEST_CASE("bad field input gets clear errors") {
     const inputs in;
     const auto layout = grid_layout(2, 2, 8, 0, {0.5});
     const auto sigmas = schedule::flux(4, 512, 512);
-    testing::gaussian_model model(in.target.cview(), 0.2);
+    model::gaussian_model model(in.target.cview(), 0.2);
 
     SUBCASE("a policy that needs an original, without one (txt2img)") {
         CHECK_THROWS_WITH_AS(field::tiled_field(model, layout, canvas, policy::strength{}, options_for(sigmas)),

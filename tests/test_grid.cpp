@@ -51,7 +51,7 @@ TEST_CASE("the grid reproduces ComfyUI-TiledDiffusion's counts at 4096^2") {
     CHECK(a.tiles.size() == 36);
     CHECK(static_cast<double>(36 * 96 * 96) / (512.0 * 512.0) == doctest::Approx(1.265625));
     grid_options wide;
-    wide.overlap = 32;
+    wide.overlap_latent = 32;
     const layout b = build_grid(512, 512, wide);
     CHECK(b.tiles.size() == 64);
     for (const auto& t : b.tiles) {
@@ -92,7 +92,7 @@ TEST_CASE("grid origins, sizes and cores on one axis, worked by hand") {
     SUBCASE("a 2-D grid is row-major over the axes") {
         grid_options o;
         o.tile = 8;
-        o.overlap = 2;
+        o.overlap_latent = 2;
         const layout l = build_grid(5, 20, o);
         CHECK(padded_rects(l) == std::vector<rect>{{0, 0, 5, 8}, {0, 6, 5, 8}, {0, 12, 5, 8}});
         CHECK(l.tiles[1].core == rect{0, 7, 5, 6});
@@ -110,15 +110,15 @@ TEST_CASE("random grids: every tile has the requested size and neighbours overla
     for (int trial = 0; trial < 500; ++trial) {
         grid_options o;
         o.tile = uniform(1, 128);
-        o.overlap = uniform(0, o.tile - 1);
+        o.overlap_latent = uniform(0, o.tile - 1);
         o.strength = 0.5;
         const std::int64_t width = uniform(1, 600), height = uniform(1, 600);
         CAPTURE(trial);
         const layout l = build_grid(width, height, o);
         validate(l);
         check_cores_partition(l);
-        for (const auto& [extent, spans] : {std::pair{width, detail::grid_axis(width, o.tile, o.overlap)},
-                                            std::pair{height, detail::grid_axis(height, o.tile, o.overlap)}}) {
+        for (const auto& [extent, spans] : {std::pair{width, detail::grid_axis(width, o.tile, o.overlap_latent)},
+                                            std::pair{height, detail::grid_axis(height, o.tile, o.overlap_latent)}}) {
             const std::int64_t size = std::min(o.tile, extent);
             CHECK(spans.front().start == 0);
             CHECK(spans.back().start + spans.back().size == extent);
@@ -128,7 +128,7 @@ TEST_CASE("random grids: every tile has the requested size and neighbours overla
                 CHECK(spans[k].core_start + spans[k].core_size <= spans[k].start + size);
                 if (k + 1 < spans.size()) {
                     CHECK(spans[k + 1].start > spans[k].start);
-                    CHECK(spans[k].start + size - spans[k + 1].start >= o.overlap);
+                    CHECK(spans[k].start + size - spans[k + 1].start >= o.overlap_latent);
                 }
             }
         }
@@ -141,10 +141,10 @@ TEST_CASE("bad grid options name the parameter and its value") {
     o.tile = 0;
     CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("tile = 0"), invalid_argument);
     o = {};
-    o.overlap = 96;
-    CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("overlap = 96"), invalid_argument);
-    o.overlap = -1;
-    CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("overlap = -1"), invalid_argument);
+    o.overlap_latent = 96;
+    CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("overlap_latent = 96"), invalid_argument);
+    o.overlap_latent = -1;
+    CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("overlap_latent = -1"), invalid_argument);
     o = {};
     o.strength = 1.5;
     CHECK_THROWS_WITH_AS(build_grid(64, 64, o), doctest::Contains("strength = 1.5"), invalid_argument);

@@ -103,7 +103,7 @@ TEST_CASE("the LibTorch engine gives PyTorch's own output for the committed mode
 
 TEST_CASE("strength 0 regions stay within 1e-5 of the original with the learned model") {
     const host_tensor original = photo_crop();
-    tile::layout layout = tile::build_grid(64, 64, {.tile = 32, .overlap = 4, .latent_scale = 1});
+    tile::layout layout = tile::build_grid(64, 64, {.tile = 32, .overlap_latent = 4, .latent_scale = 1});
     for (tile::layout_tile& t : layout.tiles) t.strength = t.id == 0 ? 0.0 : 0.6;
     field::field_options options;
     options.sigmas = schedule::img2img_sigmas(schedule::flux(6, 64, 64), 1.0, schedule::strength_rule::diffusers);
@@ -127,7 +127,8 @@ TEST_CASE("the learned model sees context: overlap 0 makes seams that overlap an
     field::canvas_field whole(shared_model());
     const host_tensor untiled = run(whole, original, strength);
     const auto tiled = [&](std::int64_t overlap, blend::weight_kind weights) {
-        const tile::layout layout = tile::build_grid(64, 64, {.tile = 32, .overlap = overlap, .latent_scale = 1});
+        const tile::layout layout =
+            tile::build_grid(64, 64, {.tile = 32, .overlap_latent = overlap, .latent_scale = 1});
         field::field_options options;
         options.sigmas = sigmas;
         options.weights = blend::weight_params{weights, 0.01f};

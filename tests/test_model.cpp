@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "quadflow/field/canvas_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/model/latent_denoiser.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/sample.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 
@@ -26,7 +26,7 @@ TEST_CASE("the Gaussian model gives the same flow velocity whatever kind it writ
     host_tensor reference(x.shape());
     for (auto k : {prediction::kind::flow_velocity, prediction::kind::denoised, prediction::kind::t_velocity,
                    prediction::kind::epsilon}) {
-        testing::gaussian_model m(mu.cview(), 0.3, k);
+        model::gaussian_model m(mu.cview(), 0.3, k);
         field::canvas_field field(m);
         host_tensor v(x.shape());
         field(x.cview(), 0.45, v.view());
@@ -38,7 +38,7 @@ TEST_CASE("the Gaussian model gives the same flow velocity whatever kind it writ
 
 TEST_CASE("a tile's padded pixels outside the canvas see the reflected target") {
     const host_tensor mu = ramp(shape4{1, 1, 3, 4}, 1.0f);
-    testing::gaussian_model m(mu.cview(), 0.0, prediction::kind::denoised);
+    model::gaussian_model m(mu.cview(), 0.0, prediction::kind::denoised);
     // One tile whose padded rectangle starts one pixel left of and above the canvas.
     host_tensor tile(shape4{1, 1, 3, 3}, 0.0f);
     host_tensor out(tile.shape());
@@ -58,7 +58,7 @@ TEST_CASE("a whole-latent x0 callback drives an untiled run exactly like the nat
     const host_tensor noise = ramp(shape4{1, 2, 3, 3}, 0.9f);
     const std::vector<double> sigmas = {1.0, 0.8, 0.55, 0.3, 0.1, 0.0};
 
-    testing::gaussian_model native(mu.cview(), 0.25);
+    model::gaussian_model native(mu.cview(), 0.25);
     field::canvas_field native_field(native);
     host_tensor a = noise;
     sampler::euler s;
@@ -72,7 +72,7 @@ TEST_CASE("a whole-latent x0 callback drives an untiled run exactly like the nat
             for (std::int64_t y = 0; y < latent.shape().h; ++y)
                 for (std::int64_t x = 0; x < latent.shape().w; ++x)
                     denoised(0, c, y, x) = static_cast<float>(
-                        testing::gaussian_posterior_mean(latent(0, c, y, x), sigma, mu(0, c, y, x), 0.25));
+                        model::gaussian_posterior_mean(latent(0, c, y, x), sigma, mu(0, c, y, x), 0.25));
     };
     model::latent_denoiser adapter(callback);
     field::canvas_field adapted_field(adapter);
@@ -84,12 +84,12 @@ TEST_CASE("a whole-latent x0 callback drives an untiled run exactly like the nat
 
 TEST_CASE("model arguments are checked") {
     const host_tensor mu(shape4{2, 1, 2, 2});
-    CHECK_THROWS_WITH_AS(testing::gaussian_model(mu.cview(), 0.1), doctest::Contains("gaussian_model.mu.shape().n = 2"),
+    CHECK_THROWS_WITH_AS(model::gaussian_model(mu.cview(), 0.1), doctest::Contains("gaussian_model.mu.shape().n = 2"),
                          invalid_argument);
     const host_tensor one(shape4{1, 1, 2, 2});
-    CHECK_THROWS_WITH_AS(testing::gaussian_model(one.cview(), -1.0), doctest::Contains("data_std = -1"),
+    CHECK_THROWS_WITH_AS(model::gaussian_model(one.cview(), -1.0), doctest::Contains("data_std = -1"),
                          invalid_argument);
-    testing::gaussian_model m(one.cview(), 0.1);
+    model::gaussian_model m(one.cview(), 0.1);
     host_tensor x(shape4{2, 1, 2, 2}), out(shape4{2, 1, 2, 2}), small(shape4{1, 1, 2, 2});
     const model::tile_info info{};
     CHECK_THROWS_WITH_AS(m(model::batch_request{x.cview(), 0.5, 0, std::span(&info, 1), {}, {}}, out.view()),

@@ -79,7 +79,7 @@ void check_model_tiles(const layout& fine, const layout& model, const model_tile
         if (t.core.right() < model.width || model.width % o.align == 0) CHECK(t.core.w % o.align == 0);
         if (t.core.bottom() < model.height || model.height % o.align == 0) CHECK(t.core.h % o.align == 0);
         CHECK(t.pixel_core == rect{t.core.x * s, t.core.y * s, t.core.w * s, t.core.h * s});
-        const std::int64_t pad = std::min({t.core.w / 2, t.core.h / 2, o.overlap});
+        const std::int64_t pad = std::min({t.core.w / 2, t.core.h / 2, o.overlap_latent});
         CHECK(t.padded == rect{t.core.x - pad, t.core.y - pad, t.core.w + 2 * pad, t.core.h + 2 * pad});
         float largest = 0.0f;
         for (std::int64_t y = t.core.y; y < t.core.bottom(); ++y)
@@ -124,7 +124,7 @@ TEST_CASE("model tiles over quadtrees of busy patches keep every promise") {
         q.latent_scale = 1;
         q.align = 1;
         q.min_tile_size = 2;
-        q.overlap = 4;
+        q.overlap_pixels = 4;
         const layout fine = build_quadtree(busy_patch(e.w, e.h, e.busy, 5).view(), q);
         const layout model = build_model_tiles(fine, e.o);
         CHECK(fine.tiles.size() > model.tiles.size());
@@ -135,7 +135,7 @@ TEST_CASE("model tiles over quadtrees of busy patches keep every promise") {
 TEST_CASE("model tiles split where the content is and stay whole where it is flat") {
     quadtree_options q;
     q.latent_scale = 1;
-    q.overlap = 8;
+    q.overlap_pixels = 8;
     // 512 x 256 px, busy only in the top-left 256 x 128 (a root child of the fine tree): forced splits down to
     // 128 x 128, then only the two busy ones split, into 64 x 64.
     const layout fine = build_quadtree(busy_patch(512, 256, {0, 0, 256, 128}, 4).view(), q);
@@ -223,7 +223,7 @@ TEST_CASE("bad model tile options name the field and its value") {
         {{64, 126, 2, 8}, "max_tile = 126: must be >= 127 = 2 * min_tile rounded up to align - 1"},
         {{63, 126, 2, 8}, "max_tile = 126: must be >= 127"},  // min_tile 63 rounds up to 64 on the align-2 grid
         {{64, 128, 0, 8}, "align = 0: must be in [1, "},
-        {{64, 128, 2, -1}, "overlap = -1: must be in [0, "},
+        {{64, 128, 2, -1}, "overlap_latent = -1: must be in [0, "},
     };
     for (const bad& b : cases) {
         CAPTURE(b.text);

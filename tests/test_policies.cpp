@@ -107,7 +107,7 @@ TEST_CASE("strength: a one-tile layout equals a plain img2img run of that streng
             const std::vector<double> tail(full.end() - static_cast<std::ptrdiff_t>(plain_sigmas.size()), full.end());
             REQUIRE(tail == plain_sigmas);
 
-            testing::gaussian_model plain_model(in.target.cview(), 0.2);
+            model::gaussian_model plain_model(in.target.cview(), 0.2);
             field::canvas_field plain_field(plain_model);
             host_tensor plain(canvas);
             sampler::noised_original(in.original.cview(), in.noise.cview(), plain_sigmas.front(), plain.view());
@@ -139,7 +139,7 @@ TEST_CASE("blend plan and sum starts: normalised weights sum to 1, and each pixe
         const field::blend_plan plan(l, blend::weight_params{blend::weight_kind::gaussian, 0.01f});
         std::vector<double> weight_sum(static_cast<std::size_t>(l.width * l.height), 0.0);
         std::vector<std::int64_t> order;
-        for (const blend::tile_batch& g : blend::make_batches(l, 1 << 30))
+        for (const field::shape_batch& g : field::make_shape_batches(l, 1 << 30))
             order.insert(order.end(), g.tiles.begin(), g.tiles.end());
         const field::sum_starts starts(l, order);
         std::vector<int> started(weight_sum.size(), 0);

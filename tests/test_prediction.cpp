@@ -3,8 +3,8 @@
 
 #include <cmath>
 
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/prediction/prediction.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 using prediction::kind;
@@ -57,13 +57,12 @@ TEST_CASE("the Gaussian model's velocity is exact along its ODE solution") {
     for (double sigma : {0.9, 0.5, 0.1}) {
         const double h = 1e-6;
         const double derivative =
-            (testing::gaussian_solution(n, sigma + h, mu, s) - testing::gaussian_solution(n, sigma - h, mu, s)) /
-            (2 * h);
-        const double x = testing::gaussian_solution(n, sigma, mu, s);
-        CHECK(testing::gaussian_velocity(x, sigma, mu, s) == doctest::Approx(derivative).epsilon(1e-7));
+            (model::gaussian_solution(n, sigma + h, mu, s) - model::gaussian_solution(n, sigma - h, mu, s)) / (2 * h);
+        const double x = model::gaussian_solution(n, sigma, mu, s);
+        CHECK(model::gaussian_velocity(x, sigma, mu, s) == doctest::Approx(derivative).epsilon(1e-7));
     }
     // s = 0: a point target, the velocity lands exactly on mu.
-    CHECK(testing::gaussian_posterior_mean(0.123, 0.4, 0.8, 0.0) == doctest::Approx(0.8));
+    CHECK(model::gaussian_posterior_mean(0.123, 0.4, 0.8, 0.0) == doctest::Approx(0.8));
 }
 
 TEST_CASE("to_string of a value outside the enum throws, as every to_string does") {

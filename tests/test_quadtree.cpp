@@ -162,7 +162,7 @@ TEST_CASE("an image with one detailed corner subdivides only that corner") {
         }
     }
     SUBCASE("overlap 16 px = 2 latent (clamp min(8, 8)/4 = 2): o = min(core_w/2, core_h/2, 2)") {
-        options.overlap = 16;
+        options.overlap_pixels = 16;
         const layout o = build_quadtree(image.view(), options);
         for (const auto& t : o.tiles) {
             // 32 px leaf: core 4 -> o = 2; 16 px: core 2 -> o = 1; 8 px: core 1 -> o = 0.
@@ -176,7 +176,7 @@ TEST_CASE("an image with one detailed corner subdivides only that corner") {
         validate(o);
     }
     SUBCASE("overlap 64 px = 8 latent is clamped to min(8, 8)/4 = 2 like the seed") {
-        options.overlap = 64;
+        options.overlap_pixels = 64;
         CHECK(clamped_overlap_latent(64, 8, 8, 8) == 2);
         const layout o = build_quadtree(image.view(), options);
         CHECK(o.tiles[7].overlap_left() == 2);  // a 32 px leaf
@@ -374,7 +374,7 @@ TEST_CASE("random images and options: a valid layout whose cores partition the c
         options.align = uniform(0, 3) == 0 ? 16 : 8;
         options.min_tile_size = uniform(1, 24);
         options.max_depth = static_cast<int>(uniform(-1, 5));
-        options.overlap = uniform(0, 4) * 8;
+        options.overlap_pixels = uniform(0, 4) * 8;
         options.rule = uniform(0, 1) == 0 ? leaf_strength_rule::area : leaf_strength_rule::depth;
         if (uniform(0, 2) == 0) options.max_tile_size = 2 * smallest_leaf_side(options) + uniform(0, 40);
         CAPTURE(trial);
@@ -427,7 +427,7 @@ TEST_CASE("bad options and images name the parameter and its value") {
     fails(with([](auto& o) { o.min_strength = -0.1; }), "min_strength = -0.1");
     fails(with([](auto& o) { o.max_strength = 1.5; }), "max_strength = 1.5");
     fails(with([](auto& o) { o.min_strength = 0.9; }), "min_strength = 0.9");
-    fails(with([](auto& o) { o.overlap = -8; }), "overlap = -8");
+    fails(with([](auto& o) { o.overlap_pixels = -8; }), "overlap_pixels = -8");
     fails(with([](auto& o) { o.max_pixels = 0; }), "max_pixels = 0");
     fails(with([](auto& o) { o.max_pixels = 1000; }), "image.width * image.height = 32 * 32");
 

@@ -5,11 +5,11 @@
 #include <vector>
 
 #include "quadflow/field/canvas_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/sampler/dpmpp_2m.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/heun.hpp"
 #include "quadflow/sampler/sample.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 
@@ -22,7 +22,7 @@ const std::vector<double> flux_4_steps = {1.0, 0.9045307667386396, 0.75951091694
 template <class S>
 double toy_endpoint(const std::vector<double>& sigmas, double data_std, double x1) {
     host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
-    testing::gaussian_model toy(target.cview(), data_std);
+    model::gaussian_model toy(target.cview(), data_std);
     field::canvas_field field(toy);
     host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(x1));
     S s;
@@ -63,10 +63,10 @@ TEST_CASE("a constant velocity field is integrated exactly by every sampler") {
 }
 
 TEST_CASE("samplers converge to the exact ODE solution, Heun and DPM++ 2M faster than Euler") {
-    const double exact = testing::gaussian_solution(1.0, 0.0, 0.0, 0.5);  // = 0.5
+    const double exact = model::gaussian_solution(1.0, 0.0, 0.0, 0.5);  // = 0.5
     CHECK(exact == doctest::Approx(0.5));
     // Avoid the stiff start at sigma = 1 by sampling from the exact state at sigma = 0.9.
-    const double start = testing::gaussian_solution(1.0, 0.9, 0.0, 0.5);
+    const double start = model::gaussian_solution(1.0, 0.9, 0.0, 0.5);
     double previous_euler = 1e9;
     for (int steps : {8, 16, 32}) {
         const auto sigmas = uniform_schedule(steps, 0.9);

@@ -66,7 +66,7 @@ engine::tiling_settings settings_for(const std::vector<float>& sampled, const la
     s.latent_scale = latent_scale;
     s.min_tile = 16;  // a 64x64 latent: model tiles of 16-32 latent px
     s.max_tile = 32;
-    s.overlap = 4;
+    s.overlap_latent = 4;
     return s;
 }
 
@@ -270,7 +270,7 @@ TEST_CASE("the grid tiler and a strength map: the map's strength-0 pixels stay t
     s.tiler = "grid";
     s.rgb.clear();  // the grid needs no image
     s.max_tile = 24;
-    s.overlap = 4;
+    s.overlap_latent = 4;
     SUBCASE("every pixel at max_strength 1 equals the untiled engine") {
         s.max_strength = 1.0;
         engine::tiled_denoiser tiled(batch_model, s);

@@ -89,7 +89,7 @@ tile::layout seed_quadtree(const std::string& folder, double min_denoise) {
     o.min_strength = min_denoise;
     o.max_strength = 0.8;
     o.rule = tile::leaf_strength_rule::area;
-    o.overlap = 0;
+    o.overlap_pixels = 0;
     return tile::build_quadtree(
         tile::packed_rgb_view(reinterpret_cast<const std::uint8_t*>(rgb.data()), image_side, image_side), o);
 }

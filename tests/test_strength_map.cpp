@@ -10,13 +10,13 @@
 
 #include "field_fixtures.hpp"
 #include "quadflow/field/tiled_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/strength_map.hpp"
 #include "quadflow/sampler/euler.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
 #include "quadflow/schedule/flux.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 using namespace quadflow;
 using fixtures::grid_layout;
@@ -165,7 +165,7 @@ TEST_CASE("with the mask policy the slope-limited map sends no more tile-pixels 
     const host_tensor target = wavy(canvas, 0.8f, 2.9f);
     const std::vector<double> sigmas = schedule::flux(12, 512, 512);
     auto tile_pixels = [&](const tile::layout& layout, const host_tensor& map) {
-        testing::gaussian_model model(target.cview(), 0.1);
+        model::gaussian_model model(target.cview(), 0.1);
         field::field_options o;
         o.sigmas = sigmas;
         field::tiled_field f(model, layout, canvas, policy::mask{}, o, original.cview(), map.cview());

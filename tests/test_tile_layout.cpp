@@ -8,14 +8,15 @@
 #include <utility>
 #include <vector>
 
-#include "quadflow/blend/batching.hpp"
 #include "quadflow/blend/weights.hpp"
+#include "quadflow/field/shape_batches.hpp"
 #include "quadflow/tile/tile.hpp"
 
 using quadflow::invalid_argument;
 using quadflow::rect;
 using namespace quadflow::tile;
 using namespace quadflow::blend;
+using namespace quadflow::field;
 
 namespace {
 
@@ -161,11 +162,11 @@ TEST_CASE("every weight kind is positive on every tile and sums to > 0 on every 
         for (std::int64_t x = 0; x < 24; ++x)
             bytes[static_cast<std::size_t>((y * 64 + x) * 3)] = static_cast<std::uint8_t>((x * 37 + y * 91) % 256);
     quadtree_options q;
-    q.overlap = 16;
+    q.overlap_pixels = 16;
     const layout quad = build_quadtree(packed_rgb_view(bytes.data(), 64, 48), q);
     grid_options g;
     g.tile = 12;
-    g.overlap = 3;
+    g.overlap_latent = 3;
     const layout grid = build_grid(40, 30, g);
     const layout spot = build_spot(40, 30, 12, 3, 10, 7, spot_shift::fibonacci, 8);
     REQUIRE(quad.tiles.size() > 4);
@@ -184,7 +185,7 @@ TEST_CASE("batching groups equal padded shapes, keeps the order and respects the
     const layout l = make_layout(8, 8, tiles);
 
     SUBCASE("size 2: A -> [0 2] [3 6], then B -> [1 5], then C -> [4]") {
-        const auto batches = make_batches(l, 2);
+        const auto batches = make_shape_batches(l, 2);
         REQUIRE(batches.size() == 4);
         CHECK(batches[0].tiles == std::vector<std::int64_t>{0, 2});
         CHECK(batches[1].tiles == std::vector<std::int64_t>{3, 6});
@@ -194,14 +195,14 @@ TEST_CASE("batching groups equal padded shapes, keeps the order and respects the
         CHECK(batches[0].height == 4);
         CHECK(batches[2].width == 6);
         CHECK(batches[3].height == 6);
-        const batch_stats s = stats(batches);
+        const shape_batch_stats s = stats_of(batches);
         CHECK(s.batches == 4);
         CHECK(s.tiles == 7);
         CHECK(s.tile_pixels == 4 * 16 + 2 * 24 + 24);
     }
     SUBCASE("every batch holds one shape and at most the batch size") {
         for (int size : {1, 3, 4, 100}) {
-            const auto batches = make_batches(l, size);
+            const auto batches = make_shape_batches(l, size);
             std::int64_t count = 0;
             for (const auto& batch : batches) {
                 CHECK(static_cast<int>(batch.tiles.size()) <= size);
@@ -214,17 +215,17 @@ TEST_CASE("batching groups equal padded shapes, keeps the order and respects the
             }
             CHECK(count == 7);
         }
-        CHECK(make_batches(l, 100).size() == 3);
-        CHECK(make_batches(l, 1).size() == 7);
+        CHECK(make_shape_batches(l, 100).size() == 3);
+        CHECK(make_shape_batches(l, 1).size() == 7);
     }
     SUBCASE("a predicate leaves tiles out: without tile 2, A -> [0 3] [6]") {
-        const auto batches = make_batches(l, 2, [](const layout_tile& t) { return t.id != 2; });
+        const auto batches = make_shape_batches(l, 2, [](const layout_tile& t) { return t.id != 2; });
         REQUIRE(batches.size() == 4);
         CHECK(batches[0].tiles == std::vector<std::int64_t>{0, 3});
         CHECK(batches[1].tiles == std::vector<std::int64_t>{6});
-        CHECK(stats(make_batches(l, 4, [](const layout_tile&) { return false; })).batches == 0);
+        CHECK(stats_of(make_shape_batches(l, 4, [](const layout_tile&) { return false; })).batches == 0);
     }
     SUBCASE("tile_batch_size < 1 is an error") {
-        CHECK_THROWS_WITH_AS(make_batches(l, 0), doctest::Contains("tile_batch_size = 0"), invalid_argument);
+        CHECK_THROWS_WITH_AS(make_shape_batches(l, 0), doctest::Contains("tile_batch_size = 0"), invalid_argument);
     }
 }

@@ -6,9 +6,9 @@
 
 #include "field_fixtures.hpp"
 #include "quadflow/field/tiled_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/sampler/sample.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 namespace fixtures {
 
@@ -32,7 +32,7 @@ template <class S, class P>
 host_tensor run_tiled(const tile::layout& layout, P policy, const std::vector<double>& sigmas,
                       const host_tensor& original, const host_tensor& noise, const host_tensor& target, double data_std,
                       field::field_options options, field::field_stats* stats = nullptr) {
-    testing::gaussian_model model(target.cview(), data_std);
+    model::gaussian_model model(target.cview(), data_std);
     options.sigmas = sigmas;
     field::tiled_field f(model, layout, original.shape(), policy, options, original.cview());
     host_tensor x(original.shape());

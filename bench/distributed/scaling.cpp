@@ -148,12 +148,12 @@ void measure_all(Model& model, const std::string& model_name, const options& o, 
     const app::rgb_image image = learned::crop(photo, (photo.width - o.crop) / 2, (photo.height - o.crop) / 2, o.crop);
     const host_tensor original = app::to_latent(image, o.crop, o.crop);
     tile::quadtree_options q = app::img2img_settings::default_quadtree();
-    q.overlap = 0;
+    q.overlap_pixels = 0;
     q.min_strength = 0.0;
     const tile::layout tree = tile::build_quadtree(image.view(), q);
     const host_tensor map = policy::paint_strength_map(tree);
     const tile::layout model_tiles = tile::build_model_tiles(tree, tile::model_tile_options{});
-    const tile::layout grid = tile::build_grid(o.crop, o.crop, {.tile = 64, .overlap = 8, .latent_scale = 1});
+    const tile::layout grid = tile::build_grid(o.crop, o.crop, {.tile = 64, .overlap_latent = 8, .latent_scale = 1});
     const std::vector<double> full = schedule::flux(o.steps, static_cast<int>(o.crop), static_cast<int>(o.crop));
     const std::vector<double> half = schedule::img2img_sigmas(full, 0.5, schedule::strength_rule::diffusers);
     std::ofstream csv;

@@ -80,7 +80,7 @@ step_batches plan_step(const tile::layout& layout, int tile_batch_size) {
     plan.plan([](std::size_t) { return true; });
     step_batches step;
     for (const field::batch_plan::batch& b : plan.batches()) {
-        const blend::tile_batch& group = plan.groups()[static_cast<std::size_t>(b.group)];
+        const field::shape_batch& group = plan.groups()[static_cast<std::size_t>(b.group)];
         const std::int64_t pixels = b.count * group.width * group.height;
         step.tile_pixels.push_back(pixels);
         step.tiles.push_back(b.count);
@@ -162,7 +162,7 @@ void simulate(const simulation_flags& flags) {
     const std::int64_t latent_side = image_side_px / latent_scale;
     const tile::layout layout = tile::build_grid(
         latent_side, latent_side,
-        {.tile = model_tile_latent_px, .overlap = tile_overlap_latent_px, .latent_scale = latent_scale});
+        {.tile = model_tile_latent_px, .overlap_latent = tile_overlap_latent_px, .latent_scale = latent_scale});
     const double one_gpu_step_s = static_cast<double>(layout.tiles.size()) * flags.tile_seconds;
 
     std::printf("# Distributed FLUX upscale to %lld x %lld px, simulated\n\n", static_cast<long long>(image_side_px),

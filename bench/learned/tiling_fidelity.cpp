@@ -73,7 +73,7 @@ void measure(const options& o, std::ostream& table) {
     app::learned_model model(o.model, "--model", 2);
 
     tile::quadtree_options q = app::img2img_settings::default_quadtree();
-    q.overlap = 0;
+    q.overlap_pixels = 0;
     q.min_strength = 0.0;
     const tile::layout tree = tile::build_quadtree(crop.view(), q);
     const host_tensor tree_map = policy::paint_strength_map(tree);
@@ -105,8 +105,8 @@ void measure(const options& o, std::ostream& table) {
                 for (const std::string& w : o.weights) {
                     if (2 * overlap >= tile_side) continue;
                     const blend::weight_kind kind = blend::parse_weight_kind(w);
-                    const tile::layout grid =
-                        tile::build_grid(o.crop, o.crop, {.tile = tile_side, .overlap = overlap, .latent_scale = 1});
+                    const tile::layout grid = tile::build_grid(
+                        o.crop, o.crop, {.tile = tile_side, .overlap_latent = overlap, .latent_scale = 1});
                     const result tiled = uniform ? run(model, grid, original, policy::scale{}, sigmas, no_map, kind)
                                                  : run(model, grid, original, policy::mask{}, sigmas, tree_map, kind);
                     const double p = metrics::psnr(tiled.image.cview(), untiled.image.cview());
@@ -128,7 +128,7 @@ void measure(const options& o, std::ostream& table) {
                 }
     }
     // The field's own share of the sampling time (gather, blend, Euler) at the default configuration, median of 5.
-    const tile::layout grid = tile::build_grid(o.crop, o.crop, {.tile = 64, .overlap = 8, .latent_scale = 1});
+    const tile::layout grid = tile::build_grid(o.crop, o.crop, {.tile = 64, .overlap_latent = 8, .latent_scale = 1});
     std::vector<double> shares;
     double model_s = 0, total_s = 0;
     for (int repeat = 0; repeat < 5; ++repeat) {

@@ -112,7 +112,8 @@ void measure(const options& o, std::ostream& table) {
             blend::weight_kind weights;
         };
         const auto grid = [&](std::int64_t tile, std::int64_t overlap) {
-            return tile::build_grid(photo.width, photo.height, {.tile = tile, .overlap = overlap, .latent_scale = 1});
+            return tile::build_grid(photo.width, photo.height,
+                                    {.tile = tile, .overlap_latent = overlap, .latent_scale = 1});
         };
         const std::vector<configuration> configurations = {
             {"grid 64, overlap 0", grid(64, 0), blend::weight_kind::uniform},

@@ -144,7 +144,7 @@ void measure(const options& o, std::ostream& table) {
         const app::rgb_image image = app::resize(base, side, side, app::resize_filter::catmull_rom);
         const host_tensor original = app::to_latent(image, side, side);
         tile::quadtree_options q = app::img2img_settings::default_quadtree();
-        q.overlap = 0;
+        q.overlap_pixels = 0;
         q.min_strength = 0.0;
         const tile::layout tree = tile::build_quadtree(image.view(), q);
         const host_tensor tree_map = policy::paint_strength_map(tree);
@@ -155,9 +155,9 @@ void measure(const options& o, std::ostream& table) {
             schedule::img2img_sigmas(full, largest, schedule::strength_rule::diffusers);
         const tile::layout whole = app::whole_canvas_tile(tree);
         const tile::layout grid =
-            tile::build_grid(side, side, {.tile = o.grid_tile, .overlap = o.grid_overlap, .latent_scale = 1});
-        const tile::layout large_grid =
-            tile::build_grid(side, side, {.tile = o.large_grid_tile, .overlap = o.grid_overlap, .latent_scale = 1});
+            tile::build_grid(side, side, {.tile = o.grid_tile, .overlap_latent = o.grid_overlap, .latent_scale = 1});
+        const tile::layout large_grid = tile::build_grid(
+            side, side, {.tile = o.large_grid_tile, .overlap_latent = o.grid_overlap, .latent_scale = 1});
         const tile::layout model_tiles = tile::build_model_tiles(tree, tile::model_tile_options{});
         const host_tensor model_tile_map = policy::paint_strength_map(release_step_strengths(model_tiles, full));
         const host_tensor no_map;

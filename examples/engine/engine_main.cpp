@@ -57,7 +57,7 @@ int main() {
     settings.latent_scale = latent_scale;
     settings.min_tile = 16;  // a 64x64 latent: model tiles of 16..32 latent px
     settings.max_tile = 32;
-    settings.overlap = 4;
+    settings.overlap_latent = 4;
 
     try {
         // The engine as it is, against tiled with every pixel at strength 1: the same result.

@@ -88,7 +88,7 @@ int main() {
         const cuda::device_tensor target(host_tensor(shape, -0.3f), stream);
         const cuda::device_tensor noise(noise::torch_randn(42, shape), stream);
 
-        tile::layout layout = tile::build_grid(128, 128, {.tile = 64, .overlap = 8});
+        tile::layout layout = tile::build_grid(128, 128, {.tile = 64, .overlap_latent = 8});
         for (tile::layout_tile& t : layout.tiles) t.strength = t.id == 0 ? 0.0 : 0.6;  // keep tile 0 exactly
 
         gaussian_target_model model{target.data(), 128, 128, 0.1f};

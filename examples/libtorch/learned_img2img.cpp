@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
                 for (std::int64_t x = 0; x < 96; ++x)
                     original(0, c, y, x) = 0.6f * std::sin(0.3f * static_cast<float>(x + 2 * c)) * (y / 96.0f);
 
-        tile::layout layout = tile::build_grid(96, 96, {.tile = 48, .overlap = 8, .latent_scale = 1});
+        tile::layout layout = tile::build_grid(96, 96, {.tile = 48, .overlap_latent = 8, .latent_scale = 1});
         for (tile::layout_tile& t : layout.tiles) t.strength = t.id == 0 ? 0.0 : 1.0;
         field::field_options options;
         options.sigmas =

@@ -3,7 +3,6 @@
 // quadflow/engine/tiled_denoiser_impl.hpp, are not inline: exactly one translation unit of a program includes them.
 #pragma once
 
-#include "quadflow/blend/batching.hpp"
 #include "quadflow/blend/weights.hpp"
 #include "quadflow/core/enum_table.hpp"
 #include "quadflow/core/error.hpp"
@@ -13,9 +12,11 @@
 #include "quadflow/engine/tiled_denoiser.hpp"
 #include "quadflow/field/any_field.hpp"
 #include "quadflow/field/canvas_field.hpp"
+#include "quadflow/field/shape_batches.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
 #include "quadflow/model/concepts.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/model/latent_denoiser.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"

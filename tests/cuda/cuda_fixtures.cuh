@@ -62,7 +62,7 @@ inline tile::layout synthetic_quadtree() {
     tile::quadtree_options o;
     o.latent_scale = 8;
     o.min_tile_size = 32;
-    o.overlap = 16;
+    o.overlap_pixels = 16;
     o.min_strength = 0.0;
     o.max_strength = 1.0;
     return tile::build_quadtree(tile::packed_rgb_view(image.data(), 512, 384), o);

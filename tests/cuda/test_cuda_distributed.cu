@@ -97,7 +97,7 @@ void run_device_ranks(int ranks, Body body) {
 
 /// A grid over a canvas it does not divide, with strengths from 0 to 1 (some tiles need no model late on).
 tile::layout graded_grid() {
-    tile::layout l = tile::build_grid(70, 54, {.tile = 24, .overlap = 6, .latent_scale = 8});
+    tile::layout l = tile::build_grid(70, 54, {.tile = 24, .overlap_latent = 6, .latent_scale = 8});
     for (std::size_t i = 0; i < l.tiles.size(); ++i) l.tiles[i].strength = static_cast<double>(i % 5) / 4.0;
     return l;
 }

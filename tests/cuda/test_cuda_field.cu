@@ -35,13 +35,13 @@
 #include "quadflow/field/blend_plan.hpp"
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/policy/seed_code.hpp"
 #include "quadflow/sampler/euler_math.hpp"
 #include "quadflow/sampler/img2img.hpp"
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/testing/gaussian_model.cuh"
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/grid.hpp"
 #include "quadflow/tile/image.hpp"
 #include "quadflow/tile/quadtree.hpp"
@@ -56,7 +56,7 @@ namespace {
 
 /// A grid that does not divide the canvas evenly, with pseudo-random strengths (some exactly 0 and 1).
 tile::layout random_grid(std::uint32_t seed) {
-    tile::layout l = tile::build_grid(70, 54, {.tile = 24, .overlap = 6, .latent_scale = 8});
+    tile::layout l = tile::build_grid(70, 54, {.tile = 24, .overlap_latent = 6, .latent_scale = 8});
     std::mt19937 random(seed);
     for (tile::layout_tile& t : l.tiles) t.strength = std::min(1.0, std::max(0.0, (int(random() % 13) - 1) / 10.0));
     return l;
@@ -65,7 +65,7 @@ tile::layout random_grid(std::uint32_t seed) {
 /// A grid whose tiles overlap so much that a pixel has up to 49 covering tiles and a blend block's list
 /// holds more than 64 (the blend kernel's window): its multi-window, multi-flush path.
 tile::layout dense_grid() {
-    tile::layout l = tile::build_grid(93, 70, {.tile = 24, .overlap = 20, .latent_scale = 8});
+    tile::layout l = tile::build_grid(93, 70, {.tile = 24, .overlap_latent = 20, .latent_scale = 8});
     std::mt19937 random(11);
     for (tile::layout_tile& t : l.tiles) t.strength = (int(random() % 11)) / 10.0;
     return l;
@@ -90,12 +90,12 @@ double relative_difference(const host_tensor& a, const host_tensor& b) {
     return scale > 0 ? worst / scale : worst;
 }
 
-/// A device model that runs testing::gaussian_model on host copies of its batch: its predictions are the CPU
+/// A device model that runs model::gaussian_model on host copies of its batch: its predictions are the CPU
 /// model's bit for bit (a device kernel may contract a * b + c into an FMA), so a comparison of the two
 /// fields measures the fields alone.
 class host_forwarding_model {
 public:
-    explicit host_forwarding_model(testing::gaussian_model& cpu) : cpu_(&cpu) {}
+    explicit host_forwarding_model(model::gaussian_model& cpu) : cpu_(&cpu) {}
     prediction::kind prediction_kind() const { return cpu_->prediction_kind(); }
     void operator()(const model::batch_request& request, mutable_view out, cudaStream_t stream) {
         host_tensor x(request.x.shape()), prediction(out.shape());
@@ -110,7 +110,7 @@ public:
     }
 
 private:
-    testing::gaussian_model* cpu_;
+    model::gaussian_model* cpu_;
 };
 static_assert(cuda::device_tile_model<host_forwarding_model>);
 
@@ -143,13 +143,13 @@ void check_parity(const tile::layout& layout, blend::weight_kind weights, P poli
     const std::vector<double> sigmas = schedule::flux(12, 512, 512);
     const field::field_options options = options_for(sigmas, weights);
 
-    testing::gaussian_model cpu_model(in.target.cview(), 0.3, kind);
+    model::gaussian_model cpu_model(in.target.cview(), 0.3, kind);
     field::tiled_field cpu(cpu_model, layout, canvas, policy, options, in.original.cview(),
                            masked ? strengths.cview() : const_view{});
 
     test_stream stream;
     const cuda::device_tensor original(in.original, stream), mask(strengths, stream);
-    testing::gaussian_model forwarded(in.target.cview(), 0.3, kind);
+    model::gaussian_model forwarded(in.target.cview(), 0.3, kind);
     host_forwarding_model gpu_model(forwarded);
     cuda::device_tiled_field gpu(gpu_model, layout, canvas, policy, options, stream, original.cview(),
                                  masked ? mask.cview() : const_view{});
@@ -179,7 +179,7 @@ void check_parity(const tile::layout& layout, blend::weight_kind weights, P poli
 template <class P>
 host_tensor run_host(const tile::layout& layout, P policy, const std::vector<double>& sigmas, const canvas_inputs& in,
                      shape4 canvas, const field::field_options& options) {
-    testing::gaussian_model model(in.target.cview(), 0.1, prediction::kind::denoised);
+    model::gaussian_model model(in.target.cview(), 0.1, prediction::kind::denoised);
     field::tiled_field field(model, layout, canvas, policy, options, in.original.cview());
     host_tensor x(canvas), v(canvas);
     sampler::noised_original(in.original.cview(), in.noise.cview(), sigmas.front(), x.view());
@@ -332,7 +332,7 @@ TEST_SUITE("device") {
             }
     }
 
-    TEST_CASE("testing::device_gaussian_model predicts what testing::gaussian_model predicts") {
+    TEST_CASE("testing::device_gaussian_model predicts what model::gaussian_model predicts") {
         const synthetic_device_case device_case;
         const auto& [layout, canvas, in, stream, target] = device_case;
         // Two tiles of one padded shape, one of them reaching past the canvas (reflected reads of the target).
@@ -350,7 +350,7 @@ TEST_SUITE("device") {
         for (prediction::kind kind : {prediction::kind::flow_velocity, prediction::kind::denoised,
                                       prediction::kind::t_velocity, prediction::kind::epsilon}) {
             CAPTURE(prediction::to_string(kind));
-            testing::gaussian_model cpu(in.target.cview(), 0.3, kind);
+            model::gaussian_model cpu(in.target.cview(), 0.3, kind);
             testing::device_gaussian_model gpu(target.cview(), 0.3, kind);
             host_tensor expected(batch);
             cuda::device_tensor predicted(batch);

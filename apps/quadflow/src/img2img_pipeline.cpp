@@ -100,7 +100,7 @@ std::vector<std::int64_t> assign_region_conditions(const region_map& regions, co
 /// The models a run samples with: the learned model when the settings name one, else the analytic prompt models.
 struct run_models {
     std::optional<learned_model> learned;
-    std::vector<testing::gaussian_model> prompts;  ///< one per condition
+    std::vector<model::gaussian_model> prompts;  ///< one per condition
 };
 
 /// What the tiled field is built from, besides its model.

@@ -85,12 +85,7 @@ public:
                        cudaStream_t stream, const_view original = {}, const_view strength_map = {})
         : model_(&model), layout_(layout), canvas_(canvas), policy_(policy), options_(std::move(options)),
           stream_(stream), original_(original), strength_map_(strength_map) {
-        tile::validate(layout_);
-        require(canvas.n >= 1 && canvas.c >= 1, "canvas", to_string(canvas), "needs N >= 1 and C >= 1");
-        if (canvas.h != layout_.height || canvas.w != layout_.width)
-            throw shape_error("canvas " + to_string(canvas) + " does not match the layout's " +
-                              std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " latent pixels");
-        require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
+        field::detail::check_construction(layout_, canvas, options_);
         require(!options_.exchange || options_.exchange->memory() == memory_space::device, "exchange memory", "host",
                 "cuda::device_tiled_field exchanges device memory (distributed::nccl_communicator); a host exchange "
                 "(MPI) is for field::tiled_field");
@@ -228,8 +223,8 @@ private:
     void prepare_groups() {
         batch_plan_ = field::batch_plan(
             layout_, canvas_.c, options_.tile_batch_size, field::batch_plan::unbounded_arena,
-            model::accepts_mixed_conditions<M> ? blend::conditions::mixed : blend::conditions::separate);
-        for (const blend::tile_batch& g : batch_plan_.groups())
+            model::accepts_mixed_conditions<M> ? field::condition_mixing::mixed : field::condition_mixing::separate);
+        for (const field::shape_batch& g : batch_plan_.groups())
             require(g.width * g.height * canvas_.c < max_tile_elements, "tile elements", g.width * g.height * canvas_.c,
                     "must be < 2^40");
         input_ = device_buffer<float>(static_cast<std::size_t>(batch_plan_.arena_capacity()));
@@ -310,7 +305,7 @@ private:
     }
 
     void call_model(const batch& b, double sigma, std::int64_t n) {
-        const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
+        const field::shape_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
         for (std::int64_t i = b.first; i < b.first + b.count; ++i) {
             const tile::layout_tile& tl = layout_.tiles[static_cast<std::size_t>(pinned_placed()[i])];
             batch_infos_[static_cast<std::size_t>(i)] = field::detail::tile_info_of(tl, layout_.latent_scale, n);

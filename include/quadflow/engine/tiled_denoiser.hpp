@@ -100,8 +100,8 @@ struct tiling_settings {
     std::string policy = "mask";
     std::string strength_rule = "sdcpp";  ///< how a tile's strength maps to its start step (`strength` policy)
     /// Model tiles, latent px: sides in [min_tile, max_tile] (smaller only where the canvas is), origins on
-    /// multiples of `align` (2 for FLUX's 2x2 patches), `overlap` px of context on each side.
-    int min_tile = 64, max_tile = 128, align = 2, overlap = 8;
+    /// multiples of `align` (2 for FLUX's 2x2 patches), `overlap_latent` latent px of context on each side.
+    int min_tile = 64, max_tile = 128, align = 2, overlap_latent = 8;
     /// true: send the quadtree's leaves themselves to the model, as comfyui-quadtree-tile does (down to 1x1-latent
     /// tiles: for measurement, not for a real model), with `leaf_overlap_pixels` image px of overlap.
     bool leaf_tiles = false;

@@ -163,7 +163,7 @@ struct tiled_denoiser::state {
             tree.align = std::max(8, s.latent_scale);
             tree.min_strength = s.min_strength;
             tree.max_strength = s.max_strength;
-            tree.overlap = s.leaf_tiles ? s.leaf_overlap_pixels : 0;
+            tree.overlap_pixels = s.leaf_tiles ? s.leaf_overlap_pixels : 0;
             strength_tiles =
                 tile::build_quadtree(tile::packed_rgb_view(s.rgb.data(), s.image_width, s.image_height), tree);
         } else {
@@ -171,7 +171,7 @@ struct tiled_denoiser::state {
                     "sends the quadtree's leaves; the grid tiler has none (use tiler quadtree)");
             tile::grid_options grid;
             grid.tile = s.max_tile;
-            grid.overlap = s.overlap;
+            grid.overlap_latent = s.overlap_latent;
             grid.latent_scale = s.latent_scale;
             grid.strength = s.max_strength;
             strength_tiles = tile::build_grid(s.image_width / s.latent_scale, s.image_height / s.latent_scale, grid);
@@ -182,7 +182,7 @@ struct tiled_denoiser::state {
             sized->min_tile = s.min_tile;
             sized->max_tile = s.max_tile;
             sized->align = s.align;
-            sized->overlap = s.overlap;
+            sized->overlap_latent = s.overlap_latent;
         }
         const tile::label_image labels{s.region_labels, s.image_width, s.image_height};
         field::img2img_layouts layouts =

@@ -3,7 +3,7 @@
 //
 // One planner for field::tiled_field (CPU) and cuda::device_tiled_field. Built once per layout:
 //   groups      one per padded shape and condition index (one per padded shape for a model that takes mixed
-//               conditions), in order of first appearance, tiles in index order (blend::make_batches with an
+//               conditions), in order of first appearance, tiles in index order (field::make_shape_batches with an
 //               unbounded batch size);
 //   rank order  every tile, group after group: the order in which the CPU field adds tiles to the canvas.
 // Per evaluation, plan(needs_model) asks each tile once, in rank order, whether it needs the model. The tiles
@@ -23,9 +23,9 @@
 #include <utility>
 #include <vector>
 
-#include "quadflow/blend/batching.hpp"
 #include "quadflow/core/error.hpp"
 #include "quadflow/field/batch_exchange.hpp"
+#include "quadflow/field/shape_batches.hpp"
 #include "quadflow/tile/layout.hpp"
 
 namespace quadflow::field {
@@ -52,16 +52,17 @@ public:
     /// full batch of the largest group and capped at what every tile needs (arena_capacity()).
     /// `mixing`: whether a batch may hold tiles of different condition indices (model::accepts_mixed_conditions).
     batch_plan(const tile::layout& layout, std::int64_t channels, int tile_batch_size,
-               std::int64_t arena_elements = unbounded_arena, blend::conditions mixing = blend::conditions::separate)
+               std::int64_t arena_elements = unbounded_arena,
+               field::condition_mixing mixing = field::condition_mixing::separate)
         : tile_batch_size_(tile_batch_size), channels_(channels) {
         require(tile_batch_size >= 1, "tile_batch_size", tile_batch_size, "must be >= 1");
-        // One group per padded shape (and condition), tiles in index order: make_batches, unbounded batch size.
-        groups_ = blend::make_batches(layout, std::numeric_limits<int>::max(), mixing);
+        // One group per padded shape (and condition), tiles in index order: make_shape_batches, unbounded batch size.
+        groups_ = field::make_shape_batches(layout, std::numeric_limits<int>::max(), mixing);
         require(arena_elements >= 1, "arena_elements", arena_elements, "must be >= 1");
         const std::size_t tiles = layout.tiles.size();
         std::int64_t largest_batch = 0;
         rank_order_.reserve(tiles);
-        for (const blend::tile_batch& g : groups_) {
+        for (const field::shape_batch& g : groups_) {
             const auto count = static_cast<std::int64_t>(g.tiles.size());
             largest_batch =
                 std::max(largest_batch, std::min<std::int64_t>(count, tile_batch_size) * g.width * g.height * channels);
@@ -70,7 +71,7 @@ public:
             rank_order_.insert(rank_order_.end(), g.tiles.begin(), g.tiles.end());
         }
         element_size_.reserve(groups_.size());
-        for (const blend::tile_batch& g : groups_) element_size_.push_back(g.width * g.height * channels);
+        for (const field::shape_batch& g : groups_) element_size_.push_back(g.width * g.height * channels);
         capacity_ = arena_elements == unbounded_arena
                         ? unbounded_arena
                         : std::max(largest_batch, std::min(arena_elements, all_tile_elements_));
@@ -82,7 +83,7 @@ public:
     }
 
     /// Groups of equal padded shape (rank order: group after group, tiles in index order).
-    const std::vector<blend::tile_batch>& groups() const { return groups_; }
+    const std::vector<field::shape_batch>& groups() const { return groups_; }
     /// Every tile of the layout, in rank order.
     const std::vector<std::int64_t>& rank_order() const { return rank_order_; }
     /// Model batches of one evaluation when every tile needs the model.
@@ -102,7 +103,7 @@ public:
         skipped_ = false;
         std::int64_t offset = 0, placed = 0, rank = 0;
         for (std::size_t g = 0; g < groups_.size(); ++g) {
-            const blend::tile_batch& group = groups_[g];
+            const field::shape_batch& group = groups_[g];
             const std::int64_t elements = element_size_[g];
             for (std::int64_t t : group.tiles) {
                 const auto ti = static_cast<std::size_t>(t);
@@ -202,7 +203,7 @@ public:
 private:
     int tile_batch_size_ = 1;
     std::int64_t channels_ = 1;
-    std::vector<blend::tile_batch> groups_;
+    std::vector<field::shape_batch> groups_;
     std::vector<std::int64_t> element_size_;  ///< per group: padded.h * padded.w * C
     std::vector<std::int64_t> rank_order_;
     std::int64_t full_batches_ = 0, all_tile_elements_ = 0, capacity_ = 0;

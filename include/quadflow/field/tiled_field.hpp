@@ -61,12 +61,7 @@ public:
                 const_view original = {}, const_view strength_map = {})
         : model_(&model), layout_(layout), canvas_(canvas), policy_(policy), options_(std::move(options)),
           original_(original), strength_map_(strength_map) {
-        tile::validate(layout_);
-        require(canvas.n >= 1 && canvas.c >= 1, "canvas", to_string(canvas), "needs N >= 1 and C >= 1");
-        if (canvas.h != layout_.height || canvas.w != layout_.width)
-            throw shape_error("canvas " + to_string(canvas) + " does not match the layout's " +
-                              std::to_string(layout_.width) + "x" + std::to_string(layout_.height) + " latent pixels");
-        require(options_.tile_batch_size >= 1, "tile_batch_size", options_.tile_batch_size, "must be >= 1");
+        detail::check_construction(layout_, canvas, options_);
         require(options_.threads >= 1, "threads", options_.threads, "must be >= 1");
         require(options_.pool_spin.count() >= 0, "pool_spin", static_cast<std::int64_t>(options_.pool_spin.count()),
                 "must be >= 0 microseconds");
@@ -133,10 +128,10 @@ private:
     }
 
     void prepare_groups() {
-        batch_plan_ =
-            batch_plan(layout_, canvas_.c, options_.tile_batch_size,
-                       options_.exchange ? batch_plan::unbounded_arena : options_.arena_elements,
-                       model::accepts_mixed_conditions<M> ? blend::conditions::mixed : blend::conditions::separate);
+        batch_plan_ = batch_plan(
+            layout_, canvas_.c, options_.tile_batch_size,
+            options_.exchange ? batch_plan::unbounded_arena : options_.arena_elements,
+            model::accepts_mixed_conditions<M> ? field::condition_mixing::mixed : field::condition_mixing::separate);
         sum_starts_ = sum_starts(layout_, batch_plan_.rank_order());
         std::int64_t gathered_in_canvas = 0;
         for (const tile::layout_tile& tl : layout_.tiles)
@@ -222,7 +217,7 @@ private:
     }
 
     void call_model(const batch& b, double sigma) {
-        const blend::tile_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
+        const field::shape_batch& group = batch_plan_.groups()[static_cast<std::size_t>(b.group)];
         const detail::batch_views views = detail::batch_views_of(
             b, group, canvas_.c, input_arena_.data(), output_arena_.data(), memory_space::host, options_.auxiliary,
             [this](std::size_t k) { return aux_arenas_[k].data(); }, aux_views_);

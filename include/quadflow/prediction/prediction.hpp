@@ -79,6 +79,18 @@ inline void require_convertible(kind k, double sigma) {
     if (k == kind::epsilon) require(sigma < 1.0, "sigma", sigma, "an epsilon prediction has no velocity at sigma = 1");
 }
 
+namespace detail {
+/// out(i) = convert(in(i), x(i)) for every element, in NCHW order (`out` may alias `in`).
+template <class Convert>
+void convert_each(const_view in, const_view x, mutable_view out, Convert convert) {
+    const auto& sh = x.shape();
+    for (std::int64_t n = 0; n < sh.n; ++n)
+        for (std::int64_t c = 0; c < sh.c; ++c)
+            for (std::int64_t h = 0; h < sh.h; ++h)
+                for (std::int64_t w = 0; w < sh.w; ++w) out(n, c, h, w) = convert(in(n, c, h, w), x(n, c, h, w));
+}
+}  // namespace detail
+
 /// Converts a whole tensor of predictions to flow velocity in place-safe fashion (`out` may alias
 /// `predicted`). All three views must share one shape.
 inline void to_flow_velocity(kind k, const_view predicted, const_view x, double sigma, mutable_view out) {
@@ -88,13 +100,9 @@ inline void to_flow_velocity(kind k, const_view predicted, const_view x, double 
     require_host(predicted, "prediction");
     require_host(x, "x");
     require_host(out, "output");
-    const float s = static_cast<float>(sigma);
-    const auto& sh = x.shape();
-    for (std::int64_t n = 0; n < sh.n; ++n)
-        for (std::int64_t c = 0; c < sh.c; ++c)
-            for (std::int64_t h = 0; h < sh.h; ++h)
-                for (std::int64_t w = 0; w < sh.w; ++w)
-                    out(n, c, h, w) = to_flow_velocity(k, predicted(n, c, h, w), x(n, c, h, w), s);
+    detail::convert_each(predicted, x, out, [k, s = static_cast<float>(sigma)](float p, float xv) {
+        return to_flow_velocity(k, p, xv, s);
+    });
 }
 
 /// Converts a whole tensor of flow velocities to predictions of kind `k` (`out` may alias `velocity`).
@@ -105,13 +113,9 @@ inline void from_flow_velocity(kind k, const_view velocity, const_view x, double
     require_host(velocity, "velocity");
     require_host(x, "x");
     require_host(out, "output");
-    const float s = static_cast<float>(sigma);
-    const auto& sh = x.shape();
-    for (std::int64_t n = 0; n < sh.n; ++n)
-        for (std::int64_t c = 0; c < sh.c; ++c)
-            for (std::int64_t h = 0; h < sh.h; ++h)
-                for (std::int64_t w = 0; w < sh.w; ++w)
-                    out(n, c, h, w) = from_flow_velocity(k, velocity(n, c, h, w), x(n, c, h, w), s);
+    detail::convert_each(velocity, x, out, [k, s = static_cast<float>(sigma)](float v, float xv) {
+        return from_flow_velocity(k, v, xv, s);
+    });
 }
 
 }  // namespace quadflow::prediction

@@ -1,4 +1,4 @@
-// quadflow CUDA test double: testing::gaussian_model's exact prediction for a Gaussian target, computed on the device
+// quadflow CUDA test double: model::gaussian_model's exact prediction for a Gaussian target, computed on the device
 // (nvcc only).
 #pragma once
 #ifndef __CUDACC__
@@ -19,8 +19,8 @@
 #include "quadflow/cuda/device_model.cuh"
 #include "quadflow/cuda/error.cuh"
 #include "quadflow/model/concepts.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/prediction/prediction.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 
 namespace quadflow::testing {
 
@@ -44,7 +44,7 @@ QUADFLOW_KERNEL void gaussian_prediction(const Value* x, Value* out, tile_origin
         const std::int64_t cy = reflect_index(origins.y[item] + i / w, mu_h);
         const std::int64_t cx = reflect_index(origins.x[item] + i % w, mu_w);
         const float xv = x[offset + i];
-        const double v = gaussian_velocity(xv, sigma, mu[(c * mu_h + cy) * mu_w + cx], data_std);
+        const double v = model::gaussian_velocity(xv, sigma, mu[(c * mu_h + cy) * mu_w + cx], data_std);
         out[offset + i] = prediction::from_flow_velocity(kind, static_cast<float>(v), xv, static_cast<float>(sigma));
     }
 }
@@ -52,7 +52,7 @@ QUADFLOW_KERNEL void gaussian_prediction(const Value* x, Value* out, tile_origin
 }  // namespace kernels
 
 /// A device_tile_model whose "prompt target" is the device tensor `mu` (1 x C x H x W, the canvas) with
-/// per-element spread `data_std`: testing::gaussian_model on the GPU, element for element.
+/// per-element spread `data_std`: model::gaussian_model on the GPU, element for element.
 class device_gaussian_model {
 public:
     device_gaussian_model(const_view mu, double data_std, prediction::kind output = prediction::kind::flow_velocity)

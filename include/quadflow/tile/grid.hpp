@@ -40,15 +40,15 @@ inline constexpr std::int64_t max_grid_tiles = std::int64_t{1} << 20;
 inline constexpr int max_spot_steps = 1 << 20;
 
 struct grid_options {
-    std::int64_t tile = 96;    ///< latent px (768 px, the extension's default)
-    std::int64_t overlap = 8;  ///< latent px (64 px)
+    std::int64_t tile = 96;           ///< latent px (768 px, the extension's default)
+    std::int64_t overlap_latent = 8;  ///< latent px (64 image px at latent scale 8)
     int latent_scale = 8;
     double strength = 1.0;  ///< every tile's strength
 };
 
 inline void validate(const grid_options& o) {
     require(o.tile > 0, "tile", o.tile, "must be > 0");
-    require(o.overlap >= 0 && o.overlap < o.tile, "overlap", o.overlap,
+    require(o.overlap_latent >= 0 && o.overlap_latent < o.tile, "overlap_latent", o.overlap_latent,
             "must be in [0, tile) with tile = " + std::to_string(o.tile));
     require(o.latent_scale > 0, "latent_scale", o.latent_scale, "must be > 0");
     require(std::isfinite(o.strength) && o.strength >= 0.0 && o.strength <= 1.0, "strength", o.strength,
@@ -142,12 +142,12 @@ inline layout build_grid(std::int64_t width_latent, std::int64_t height_latent, 
     detail::require_canvas_side("height", height_latent);
     validate(options);
     detail::require_tile_count(width_latent, height_latent,
-                               detail::grid_tile_count(width_latent, options.tile, options.overlap) *
-                                   detail::grid_tile_count(height_latent, options.tile, options.overlap),
-                               "tile", options.tile, "with overlap = " + std::to_string(options.overlap));
+                               detail::grid_tile_count(width_latent, options.tile, options.overlap_latent) *
+                                   detail::grid_tile_count(height_latent, options.tile, options.overlap_latent),
+                               "tile", options.tile, "with overlap_latent = " + std::to_string(options.overlap_latent));
     return detail::layout_from_axes(width_latent, height_latent, options.latent_scale, options.strength,
-                                    detail::grid_axis(width_latent, options.tile, options.overlap),
-                                    detail::grid_axis(height_latent, options.tile, options.overlap));
+                                    detail::grid_axis(width_latent, options.tile, options.overlap_latent),
+                                    detail::grid_axis(height_latent, options.tile, options.overlap_latent));
 }
 
 /// How SpotDiffusion orders its per-step offsets.

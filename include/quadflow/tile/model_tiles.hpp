@@ -39,7 +39,7 @@ struct model_tile_options {
     std::int64_t max_tile = 128;  ///< latent px: largest core side
     std::int64_t align =
         2;  ///< latent px: tile origins and split points are multiples of it (2 for FLUX's 2x2 patches)
-    std::int64_t overlap = 8;  ///< latent px of padding on each side, per tile min(core_w / 2, core_h / 2, overlap)
+    std::int64_t overlap_latent = 8;  ///< latent px of padding on each side, per tile min(core_w / 2, core_h / 2, this)
 };
 
 /// Smallest max_tile that lets every side above it split into halves >= min_tile:
@@ -59,7 +59,7 @@ inline void validate(const model_tile_options& o) {
             "must be >= " + std::to_string(needed) + " = 2 * min_tile rounded up to align - 1 (min_tile = " +
                 std::to_string(o.min_tile) + ", align = " + std::to_string(o.align) +
                 "), or a side just above max_tile would split into halves below min_tile");
-    require(o.overlap >= 0 && o.overlap <= max_layout_side, "overlap", o.overlap,
+    require(o.overlap_latent >= 0 && o.overlap_latent <= max_layout_side, "overlap_latent", o.overlap_latent,
             "must be in [0, " + std::to_string(max_layout_side) + "] (max_layout_side)");
 }
 
@@ -118,7 +118,7 @@ inline layout build_model_tiles(const layout& fine, const model_tile_options& op
             t.core = node.core;
             const std::int64_t s = fine.latent_scale;
             t.pixel_core = {node.core.x * s, node.core.y * s, node.core.w * s, node.core.h * s};
-            const std::int64_t o = tile_overlap(node.core, options.overlap);
+            const std::int64_t o = tile_overlap(node.core, options.overlap_latent);
             t.padded = {t.core.x - o, t.core.y - o, t.core.w + 2 * o, t.core.h + 2 * o};
             t.depth = node.depth;
             t.id = static_cast<std::int64_t>(result.tiles.size());

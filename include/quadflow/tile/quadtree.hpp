@@ -76,7 +76,7 @@ struct quadtree_options {
     int latent_scale = 8;              ///< image pixels per latent pixel
     double min_strength = 0.2, max_strength = 0.8;
     leaf_strength_rule rule = leaf_strength_rule::area;
-    std::int64_t overlap = 0;                         ///< px, 0 = off
+    std::int64_t overlap_pixels = 0;                  ///< image px of padding on each side, 0 = off
     std::int64_t max_pixels = std::int64_t{1} << 28;  ///< largest image accepted, checked before any allocation
 };
 
@@ -118,7 +118,7 @@ inline void validate(const quadtree_options& o) {
             o.max_strength, "must be in [0, 1]");
     require(o.min_strength <= o.max_strength, "min_strength", o.min_strength,
             "must be <= max_strength = " + quadflow::detail::to_text(o.max_strength));
-    require(o.overlap >= 0 && o.overlap <= max_option_pixels, "overlap", o.overlap,
+    require(o.overlap_pixels >= 0 && o.overlap_pixels <= max_option_pixels, "overlap_pixels", o.overlap_pixels,
             "must be in [0, " + std::to_string(max_option_pixels) + "] (0 = off)");
     require(o.max_pixels > 0, "max_pixels", o.max_pixels, "must be > 0");
 }
@@ -405,7 +405,7 @@ inline layout build_quadtree(const rgb_image_view& image, const quadtree_options
     result.height = root.h / s;
     result.latent_scale = options.latent_scale;
     const std::int64_t overlap =
-        clamped_overlap_latent(options.overlap, options.latent_scale, result.width, result.height);
+        clamped_overlap_latent(options.overlap_pixels, options.latent_scale, result.width, result.height);
     result.tiles.reserve(leaves.size());
     for (const auto& leaf : leaves) {
         layout_tile t;

@@ -28,6 +28,7 @@
 
 #include "quadflow/field/tiled_field.hpp"
 #include "quadflow/metrics/metrics.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/policy/any_policy.hpp"
 #include "quadflow/policy/strength_map.hpp"
@@ -37,7 +38,6 @@
 #include "quadflow/schedule/flux.hpp"
 #include "quadflow/schedule/strength.hpp"
 #include "quadflow/schedule/validate.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow/tile/conditions.hpp"
 #include "quadflow/tile/model_tiles.hpp"
 #include "quadflow/tile/quadtree.hpp"
@@ -96,7 +96,7 @@ struct img2img_settings {
     static tile::quadtree_options default_quadtree() {
         tile::quadtree_options o;
         o.latent_scale = 1;
-        o.overlap = 8;
+        o.overlap_pixels = 8;
         return o;
     }
 
@@ -190,7 +190,7 @@ inline host_tensor recolour(const host_tensor& original, rgb colour) {
 /// One analytic prompt model per condition index: a batch goes to its condition's model, as an engine picks the
 /// prompt embedding of a batch from tiles[0].condition (the field never mixes conditions in a batch).
 struct per_condition_models {
-    std::vector<testing::gaussian_model>* models;
+    std::vector<model::gaussian_model>* models;
     prediction::kind prediction_kind() const { return prediction::kind::flow_velocity; }
     void operator()(const model::batch_request& request, mutable_view out) {
         const std::int32_t k = request.tiles.empty() ? 0 : request.tiles.front().condition;

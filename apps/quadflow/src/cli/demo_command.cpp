@@ -225,7 +225,7 @@ bool run_learned_demo(const demo_options& o, const rgb_image& image, const tile:
     for (const learned_run& r : runs) {
         img2img_settings s = base;
         s.untiled = r.untiled;
-        s.model_tiles->overlap = r.overlap;
+        s.model_tiles->overlap_latent = r.overlap;
         if (r.regional) s.regions = *regions;
         results.push_back(app::run_img2img(image, s, demo_progress(o, "learned: " + r.title), &layout));
         save_demo_png(o, r.file + ".png", results.back().output);

@@ -100,7 +100,7 @@ inline const std::map<std::string, std::string>& quadtree_flag_names() {
                                                           {"align", "--align"},
                                                           {"min_strength", "--min-strength"},
                                                           {"max_strength", "--max-strength"},
-                                                          {"overlap", "--overlap"},
+                                                          {"overlap_pixels", "--overlap"},
                                                           {"latent_scale", "--latent-scale"},
                                                           {"max_pixels", "--max-pixels"}};
     return flags;

@@ -102,7 +102,7 @@ img2img_settings settings_of(const img2img_options& o) {
     s.quadtree.content_threshold = o.threshold;
     s.quadtree.min_strength = o.min_strength;
     s.quadtree.max_strength = o.max_strength;
-    s.quadtree.overlap = o.overlap;
+    s.quadtree.overlap_pixels = o.overlap;
     s.quadtree.latent_scale = o.latent_scale;
     s.quadtree.min_tile_size = o.min_tile;
     s.quadtree.align = o.align;
@@ -131,7 +131,7 @@ img2img_settings settings_of(const img2img_options& o) {
     if (o.model_tiles) {
         s.model_tiles = o.model;
         // --overlap in latent px, as the quadtree takes it; a bad --latent-scale is reported by the quadtree.
-        s.model_tiles->overlap = o.latent_scale > 0 ? o.overlap / o.latent_scale : o.overlap;
+        s.model_tiles->overlap_latent = o.latent_scale > 0 ? o.overlap / o.latent_scale : o.overlap;
     }
     return s;
 }

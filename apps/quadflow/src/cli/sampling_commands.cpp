@@ -11,9 +11,9 @@
 #include "cli/schedule_options.hpp"
 #include "cli/shared_flags.hpp"
 #include "quadflow/field/canvas_field.hpp"
+#include "quadflow/model/gaussian_model.hpp"
 #include "quadflow/noise/torch_randn.hpp"
 #include "quadflow/sampler/any_sampler.hpp"
-#include "quadflow/testing/gaussian_model.hpp"
 #include "quadflow_app/cli.hpp"
 
 namespace quadflow::cli {
@@ -50,7 +50,7 @@ void run_toy(const toy_options& o, std::ostream& out) {
     const std::vector<double> sigmas = o.schedule.build();
     sampler::any_sampler method = sampler::parse_sampler(o.sampler, "--sampler");
     host_tensor target(shape4{1, 1, 1, 1}, 0.0f);
-    testing::gaussian_model toy(target.cview(), o.data_std);
+    model::gaussian_model toy(target.cview(), o.data_std);
     field::canvas_field field(toy);
     host_tensor x(shape4{1, 1, 1, 1}, static_cast<float>(o.x1));
     sampler::sample(method, field, x.view(), sigmas);

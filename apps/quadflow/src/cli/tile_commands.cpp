@@ -73,7 +73,7 @@ void run_quadtree(const quadtree_command_options& o, std::ostream& out) {
     options.min_strength = o.min_strength;
     options.max_strength = o.max_strength;
     options.rule = tile::parse_leaf_strength_rule(o.leaf_strength_rule);
-    options.overlap = o.overlap;
+    options.overlap_pixels = o.overlap;
     options.latent_scale = o.latent_scale;
     options.max_pixels = o.max_pixels;
     with_flag_names(quadtree_flag_names(), [&] { tile::validate(options); });
@@ -117,10 +117,10 @@ void run_grid(const grid_command_options& o, std::ostream& out) {
     require(o.height / o.latent_scale <= tile::max_layout_side, "--height", o.height, side_limit);
     tile::grid_options options;
     options.tile = o.tile;
-    options.overlap = o.overlap;
+    options.overlap_latent = o.overlap;
     options.latent_scale = o.latent_scale;
     const std::map<std::string, std::string> flags{
-        {"tile", "--tile"}, {"overlap", "--overlap"}, {"latent_scale", "--latent-scale"}};
+        {"tile", "--tile"}, {"overlap_latent", "--overlap"}, {"latent_scale", "--latent-scale"}};
     tile::layout layout;
     with_flag_names(flags,
                     [&] { layout = tile::build_grid(o.width / o.latent_scale, o.height / o.latent_scale, options); });

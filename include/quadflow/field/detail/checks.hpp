@@ -14,8 +14,20 @@
 #include "quadflow/field/options.hpp"
 #include "quadflow/policy/policies.hpp"
 #include "quadflow/schedule/validate.hpp"
+#include "quadflow/tile/layout.hpp"
 
 namespace quadflow::field::detail {
+
+/// What both tiled fields check when built: a valid layout, a canvas of its latent size with N, C >= 1, and a
+/// positive tile batch size.
+inline void check_construction(const tile::layout& layout, const shape4& canvas, const field_options& options) {
+    tile::validate(layout);
+    require(canvas.n >= 1 && canvas.c >= 1, "canvas", to_string(canvas), "needs N >= 1 and C >= 1");
+    if (canvas.h != layout.height || canvas.w != layout.width)
+        throw shape_error("canvas " + to_string(canvas) + " does not match the layout's " +
+                          std::to_string(layout.width) + "x" + std::to_string(layout.height) + " latent pixels");
+    require(options.tile_batch_size >= 1, "tile_batch_size", options.tile_batch_size, "must be >= 1");
+}
 
 /// The inputs of a field as host values: `original` and `strength_map` are null views (shape only,
 /// values empty) when absent; the values are host copies of the fields' (host or device) memory.

@@ -30,7 +30,7 @@ struct batch_views {
 /// Batch `b`'s input and output in the batch buffers `inputs` and `outputs` (memory `space`), and each auxiliary
 /// canvas's crops in its arena (`arena_of(k)`: the crops' buffer of canvas k), written into `aux_views`.
 template <class ArenaOf>
-batch_views batch_views_of(const batch_plan::batch& b, const blend::tile_batch& group, std::int64_t channels,
+batch_views batch_views_of(const batch_plan::batch& b, const field::shape_batch& group, std::int64_t channels,
                            const float* inputs, float* outputs, memory_space space,
                            const std::vector<auxiliary_canvas>& auxiliary, ArenaOf&& arena_of,
                            std::vector<const_view>& aux_views) {
@@ -54,7 +54,7 @@ inline model::batch_request batch_request_of(const batch_plan::batch& b, const_v
 }
 
 /// Counts one model call of batch `b` (tiles of the group's size) into `stats`.
-inline void count_model_call(field_stats& stats, const batch_plan::batch& b, const blend::tile_batch& group) {
+inline void count_model_call(field_stats& stats, const batch_plan::batch& b, const field::shape_batch& group) {
     ++stats.model_calls;
     stats.tiles_evaluated += b.count;
     stats.tile_pixels += b.count * group.width * group.height;

@@ -1,5 +1,5 @@
-// quadflow test double: a tile model for per-element Gaussian data N(mu, s^2) with its exact flow velocity (tests,
-// demo).
+// quadflow analytic model: a tile model for per-element Gaussian data N(mu, s^2) with its exact flow velocity (the
+// app's default "prompt" model, the minimal example's model, and the tests' exact reference).
 //
 // With x = (1 - sigma) x0 + sigma n, x0 ~ N(mu, s^2), n ~ N(0, 1) per element:
 //   E[x0 | x] = mu + (1 - sigma) s^2 (x - (1 - sigma) mu) / ((1 - sigma)^2 s^2 + sigma^2)
@@ -17,7 +17,7 @@
 #include "quadflow/model/concepts.hpp"
 #include "quadflow/prediction/prediction.hpp"
 
-namespace quadflow::testing {
+namespace quadflow::model {
 
 /// E[x0 | x] for one element (sigma convention).
 QUADFLOW_HOST_DEVICE inline double gaussian_posterior_mean(double x, double sigma, double mu, double data_std) {
@@ -92,4 +92,4 @@ private:
 };
 static_assert(model::tile_model<gaussian_model>);
 
-}  // namespace quadflow::testing
+}  // namespace quadflow::model
