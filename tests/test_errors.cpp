@@ -332,10 +332,11 @@ TEST_CASE("a grid or SpotDiffusion layout of more than max_grid_tiles tiles") {
     tile::grid_options o;
     o.tile = 1;
     o.overlap_latent = 0;
-    CHECK_THROWS_WITH_AS(tile::build_grid(1025, 1025, o),
-                         doctest::Contains("tile = 1: with overlap_latent = 0 gives 1050625 tiles on a 1025x1025 canvas, more "
-                                           "than max_grid_tiles = 1048576"),
-                         invalid_argument);
+    CHECK_THROWS_WITH_AS(
+        tile::build_grid(1025, 1025, o),
+        doctest::Contains("tile = 1: with overlap_latent = 0 gives 1050625 tiles on a 1025x1025 canvas, more "
+                          "than max_grid_tiles = 1048576"),
+        invalid_argument);
     CHECK_THROWS_WITH_AS(tile::build_spot(4096, 4096, 2, 0, 10, 0, tile::spot_shift::random, 8),
                          doctest::Contains("tile = 2: at most (width / tile + 2) x (height / tile + 2) gives 4202500 "
                                            "tiles"),
