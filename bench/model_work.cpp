@@ -87,11 +87,13 @@ rgb_image upscale_bilinear(const rgb_image& image, int factor) {
     if (factor == 1) return image;
     rgb_image out(image.width * factor, image.height * factor);
     for (std::int64_t y = 0; y < out.height; ++y) {
-        const auto [y0, y1, fy] = source_taps(y, factor, image.height);
+        const bilinear_taps ty = source_taps(y, factor, image.height);
         for (std::int64_t x = 0; x < out.width; ++x) {
-            const auto [x0, x1, fx] = source_taps(x, factor, image.width);
-            const rgb a = image.at(x0, y0), b = image.at(x1, y0), c = image.at(x0, y1), d = image.at(x1, y1);
-            auto mix = [&](std::uint8_t pa, std::uint8_t pb, std::uint8_t pc, std::uint8_t pd) {
+            const bilinear_taps tx = source_taps(x, factor, image.width);
+            const rgb a = image.at(tx.first, ty.first), b = image.at(tx.second, ty.first),
+                      c = image.at(tx.first, ty.second), d = image.at(tx.second, ty.second);
+            const double fx = tx.weight, fy = ty.weight;
+            auto mix = [fx, fy](std::uint8_t pa, std::uint8_t pb, std::uint8_t pc, std::uint8_t pd) {
                 return clamp_byte((1 - fy) * ((1 - fx) * pa + fx * pb) + fy * ((1 - fx) * pc + fx * pd));
             };
             out.set(x, y, {mix(a.r, b.r, c.r, d.r), mix(a.g, b.g, c.g, d.g), mix(a.b, b.b, c.b, d.b)});
