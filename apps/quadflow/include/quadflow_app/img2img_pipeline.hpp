@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -333,10 +334,12 @@ inline img2img_schedule img2img_sigmas(const img2img_settings& settings, std::in
     try {
         schedule::validate_schedule(out.sigmas);
     } catch (const invalid_argument& e) {
+        char rounded_mu[32];
+        std::snprintf(rounded_mu, sizeof rounded_mu, "%.4g", out.mu);
         throw invalid_argument("--shift-from",
                                std::string(to_string(settings.shift_from)) + " (" + std::to_string(out.shift_width) +
                                    "x" + std::to_string(out.shift_height) + " px)",
-                               "gives mu = " + quadflow::detail::to_text(out.mu) + ", too large for a " +
+                               "gives mu = " + std::string(rounded_mu) + ", too large for a " +
                                    std::to_string(settings.steps) + "-step schedule (" + e.what() +
                                    "); use --shift-from tile, or a smaller image");
     }
