@@ -312,25 +312,29 @@ TEST_CASE("the canvas's shift collapses a large image's schedule, and one that c
     app::img2img_settings s;
     s.steps = 8;
     s.shift_from = app::shift_source::canvas;
-    const app::img2img_schedule at_4096 = app::img2img_sigmas(s, 4096, 4096);
+    const app::img2img_schedule at_4096 = app::schedule_for(s, 4096, 4096);
     CHECK(at_4096.shift_width == 4096);
     CHECK(at_4096.mu == doctest::Approx(11.55));
     CHECK(at_4096.sigmas[1] > 0.99999);  // all the change would happen in the last step
     // The tile's shift stays at the canvas when the canvas is the smaller, and rounds down to FLUX's 16 px tokens.
     s.shift_from = app::shift_source::tile;
-    const app::img2img_schedule small = app::img2img_sigmas(s, 100, 300);
+    const app::img2img_schedule small = app::schedule_for(s, 100, 300);
     CHECK(small.shift_width == 96);
     CHECK(small.shift_height == 128);
+    // At latent scale 8 (a layout given on a larger image), sizes are image px: the canvas 64 latent px is 512 px,
+    // a 128 latent px model tile 1024 px.
+    CHECK(app::schedule_for(s, 64, 64, 8).shift_width == 512);
+    CHECK(app::schedule_for(s, 256, 256, 8).shift_width == 1024);
     // Leaf tiles without a size limit: the model may see the whole canvas.
     app::img2img_settings leaves = app::img2img_settings::leaf_tiles();
     leaves.steps = 8;
-    CHECK(app::img2img_sigmas(leaves, 512, 512).shift_width == 512);
+    CHECK(app::schedule_for(leaves, 512, 512).shift_width == 512);
     leaves.quadtree.max_tile_size = 256;
-    CHECK(app::img2img_sigmas(leaves, 512, 512).shift_width == 256);
+    CHECK(app::schedule_for(leaves, 512, 512).shift_width == 256);
 
     s.shift_from = app::shift_source::canvas;
     try {
-        (void)app::img2img_sigmas(s, 8192, 8192);
+        (void)app::schedule_for(s, 8192, 8192);
         FAIL("an 8192 px canvas's shift gave a schedule");
     } catch (const invalid_argument& e) {
         const std::string message = e.what();
@@ -339,6 +343,6 @@ TEST_CASE("the canvas's shift collapses a large image's schedule, and one that c
         CHECK(message.find("use --shift-from tile") != std::string::npos);
     }
     s.shift_from = app::shift_source::tile;
-    CHECK(app::img2img_sigmas(s, 8192, 8192).sigmas ==
+    CHECK(app::schedule_for(s, 8192, 8192).sigmas ==
           quadflow::schedule::flux_mu_schedule(8, quadflow::schedule::flux_mu(128, 128)));
 }

@@ -244,8 +244,7 @@ img2img_result run_img2img(const rgb_image& image, const img2img_settings& setti
     // image's size. FLUX's shift is computed in image px.
     const std::int64_t canvas_width = aligned_side(image.width, settings.quadtree.align),
                        canvas_height = aligned_side(image.height, settings.quadtree.align);
-    const img2img_schedule schedule =
-        img2img_sigmas(settings, canvas_width * latent_scale, canvas_height * latent_scale);
+    const img2img_schedule schedule = schedule_for(settings, canvas_width, canvas_height, latent_scale);
     const rgb_image canvas = reflect_padded(image, canvas_width, canvas_height);
     img2img_result result;
     build_layouts(canvas, settings, given_layout, result);

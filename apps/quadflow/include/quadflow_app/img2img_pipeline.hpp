@@ -310,15 +310,16 @@ struct img2img_schedule {
     std::vector<double> sigmas;
 };
 
-/// The schedule `settings` give a canvas of canvas_width x canvas_height image px. Throws invalid_argument naming
-/// --shift-from and the size when that size's shift leaves no strictly decreasing schedule in double precision (a
-/// canvas of 8192 px: mu = 45, every sigma but the last rounds to 1).
-inline img2img_schedule img2img_sigmas(const img2img_settings& settings, std::int64_t canvas_width,
-                                       std::int64_t canvas_height) {
-    std::int64_t w = canvas_width, h = canvas_height;
+/// The schedule `settings` give a canvas of canvas_width x canvas_height latent px at `latent_scale` image px per
+/// latent px. Throws invalid_argument naming --shift-from and the size when that size's shift leaves no strictly
+/// decreasing schedule in double precision (a canvas of 8192 px: mu = 45, every sigma but the last rounds to 1).
+/// (schedule::img2img_sigmas is another thing: a schedule truncated by an img2img strength.)
+inline img2img_schedule schedule_for(const img2img_settings& settings, std::int64_t canvas_width,
+                                     std::int64_t canvas_height, int latent_scale = 1) {
+    std::int64_t w = canvas_width * latent_scale, h = canvas_height * latent_scale;
     if (settings.shift_from == shift_source::tile) {
-        const std::int64_t tile = settings.model_tiles ? settings.model_tiles->max_tile * settings.quadtree.latent_scale
-                                                       : settings.quadtree.max_tile_size;
+        const std::int64_t tile =
+            settings.model_tiles ? settings.model_tiles->max_tile * latent_scale : settings.quadtree.max_tile_size;
         if (tile > 0) {
             w = std::min(w, tile);
             h = std::min(h, tile);
@@ -336,12 +337,14 @@ inline img2img_schedule img2img_sigmas(const img2img_settings& settings, std::in
     } catch (const invalid_argument& e) {
         char rounded_mu[32];
         std::snprintf(rounded_mu, sizeof rounded_mu, "%.4g", out.mu);
-        throw invalid_argument("--shift-from",
-                               std::string(to_string(settings.shift_from)) + " (" + std::to_string(out.shift_width) +
-                                   "x" + std::to_string(out.shift_height) + " px)",
-                               "gives mu = " + std::string(rounded_mu) + ", too large for a " +
-                                   std::to_string(settings.steps) + "-step schedule (" + e.what() +
-                                   "); use --shift-from tile, or a smaller image");
+        throw invalid_argument(
+            "--shift-from",
+            std::string(to_string(settings.shift_from)) + " (" + std::to_string(out.shift_width) + "x" +
+                std::to_string(out.shift_height) + " px)",
+            "gives mu = " + std::string(rounded_mu) + ", too large for a " + std::to_string(settings.steps) +
+                "-step schedule (" + e.what() + "); " +
+                (settings.shift_from == shift_source::canvas ? "use --shift-from tile, or a smaller image"
+                                                             : "use a smaller --max-model-tile"));
     }
     return out;
 }
